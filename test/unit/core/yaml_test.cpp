@@ -1,0 +1,103 @@
+#include "core/yaml.hpp"
+
+#include <catch2/catch.hpp>
+
+namespace json = kv::core::json;
+namespace yaml = kv::core::yaml;
+
+namespace {
+std::string one(const std::string& text) {
+  auto r = yaml::to_json(text);
+  REQUIRE(r.ok());
+  REQUIRE(r->size() == 1);
+  return json::to_string((*r)[0]);
+}
+}  // namespace
+
+TEST_CASE("scalars are typed as kubectl types them") {
+  CHECK(one("a: 123") == R"({"a":123})");
+  CHECK(one("a: \"123\"") == R"({"a":"123"})");
+  CHECK(one("a: '123'") == R"({"a":"123"})");
+  CHECK(one("a: -7") == R"({"a":-7})");
+  CHECK(one("a: 0x1F") == R"({"a":31})");
+  CHECK(one("a: 0o17") == R"({"a":15})");
+  CHECK(one("a: 017") == R"({"a":15})");
+  CHECK(one("a: 1_000") == R"({"a":1000})");
+  CHECK(one("a: 1.5") == R"({"a":1.5})");
+  CHECK(one("a: 1e3") == R"({"a":1000})");
+  CHECK(one("a: 1Gi") == R"({"a":"1Gi"})");
+  CHECK(one("a: 512M") == R"({"a":"512M"})");
+  CHECK(one("a: 100m") == R"({"a":"100m"})");
+  CHECK(one("a: 1.2.3") == R"({"a":"1.2.3"})");
+}
+
+TEST_CASE("booleans and nulls follow YAML 1.1 as kubectl reads them") {
+  CHECK(one("[true, True, TRUE, yes, Yes, on, ON, y]") ==
+        "[true,true,true,true,true,true,true,true]");
+  CHECK(one("[false, False, no, NO, off, Off, n]") ==
+        "[false,false,false,false,false,false,false]");
+  CHECK(one("[\"true\", 'no', tRUE]") == R"(["true","no","tRUE"])");
+  CHECK(one("a: ~\nb: null\nc:\nd: Null") == R"({"a":null,"b":null,"c":null,"d":null})");
+  CHECK(one("a: !!str true") == R"({"a":"true"})");
+}
+
+TEST_CASE("non-string keys become their canonical strings") {
+  CHECK(one("1: a\nyes: b\n~: c") == R"({"1":"a","true":"b","null":"c"})");
+  // YAML 1.1's y/n are booleans to kubectl too (the "Norway problem"): a key y becomes "true".
+  CHECK(one("y: 1\n'n': 2") == R"({"true":1,"n":2})");
+}
+
+TEST_CASE("block scalars, anchors, aliases and merge keys") {
+  CHECK(one("a: |\n  line1\n  line2\n") == R"({"a":"line1\nline2\n"})");
+  CHECK(one("base: &b {x: 1, z: 2}\nd:\n  <<: *b\n  z: 3\n") ==
+        R"({"base":{"x":1,"z":2},"d":{"z":3,"x":1}})");
+}
+
+TEST_CASE("multi-document streams give one document each, empty ones skipped") {
+  auto r = yaml::to_json("---\na: 1\n---\n---\nb: 2\n...\n");
+  REQUIRE(r.ok());
+  REQUIRE(r->size() == 2);
+  CHECK(json::to_string((*r)[0]) == R"({"a":1})");
+  CHECK(json::to_string((*r)[1]) == R"({"b":2})");
+}
+
+TEST_CASE("syntax errors report their line") {
+  auto r = yaml::to_json("a: 1\nb: [1, 2\nc: 3\n");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == kv::core::Errc::parse);
+  CHECK_THAT(r.error().message, Catch::StartsWith("line "));
+  CHECK_FALSE(r.error().get("line").empty());
+
+  auto bad_indent = yaml::to_json("a:\n  b: 1\n c: 2\n");
+  REQUIRE_FALSE(bad_indent.ok());
+  CHECK(bad_indent.error().get("line") == "3");
+}
+
+TEST_CASE("duplicate keys and non-finite numbers are rejected with their line") {
+  auto dup = yaml::to_json("a: 1\nb: 2\na: 3\n");
+  REQUIRE_FALSE(dup.ok());
+  CHECK_THAT(dup.error().message, Catch::Contains("duplicate key \"a\""));
+  CHECK(dup.error().get("line") == "3");
+  auto inf = yaml::to_json("x: .inf\n");
+  REQUIRE_FALSE(inf.ok());
+  CHECK_THAT(inf.error().message, Catch::Contains("not a finite number"));
+}
+
+TEST_CASE("a missing file names the file") {
+  auto r = yaml::file_to_json("/nonexistent/vm.yaml");
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.error().message, Catch::Contains("/nonexistent/vm.yaml"));
+}
+
+TEST_CASE("to_yaml round-trips through to_json") {
+  const char* src =
+      R"({"s":"plain","n":1,"f":2.5,"b":false,"z":null,"q":"123","t":"yes","c":"a: b",)"
+      R"("m":"l1\nl2\n","arr":[{"x":"1Gi"},[]],"o":{},"e":""})";
+  auto in = json::parse(src);
+  REQUIRE(in.ok());
+  auto back = yaml::to_json(yaml::to_yaml(*in));
+  REQUIRE(back.ok());
+  REQUIRE(back->size() == 1);
+  INFO(yaml::to_yaml(*in));
+  CHECK(json::equal(*in, (*back)[0]));
+}
