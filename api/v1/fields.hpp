@@ -1,0 +1,599 @@
+#pragma once
+// The one description of every kubevirt.io/v1 type we serve: JSON names, docs (they become the
+// CRD's descriptions, shown by `kubectl explain`), enum spellings. The codec and tools/crdgen walk
+// these tables (describe.hpp); adding a member to types.hpp without a line here leaves it out of
+// the JSON and the CRD, so add both together.
+
+#include <array>
+#include <string_view>
+#include <tuple>
+#include <utility>
+
+#include "api/v1/describe.hpp"
+#include "api/v1/types.hpp"
+
+namespace kv::api::v1 {
+
+using namespace std::string_view_literals;
+
+// ---------------------------------------------------------------------------------------------
+// Enums
+template <>
+struct EnumNames<RunStrategy> {
+  static constexpr std::array values = {
+      std::pair{RunStrategy::always, "Always"sv},
+      std::pair{RunStrategy::rerun_on_failure, "RerunOnFailure"sv},
+      std::pair{RunStrategy::manual, "Manual"sv},
+      std::pair{RunStrategy::halted, "Halted"sv},
+      std::pair{RunStrategy::once, "Once"sv},
+  };
+};
+template <>
+struct EnumNames<DiskBus> {
+  static constexpr std::array values = {
+      std::pair{DiskBus::virtio, "virtio"sv},
+      std::pair{DiskBus::sata, "sata"sv},
+      std::pair{DiskBus::scsi, "scsi"sv},
+      std::pair{DiskBus::usb, "usb"sv},
+  };
+};
+template <>
+struct EnumNames<EvictionStrategy> {
+  static constexpr std::array values = {
+      std::pair{EvictionStrategy::none, "None"sv},
+      std::pair{EvictionStrategy::live_migrate, "LiveMigrate"sv},
+      std::pair{EvictionStrategy::live_migrate_if_possible, "LiveMigrateIfPossible"sv},
+      std::pair{EvictionStrategy::external, "External"sv},
+  };
+};
+template <>
+struct EnumNames<PullPolicy> {
+  static constexpr std::array values = {
+      std::pair{PullPolicy::always, "Always"sv},
+      std::pair{PullPolicy::if_not_present, "IfNotPresent"sv},
+      std::pair{PullPolicy::never, "Never"sv},
+  };
+};
+template <>
+struct EnumNames<Protocol> {
+  static constexpr std::array values = {
+      std::pair{Protocol::tcp, "TCP"sv},
+      std::pair{Protocol::udp, "UDP"sv},
+  };
+};
+template <>
+struct EnumNames<VmiPhase> {
+  static constexpr std::array values = {
+      std::pair{VmiPhase::pending, "Pending"sv},
+      std::pair{VmiPhase::scheduling, "Scheduling"sv},
+      std::pair{VmiPhase::scheduled, "Scheduled"sv},
+      std::pair{VmiPhase::running, "Running"sv},
+      std::pair{VmiPhase::succeeded, "Succeeded"sv},
+      std::pair{VmiPhase::failed, "Failed"sv},
+      std::pair{VmiPhase::unknown, "Unknown"sv},
+  };
+};
+template <>
+struct EnumNames<PrintableStatus> {
+  static constexpr std::array values = {
+      std::pair{PrintableStatus::stopped, "Stopped"sv},
+      std::pair{PrintableStatus::provisioning, "Provisioning"sv},
+      std::pair{PrintableStatus::starting, "Starting"sv},
+      std::pair{PrintableStatus::running, "Running"sv},
+      std::pair{PrintableStatus::paused, "Paused"sv},
+      std::pair{PrintableStatus::stopping, "Stopping"sv},
+      std::pair{PrintableStatus::terminating, "Terminating"sv},
+      std::pair{PrintableStatus::crash_loop_back_off, "CrashLoopBackOff"sv},
+      std::pair{PrintableStatus::migrating, "Migrating"sv},
+      std::pair{PrintableStatus::unknown, "Unknown"sv},
+      std::pair{PrintableStatus::error_unschedulable, "ErrorUnschedulable"sv},
+      std::pair{PrintableStatus::err_image_pull, "ErrImagePull"sv},
+      std::pair{PrintableStatus::image_pull_back_off, "ImagePullBackOff"sv},
+      std::pair{PrintableStatus::error_pvc_not_found, "ErrorPvcNotFound"sv},
+      std::pair{PrintableStatus::waiting_for_volume_binding, "WaitingForVolumeBinding"sv},
+  };
+};
+template <>
+struct EnumNames<StateChangeAction> {
+  static constexpr std::array values = {
+      std::pair{StateChangeAction::start, "Start"sv},
+      std::pair{StateChangeAction::stop, "Stop"sv},
+  };
+};
+
+// ---------------------------------------------------------------------------------------------
+// metadata
+template <>
+struct Describe<OwnerReference> {
+  static constexpr std::string_view doc = "An object this one depends on.";
+  static constexpr auto fields = std::make_tuple(
+      field("apiVersion", &OwnerReference::api_version, "API version of the referent."),
+      field("kind", &OwnerReference::kind, "Kind of the referent."),
+      field("name", &OwnerReference::name, "Name of the referent."),
+      field("uid", &OwnerReference::uid, "UID of the referent."),
+      field("controller", &OwnerReference::controller, "True if the referent is the controller."),
+      field("blockOwnerDeletion", &OwnerReference::block_owner_deletion,
+            "If true, the owner cannot be deleted before this object."));
+};
+
+template <>
+struct Describe<ObjectMeta> {
+  static constexpr std::string_view doc = "Standard object metadata.";
+  static constexpr auto fields = std::make_tuple(
+      field("name", &ObjectMeta::name, "Name, unique within the namespace."),
+      field("generateName", &ObjectMeta::generate_name,
+            "Prefix for a server-generated name when name is not set."),
+      field("namespace", &ObjectMeta::namespace_, "Namespace of the object."),
+      field("uid", &ObjectMeta::uid, "Unique id set by the server."),
+      field("resourceVersion", &ObjectMeta::resource_version,
+            "Opaque version for optimistic concurrency."),
+      field("generation", &ObjectMeta::generation, "Sequence number of spec changes."),
+      field("creationTimestamp", &ObjectMeta::creation_timestamp, "Creation time (RFC 3339)."),
+      field("deletionTimestamp", &ObjectMeta::deletion_timestamp,
+            "Time after which the object will be deleted (RFC 3339)."),
+      field("deletionGracePeriodSeconds", &ObjectMeta::deletion_grace_period_seconds,
+            "Seconds allowed for graceful termination once deletion is requested."),
+      field("labels", &ObjectMeta::labels, "Labels for selection."),
+      field("annotations", &ObjectMeta::annotations, "Unstructured key/value data."),
+      field("ownerReferences", &ObjectMeta::owner_references, "Objects this one depends on."),
+      field("finalizers", &ObjectMeta::finalizers, "Finalizers that block deletion."),
+      field("managedFields", &ObjectMeta::managed_fields,
+            "Server-side apply bookkeeping, carried as is."));
+};
+
+// ---------------------------------------------------------------------------------------------
+// domain
+template <>
+struct Describe<ResourceRequirements> {
+  static constexpr std::string_view doc =
+      "Resources of the launcher pod; requests.memory doubles as the guest memory when "
+      "memory.guest is not set.";
+  static constexpr auto fields = std::make_tuple(
+      field("requests", &ResourceRequirements::requests, "Requested resources (memory, cpu, ...)."),
+      field("limits", &ResourceRequirements::limits, "Resource limits (memory, cpu, ...)."),
+      field("overcommitGuestOverhead", &ResourceRequirements::overcommit_guest_overhead,
+            "Do not add the virtualization overhead to the pod's memory request."));
+};
+
+template <>
+struct Describe<Cpu> {
+  static constexpr std::string_view doc = "Virtual CPU topology; defaults to 1 of each.";
+  static constexpr auto fields = std::make_tuple(
+      field("cores", &Cpu::cores, "Cores per socket (default 1)."),
+      field("sockets", &Cpu::sockets, "Sockets (default 1)."),
+      field("threads", &Cpu::threads, "Threads per core (default 1)."),
+      field("model", &Cpu::model, "CPU model: host-passthrough, host-model or a QEMU model."));
+};
+
+template <>
+struct Describe<Memory> {
+  static constexpr std::string_view doc = "Guest memory.";
+  static constexpr auto fields = std::make_tuple(field(
+      "guest", &Memory::guest,
+      "Memory the guest sees; defaults to resources.requests.memory, and sets it when absent."));
+};
+
+template <>
+struct Describe<Machine> {
+  static constexpr std::string_view doc = "The emulated machine.";
+  static constexpr auto fields =
+      std::make_tuple(field("type", &Machine::type, "QEMU machine type (default q35)."));
+};
+
+template <>
+struct Describe<BiosBootloader> {
+  static constexpr std::string_view doc = "Legacy BIOS (SeaBIOS).";
+  static constexpr auto fields = std::make_tuple(
+      field("useSerial", &BiosBootloader::use_serial, "Show BIOS output on the serial console."));
+};
+
+template <>
+struct Describe<EfiBootloader> {
+  static constexpr std::string_view doc = "UEFI (OVMF).";
+  static constexpr auto fields = std::make_tuple(
+      field("secureBoot", &EfiBootloader::secure_boot, "Enable Secure Boot (default true)."),
+      field("persistent", &EfiBootloader::persistent, "Keep EFI variables across restarts."));
+};
+
+template <>
+struct Describe<Bootloader> {
+  static constexpr std::string_view doc = "Firmware type: one of bios or efi.";
+  static constexpr auto fields =
+      std::make_tuple(field("bios", &Bootloader::bios, "Boot with BIOS (the default)."),
+                      field("efi", &Bootloader::efi, "Boot with UEFI."));
+};
+
+template <>
+struct Describe<KernelBootContainer> {
+  static constexpr std::string_view doc = "A container image that holds the kernel and initrd.";
+  static constexpr auto fields = std::make_tuple(
+      field("image", &KernelBootContainer::image, "Image holding the kernel and initrd."),
+      field("imagePullSecret", &KernelBootContainer::image_pull_secret,
+            "Secret with registry credentials."),
+      field("imagePullPolicy", &KernelBootContainer::image_pull_policy,
+            "Always, IfNotPresent or Never."),
+      field("kernelPath", &KernelBootContainer::kernel_path,
+            "Absolute path of the kernel in the image."),
+      field("initrdPath", &KernelBootContainer::initrd_path,
+            "Absolute path of the initrd in the image."));
+};
+
+template <>
+struct Describe<KernelBoot> {
+  static constexpr std::string_view doc = "Direct kernel boot.";
+  static constexpr auto fields = std::make_tuple(
+      field("kernelArgs", &KernelBoot::kernel_args, "Kernel command line."),
+      field("container", &KernelBoot::container, "Where the kernel and initrd come from."));
+};
+
+template <>
+struct Describe<Firmware> {
+  static constexpr std::string_view doc = "Firmware of the guest.";
+  static constexpr auto fields = std::make_tuple(
+      field("uuid", &Firmware::uuid, "SMBIOS system UUID."),
+      field("serial", &Firmware::serial, "SMBIOS system serial number."),
+      field("bootloader", &Firmware::bootloader, "BIOS or EFI."),
+      field("kernelBoot", &Firmware::kernel_boot, "Boot a kernel from a container image."));
+};
+
+template <>
+struct Describe<DiskTarget> {
+  static constexpr std::string_view doc = "Attach the volume as a disk.";
+  static constexpr auto fields =
+      std::make_tuple(field("bus", &DiskTarget::bus, "virtio (default), sata, scsi or usb."),
+                      field("readonly", &DiskTarget::read_only, "Expose the disk read-only."),
+                      field("pciAddress", &DiskTarget::pci_address,
+                            "PCI address (virtio only), e.g. 0000:81:01.10."));
+};
+
+template <>
+struct Describe<CdRomTarget> {
+  static constexpr std::string_view doc = "Attach the volume as a CD-ROM.";
+  static constexpr auto fields = std::make_tuple(
+      field("bus", &CdRomTarget::bus, "sata (default) or scsi; virtio is not allowed."),
+      field("readonly", &CdRomTarget::read_only, "Always true for a CD-ROM."),
+      field("tray", &CdRomTarget::tray, "closed (default) or open."));
+};
+
+template <>
+struct Describe<Disk> {
+  static constexpr std::string_view doc = "A disk device backed by the volume of the same name.";
+  static constexpr auto fields = std::make_tuple(
+      field("name", &Disk::name, "Device name; must match a volume."),
+      field("disk", &Disk::disk, "Attach as a disk (the default)."),
+      field("cdrom", &Disk::cdrom, "Attach as a CD-ROM."),
+      field("bootOrder", &Disk::boot_order, "Boot priority; 1 boots first. Unique among devices."),
+      field("serial", &Disk::serial, "Serial number the guest sees."));
+};
+
+template <>
+struct Describe<InterfaceMasquerade> {
+  static constexpr std::string_view doc = "NAT the guest behind the pod IP.";
+  static constexpr auto fields = std::make_tuple();
+};
+template <>
+struct Describe<InterfaceBridge> {
+  static constexpr std::string_view doc = "Give the guest the pod's IP over a bridge.";
+  static constexpr auto fields = std::make_tuple();
+};
+template <>
+struct Describe<InterfacePasst> {
+  static constexpr std::string_view doc = "User-space networking with passt (the pod IP).";
+  static constexpr auto fields = std::make_tuple();
+};
+
+template <>
+struct Describe<Port> {
+  static constexpr std::string_view doc = "A port to forward to the guest.";
+  static constexpr auto fields =
+      std::make_tuple(field("name", &Port::name, "Port name."),
+                      field("protocol", &Port::protocol, "TCP (default) or UDP."),
+                      field("port", &Port::port, "Port number, 1-65535."));
+};
+
+template <>
+struct Describe<Interface> {
+  static constexpr std::string_view doc =
+      "A network interface connected to the network of the same name.";
+  static constexpr auto fields = std::make_tuple(
+      field("name", &Interface::name, "Interface name; must match a network."),
+      field("model", &Interface::model,
+            "NIC model: virtio (default), e1000, e1000e, ne2k_pci, pcnet, rtl8139."),
+      field("macAddress", &Interface::mac_address, "MAC address, e.g. de:ad:00:00:be:af."),
+      field("ports", &Interface::ports, "Ports to forward (masquerade and passt); all if empty."),
+      field("bootOrder", &Interface::boot_order, "Boot priority for PXE."),
+      field("pciAddress", &Interface::pci_address, "PCI address, e.g. 0000:81:01.10."),
+      field("masquerade", &Interface::masquerade, "Masquerade (NAT) binding."),
+      field("bridge", &Interface::bridge, "Bridge binding."),
+      field("passt", &Interface::passt, "passt binding."));
+};
+
+template <>
+struct Describe<Devices> {
+  static constexpr std::string_view doc = "Devices of the guest.";
+  static constexpr auto fields = std::make_tuple(
+      field("disks", &Devices::disks, "Disks, CD-ROMs."),
+      field("interfaces", &Devices::interfaces, "Network interfaces."),
+      field("autoattachPodInterface", &Devices::autoattach_pod_interface,
+            "Add a pod network and a masquerade interface when none are given (default true)."),
+      field("autoattachSerialConsole", &Devices::autoattach_serial_console,
+            "Attach a serial console (default true)."),
+      field("autoattachGraphicsDevice", &Devices::autoattach_graphics_device,
+            "Attach a VGA device and VNC (default true)."),
+      field("autoattachMemBalloon", &Devices::autoattach_memory_balloon,
+            "Attach a memory balloon device (default true)."));
+};
+
+template <>
+struct Describe<DomainSpec> {
+  static constexpr std::string_view doc = "The virtual hardware.";
+  static constexpr auto fields =
+      std::make_tuple(field("resources", &DomainSpec::resources, "Resources of the launcher pod."),
+                      field("cpu", &DomainSpec::cpu, "CPU topology."),
+                      field("memory", &DomainSpec::memory, "Guest memory."),
+                      field("machine", &DomainSpec::machine, "Machine type."),
+                      field("firmware", &DomainSpec::firmware, "Firmware."),
+                      field("devices", &DomainSpec::devices, "Devices."));
+};
+
+// ---------------------------------------------------------------------------------------------
+// volumes
+template <>
+struct Describe<LocalObjectReference> {
+  static constexpr std::string_view doc = "A reference to an object in the same namespace.";
+  static constexpr auto fields =
+      std::make_tuple(field("name", &LocalObjectReference::name, "Name of the object."));
+};
+
+template <>
+struct Describe<ContainerDiskSource> {
+  static constexpr std::string_view doc =
+      "An ephemeral disk from a container image (the disk file under /disk in the image).";
+  static constexpr auto fields =
+      std::make_tuple(field("image", &ContainerDiskSource::image, "Image holding the disk."),
+                      field("imagePullSecret", &ContainerDiskSource::image_pull_secret,
+                            "Secret with registry credentials."),
+                      field("path", &ContainerDiskSource::path,
+                            "Path of the disk file in the image (default: the file in /disk)."),
+                      field("imagePullPolicy", &ContainerDiskSource::image_pull_policy,
+                            "Always, IfNotPresent or Never."));
+};
+
+template <>
+struct Describe<PersistentVolumeClaimSource> {
+  static constexpr std::string_view doc = "A PersistentVolumeClaim in the VM's namespace.";
+  static constexpr auto fields = std::make_tuple(
+      field("claimName", &PersistentVolumeClaimSource::claim_name, "Name of the claim."),
+      field("readOnly", &PersistentVolumeClaimSource::read_only, "Mount read-only."));
+};
+
+template <>
+struct Describe<EmptyDiskSource> {
+  static constexpr std::string_view doc = "A blank sparse disk that lives as long as the VMI.";
+  static constexpr auto fields =
+      std::make_tuple(field("capacity", &EmptyDiskSource::capacity, "Size, e.g. 2Gi."));
+};
+
+template <>
+struct Describe<CloudInitNoCloudSource> {
+  static constexpr std::string_view doc = "cloud-init NoCloud data on a generated disk.";
+  static constexpr auto fields = std::make_tuple(
+      field("userData", &CloudInitNoCloudSource::user_data, "User data, inline."),
+      field("userDataBase64", &CloudInitNoCloudSource::user_data_base64,
+            "User data, base64-encoded."),
+      field("secretRef", &CloudInitNoCloudSource::user_data_secret_ref,
+            "Secret holding user data (key userdata or userData)."),
+      field("networkData", &CloudInitNoCloudSource::network_data, "Network data, inline."),
+      field("networkDataBase64", &CloudInitNoCloudSource::network_data_base64,
+            "Network data, base64-encoded."),
+      field("networkDataSecretRef", &CloudInitNoCloudSource::network_data_secret_ref,
+            "Secret holding network data (key networkdata or networkData)."));
+};
+
+template <>
+struct Describe<ConfigMapVolumeSource> {
+  static constexpr std::string_view doc = "A ConfigMap exposed as a disk.";
+  static constexpr auto fields = std::make_tuple(
+      field("name", &ConfigMapVolumeSource::name, "Name of the ConfigMap."),
+      field("optional", &ConfigMapVolumeSource::optional, "Start even if it does not exist."),
+      field("volumeLabel", &ConfigMapVolumeSource::volume_label, "File system label."));
+};
+
+template <>
+struct Describe<SecretVolumeSource> {
+  static constexpr std::string_view doc = "A Secret exposed as a disk.";
+  static constexpr auto fields = std::make_tuple(
+      field("secretName", &SecretVolumeSource::secret_name, "Name of the Secret."),
+      field("optional", &SecretVolumeSource::optional, "Start even if it does not exist."),
+      field("volumeLabel", &SecretVolumeSource::volume_label, "File system label."));
+};
+
+template <>
+struct Describe<Volume> {
+  static constexpr std::string_view doc = "Storage for the disk of the same name; one source.";
+  static constexpr auto fields = std::make_tuple(
+      field("name", &Volume::name, "Volume name; a disk refers to it."),
+      field("containerDisk", &Volume::container_disk, "Ephemeral disk from a container image."),
+      field("persistentVolumeClaim", &Volume::persistent_volume_claim, "A claim's volume."),
+      field("emptyDisk", &Volume::empty_disk, "A blank ephemeral disk."),
+      field("cloudInitNoCloud", &Volume::cloud_init_no_cloud, "cloud-init NoCloud data."),
+      field("configMap", &Volume::config_map, "A ConfigMap as a disk."),
+      field("secret", &Volume::secret, "A Secret as a disk."));
+};
+
+// ---------------------------------------------------------------------------------------------
+// networks
+template <>
+struct Describe<PodNetwork> {
+  static constexpr std::string_view doc = "The pod's network.";
+  static constexpr auto fields =
+      std::make_tuple(field("vmNetworkCIDR", &PodNetwork::vm_network_cidr,
+                            "Guest-side IPv4 network for masquerade (default 10.0.2.0/24)."),
+                      field("vmIPv6NetworkCIDR", &PodNetwork::vm_ipv6_network_cidr,
+                            "Guest-side IPv6 network for masquerade (default fd10:0:2::/120)."));
+};
+
+template <>
+struct Describe<Network> {
+  static constexpr std::string_view doc = "A network the interface of the same name connects to.";
+  static constexpr auto fields =
+      std::make_tuple(field("name", &Network::name, "Network name; an interface refers to it."),
+                      field("pod", &Network::pod, "The pod network."));
+};
+
+// ---------------------------------------------------------------------------------------------
+// VirtualMachineInstance
+template <>
+struct Describe<VirtualMachineInstanceSpec> {
+  static constexpr std::string_view doc = "The desired VM instance.";
+  static constexpr auto fields = std::make_tuple(
+      field("domain", &VirtualMachineInstanceSpec::domain, "The virtual hardware."),
+      field("nodeSelector", &VirtualMachineInstanceSpec::node_selector,
+            "Labels a node must have to run the VMI."),
+      field("affinity", &VirtualMachineInstanceSpec::affinity,
+            "Pod affinity rules (core/v1 Affinity), passed to the launcher pod."),
+      field("tolerations", &VirtualMachineInstanceSpec::tolerations,
+            "Tolerations (core/v1 Toleration), passed to the launcher pod."),
+      field("schedulerName", &VirtualMachineInstanceSpec::scheduler_name,
+            "Scheduler for the launcher pod."),
+      field("priorityClassName", &VirtualMachineInstanceSpec::priority_class_name,
+            "Priority class of the launcher pod."),
+      field("terminationGracePeriodSeconds",
+            &VirtualMachineInstanceSpec::termination_grace_period_seconds,
+            "Seconds the guest gets to shut down (default 180)."),
+      field("evictionStrategy", &VirtualMachineInstanceSpec::eviction_strategy,
+            "None, LiveMigrate, LiveMigrateIfPossible or External."),
+      field("hostname", &VirtualMachineInstanceSpec::hostname,
+            "Guest hostname (default: the VMI name)."),
+      field("subdomain", &VirtualMachineInstanceSpec::subdomain,
+            "Subdomain: FQDN hostname.subdomain.namespace.svc.<cluster domain>."),
+      field("volumes", &VirtualMachineInstanceSpec::volumes, "Volumes backing the disks."),
+      field("networks", &VirtualMachineInstanceSpec::networks, "Networks of the interfaces."));
+};
+
+template <>
+struct Describe<Condition> {
+  static constexpr std::string_view doc = "An observed condition.";
+  static constexpr auto fields = std::make_tuple(
+      field("type", &Condition::type, "Ready, Paused, ..."),
+      field("status", &Condition::status, "True, False or Unknown."),
+      field("lastProbeTime", &Condition::last_probe_time, "Last time the condition was probed."),
+      field("lastTransitionTime", &Condition::last_transition_time,
+            "Last time the status changed."),
+      field("reason", &Condition::reason, "Machine-readable reason."),
+      field("message", &Condition::message, "Human-readable details."));
+};
+
+template <>
+struct Describe<PhaseTransitionTimestamp> {
+  static constexpr std::string_view doc = "When the VMI entered a phase.";
+  static constexpr auto fields = std::make_tuple(
+      field("phase", &PhaseTransitionTimestamp::phase, "The phase."),
+      field("phaseTransitionTimestamp", &PhaseTransitionTimestamp::phase_transition_timestamp,
+            "When it was entered (RFC 3339)."));
+};
+
+template <>
+struct Describe<VmiNetworkInterface> {
+  static constexpr std::string_view doc = "An interface as the guest has it.";
+  static constexpr auto fields = std::make_tuple(
+      field("name", &VmiNetworkInterface::name, "Interface name from the spec."),
+      field("ipAddress", &VmiNetworkInterface::ip_address, "Primary IP address."),
+      field("ipAddresses", &VmiNetworkInterface::ip_addresses, "All IP addresses."),
+      field("mac", &VmiNetworkInterface::mac, "MAC address."),
+      field("interfaceName", &VmiNetworkInterface::interface_name, "Name inside the guest."),
+      field("infoSource", &VmiNetworkInterface::info_source,
+            "Where the information came from (domain, guest-agent)."));
+};
+
+template <>
+struct Describe<VirtualMachineInstanceStatus> {
+  static constexpr std::string_view doc = "Observed state of the VM instance.";
+  static constexpr auto fields = std::make_tuple(
+      field("phase", &VirtualMachineInstanceStatus::phase,
+            "Pending, Scheduling, Scheduled, Running, Succeeded, Failed or Unknown."),
+      field("reason", &VirtualMachineInstanceStatus::reason, "Why the VMI is in this phase."),
+      field("nodeName", &VirtualMachineInstanceStatus::node_name, "Node running the VMI."),
+      field("phaseTransitionTimestamps", &VirtualMachineInstanceStatus::phase_transition_timestamps,
+            "When each phase was entered."),
+      field("conditions", &VirtualMachineInstanceStatus::conditions, "Conditions."),
+      field("interfaces", &VirtualMachineInstanceStatus::interfaces, "Guest interfaces and IPs."),
+      field("activePods", &VirtualMachineInstanceStatus::active_pods,
+            "Launcher pod UIDs and their nodes."),
+      field("launcherContainerImageVersion",
+            &VirtualMachineInstanceStatus::launcher_container_image_version,
+            "Image of the launcher running the VMI."));
+};
+
+template <>
+struct Describe<VirtualMachineInstance> {
+  static constexpr std::string_view doc = "A running virtual machine.";
+  static constexpr auto fields = std::make_tuple(
+      field("apiVersion", &VirtualMachineInstance::api_version, "kubevirt.io/v1"),
+      field("kind", &VirtualMachineInstance::kind, "VirtualMachineInstance"),
+      field("metadata", &VirtualMachineInstance::metadata, "Standard object metadata."),
+      field("spec", &VirtualMachineInstance::spec, "The desired VM instance."),
+      field("status", &VirtualMachineInstance::status, "Observed state."));
+};
+
+// ---------------------------------------------------------------------------------------------
+// VirtualMachine
+template <>
+struct Describe<VirtualMachineInstanceTemplateSpec> {
+  static constexpr std::string_view doc = "The VMI to create.";
+  static constexpr auto fields =
+      std::make_tuple(field("metadata", &VirtualMachineInstanceTemplateSpec::metadata,
+                            "Labels and annotations for the VMI."),
+                      field("spec", &VirtualMachineInstanceTemplateSpec::spec, "The VMI's spec."));
+};
+
+template <>
+struct Describe<VirtualMachineSpec> {
+  static constexpr std::string_view doc = "The desired virtual machine.";
+  static constexpr auto fields = std::make_tuple(
+      field("running", &VirtualMachineSpec::running,
+            "Legacy: true = Always, false = Halted. Mutually exclusive with runStrategy."),
+      field("runStrategy", &VirtualMachineSpec::run_strategy,
+            "Always, RerunOnFailure, Manual, Halted or Once."),
+      field("template", &VirtualMachineSpec::template_, "The VMI to create."));
+};
+
+template <>
+struct Describe<StateChangeRequest> {
+  static constexpr std::string_view doc = "A pending start or stop request.";
+  static constexpr auto fields = std::make_tuple(
+      field("action", &StateChangeRequest::action, "Start or Stop."),
+      field("data", &StateChangeRequest::data, "Request details."),
+      field("uid", &StateChangeRequest::uid, "UID of the VMI the request is about."));
+};
+
+template <>
+struct Describe<VirtualMachineStatus> {
+  static constexpr std::string_view doc = "Observed state of the virtual machine.";
+  static constexpr auto fields = std::make_tuple(
+      field("printableStatus", &VirtualMachineStatus::printable_status,
+            "Human-readable state: Stopped, Starting, Running, ..."),
+      field("ready", &VirtualMachineStatus::ready, "The VMI runs and is ready."),
+      field("created", &VirtualMachineStatus::created, "A VMI exists."),
+      field("runStrategy", &VirtualMachineStatus::run_strategy, "The run strategy in effect."),
+      field("conditions", &VirtualMachineStatus::conditions, "Conditions."),
+      field("stateChangeRequests", &VirtualMachineStatus::state_change_requests,
+            "Pending start/stop requests."),
+      field("observedGeneration", &VirtualMachineStatus::observed_generation,
+            "Generation last acted on."),
+      field("desiredGeneration", &VirtualMachineStatus::desired_generation,
+            "Generation to act on."));
+};
+
+template <>
+struct Describe<VirtualMachine> {
+  static constexpr std::string_view doc = "A virtual machine and whether it should run.";
+  static constexpr auto fields =
+      std::make_tuple(field("apiVersion", &VirtualMachine::api_version, "kubevirt.io/v1"),
+                      field("kind", &VirtualMachine::kind, "VirtualMachine"),
+                      field("metadata", &VirtualMachine::metadata, "Standard object metadata."),
+                      field("spec", &VirtualMachine::spec, "The desired virtual machine."),
+                      field("status", &VirtualMachine::status, "Observed state."));
+};
+
+}  // namespace kv::api::v1

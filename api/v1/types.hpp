@@ -1,0 +1,423 @@
+#pragma once
+// kubevirt.io/v1 types: VirtualMachine and VirtualMachineInstance, the subset we support.
+//
+// Field names follow upstream KubeVirt's JSON names in camelCase -> snake_case. Conventions:
+//  - std::optional<T> for an optional scalar or object: absent in JSON <=> std::nullopt, so
+//    encode(decode(x)) == x. Empty-object markers (`masquerade: {}`) are optional empty structs.
+//  - std::vector / std::map members are omitted from JSON when empty.
+//  - A non-optional std::string member is required (decode rejects an object without it).
+//  - Closed value sets are enum classes; their JSON spellings are in fields.hpp.
+//  - JSON we carry without interpreting (affinity, tolerations, managedFields) is RawJson.
+// The one description of every struct (JSON names, docs, required) is in fields.hpp; the codec
+// (codec.hpp) and the CRD generator (tools/crdgen) both walk it.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/v1/quantity.hpp"
+
+namespace kv::api::v1 {
+
+inline constexpr std::string_view kGroup = "kubevirt.io";
+inline constexpr std::string_view kApiVersion = "kubevirt.io/v1";
+inline constexpr std::string_view kVirtualMachineKind = "VirtualMachine";
+inline constexpr std::string_view kVirtualMachineInstanceKind = "VirtualMachineInstance";
+
+// A JSON value carried verbatim (compact text). Always a JSON object in our schema.
+struct RawJson {
+  std::string text;  // compact JSON; "{}" for an empty object
+  bool operator==(const RawJson&) const = default;
+};
+
+using StringMap = std::map<std::string, std::string>;
+
+// ---------------------------------------------------------------------------------------------
+// metav1.ObjectMeta
+struct OwnerReference {
+  std::string api_version;
+  std::string kind;
+  std::string name;
+  std::string uid;
+  std::optional<bool> controller;
+  std::optional<bool> block_owner_deletion;
+  bool operator==(const OwnerReference&) const = default;
+};
+
+struct ObjectMeta {
+  std::optional<std::string> name;
+  std::optional<std::string> generate_name;
+  std::optional<std::string> namespace_;  // JSON "namespace"
+  std::optional<std::string> uid;
+  std::optional<std::string> resource_version;
+  std::optional<int64_t> generation;
+  std::optional<std::string> creation_timestamp;  // RFC 3339, as the API server writes it
+  std::optional<std::string> deletion_timestamp;
+  std::optional<int64_t> deletion_grace_period_seconds;
+  StringMap labels;
+  StringMap annotations;
+  std::vector<OwnerReference> owner_references;
+  std::vector<std::string> finalizers;
+  std::vector<RawJson> managed_fields;
+  bool operator==(const ObjectMeta&) const = default;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Enumerations (JSON spellings in fields.hpp).
+enum class RunStrategy { always, rerun_on_failure, manual, halted, once };
+enum class DiskBus { virtio, sata, scsi, usb };
+enum class EvictionStrategy { none, live_migrate, live_migrate_if_possible, external };
+enum class PullPolicy { always, if_not_present, never };
+enum class Protocol { tcp, udp };
+enum class VmiPhase { pending, scheduling, scheduled, running, succeeded, failed, unknown };
+enum class PrintableStatus {
+  stopped,
+  provisioning,
+  starting,
+  running,
+  paused,
+  stopping,
+  terminating,
+  crash_loop_back_off,
+  migrating,
+  unknown,
+  error_unschedulable,
+  err_image_pull,
+  image_pull_back_off,
+  error_pvc_not_found,
+  waiting_for_volume_binding,
+};
+enum class StateChangeAction { start, stop };
+
+// ---------------------------------------------------------------------------------------------
+// Domain: CPU, memory, resources, machine, firmware.
+struct ResourceRequirements {
+  std::map<std::string, Quantity> requests;  // "memory", "cpu", ...
+  std::map<std::string, Quantity> limits;
+  std::optional<bool> overcommit_guest_overhead;
+  bool operator==(const ResourceRequirements&) const = default;
+};
+
+struct Cpu {
+  std::optional<uint32_t> cores;
+  std::optional<uint32_t> sockets;
+  std::optional<uint32_t> threads;
+  std::optional<std::string> model;  // "host-passthrough", "host-model", or a QEMU model name
+  bool operator==(const Cpu&) const = default;
+};
+
+struct Memory {
+  std::optional<Quantity> guest;  // memory the guest sees
+  bool operator==(const Memory&) const = default;
+};
+
+struct Machine {
+  std::optional<std::string> type;  // "q35" by default
+  bool operator==(const Machine&) const = default;
+};
+
+struct BiosBootloader {
+  std::optional<bool> use_serial;
+  bool operator==(const BiosBootloader&) const = default;
+};
+
+struct EfiBootloader {
+  std::optional<bool> secure_boot;  // default true upstream; needs SMM
+  std::optional<bool> persistent;
+  bool operator==(const EfiBootloader&) const = default;
+};
+
+struct Bootloader {
+  std::optional<BiosBootloader> bios;
+  std::optional<EfiBootloader> efi;
+  bool operator==(const Bootloader&) const = default;
+};
+
+// A kernel and an initrd taken from a container image (KubeVirt's kernelBoot.container).
+struct KernelBootContainer {
+  std::string image;
+  std::optional<std::string> image_pull_secret;
+  std::optional<PullPolicy> image_pull_policy;
+  std::optional<std::string> kernel_path;  // absolute path inside the image
+  std::optional<std::string> initrd_path;
+  bool operator==(const KernelBootContainer&) const = default;
+};
+
+struct KernelBoot {
+  std::optional<std::string> kernel_args;
+  std::optional<KernelBootContainer> container;
+  bool operator==(const KernelBoot&) const = default;
+};
+
+struct Firmware {
+  std::optional<std::string> uuid;
+  std::optional<std::string> serial;
+  std::optional<Bootloader> bootloader;
+  std::optional<KernelBoot> kernel_boot;
+  bool operator==(const Firmware&) const = default;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Devices.
+struct DiskTarget {
+  std::optional<DiskBus> bus;
+  std::optional<bool> read_only;  // JSON "readonly"
+  std::optional<std::string> pci_address;
+  bool operator==(const DiskTarget&) const = default;
+};
+
+struct CdRomTarget {
+  std::optional<DiskBus> bus;
+  std::optional<bool> read_only;    // JSON "readonly"; a CD-ROM is always read-only
+  std::optional<std::string> tray;  // "closed" | "open"
+  bool operator==(const CdRomTarget&) const = default;
+};
+
+struct Disk {
+  std::string name;  // matches a volume's name
+  std::optional<DiskTarget> disk;
+  std::optional<CdRomTarget> cdrom;
+  std::optional<uint32_t> boot_order;
+  std::optional<std::string> serial;
+  bool operator==(const Disk&) const = default;
+};
+
+struct InterfaceMasquerade {
+  bool operator==(const InterfaceMasquerade&) const = default;
+};
+struct InterfaceBridge {
+  bool operator==(const InterfaceBridge&) const = default;
+};
+struct InterfacePasst {
+  bool operator==(const InterfacePasst&) const = default;
+};
+
+struct Port {
+  std::optional<std::string> name;
+  std::optional<Protocol> protocol;  // TCP by default
+  int32_t port = 0;                  // required
+  bool operator==(const Port&) const = default;
+};
+
+struct Interface {
+  std::string name;                  // matches a network's name
+  std::optional<std::string> model;  // virtio (default), e1000, e1000e, ne2k_pci, pcnet, rtl8139
+  std::optional<std::string> mac_address;
+  std::vector<Port> ports;
+  std::optional<uint32_t> boot_order;
+  std::optional<std::string> pci_address;
+  // Exactly one binding after defaulting.
+  std::optional<InterfaceMasquerade> masquerade;
+  std::optional<InterfaceBridge> bridge;
+  std::optional<InterfacePasst> passt;
+  bool operator==(const Interface&) const = default;
+};
+
+struct Devices {
+  std::vector<Disk> disks;
+  std::vector<Interface> interfaces;
+  std::optional<bool> autoattach_pod_interface;
+  std::optional<bool> autoattach_serial_console;
+  std::optional<bool> autoattach_graphics_device;
+  std::optional<bool> autoattach_memory_balloon;
+  bool operator==(const Devices&) const = default;
+};
+
+struct DomainSpec {
+  std::optional<ResourceRequirements> resources;
+  std::optional<Cpu> cpu;
+  std::optional<Memory> memory;
+  std::optional<Machine> machine;
+  std::optional<Firmware> firmware;
+  Devices devices;  // required, may be empty
+  bool operator==(const DomainSpec&) const = default;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Volumes.
+struct LocalObjectReference {
+  std::string name;
+  bool operator==(const LocalObjectReference&) const = default;
+};
+
+struct ContainerDiskSource {
+  std::string image;
+  std::optional<std::string> image_pull_secret;
+  std::optional<std::string> path;  // file inside the image; default: the single file in /disk
+  std::optional<PullPolicy> image_pull_policy;
+  bool operator==(const ContainerDiskSource&) const = default;
+};
+
+struct PersistentVolumeClaimSource {
+  std::string claim_name;
+  std::optional<bool> read_only;
+  bool operator==(const PersistentVolumeClaimSource&) const = default;
+};
+
+struct EmptyDiskSource {
+  Quantity capacity;  // required
+  bool operator==(const EmptyDiskSource&) const = default;
+};
+
+struct CloudInitNoCloudSource {
+  std::optional<std::string> user_data;
+  std::optional<std::string> user_data_base64;
+  std::optional<LocalObjectReference> user_data_secret_ref;  // JSON "secretRef"
+  std::optional<std::string> network_data;
+  std::optional<std::string> network_data_base64;
+  std::optional<LocalObjectReference> network_data_secret_ref;
+  bool operator==(const CloudInitNoCloudSource&) const = default;
+};
+
+struct ConfigMapVolumeSource {
+  std::string name;
+  std::optional<bool> optional;
+  std::optional<std::string> volume_label;
+  bool operator==(const ConfigMapVolumeSource&) const = default;
+};
+
+struct SecretVolumeSource {
+  std::string secret_name;
+  std::optional<bool> optional;
+  std::optional<std::string> volume_label;
+  bool operator==(const SecretVolumeSource&) const = default;
+};
+
+// Exactly one source is set (validation checks it).
+struct Volume {
+  std::string name;
+  std::optional<ContainerDiskSource> container_disk;
+  std::optional<PersistentVolumeClaimSource> persistent_volume_claim;
+  std::optional<EmptyDiskSource> empty_disk;
+  std::optional<CloudInitNoCloudSource> cloud_init_no_cloud;
+  std::optional<ConfigMapVolumeSource> config_map;
+  std::optional<SecretVolumeSource> secret;
+  bool operator==(const Volume&) const = default;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Networks.
+struct PodNetwork {
+  std::optional<std::string> vm_network_cidr;       // JSON "vmNetworkCIDR"
+  std::optional<std::string> vm_ipv6_network_cidr;  // JSON "vmIPv6NetworkCIDR"
+  bool operator==(const PodNetwork&) const = default;
+};
+
+struct Network {
+  std::string name;
+  std::optional<PodNetwork> pod;
+  bool operator==(const Network&) const = default;
+};
+
+// ---------------------------------------------------------------------------------------------
+// VirtualMachineInstance.
+struct VirtualMachineInstanceSpec {
+  DomainSpec domain;
+  StringMap node_selector;
+  std::optional<RawJson> affinity;
+  std::vector<RawJson> tolerations;
+  std::optional<std::string> scheduler_name;
+  std::optional<std::string> priority_class_name;
+  std::optional<int64_t> termination_grace_period_seconds;
+  std::optional<EvictionStrategy> eviction_strategy;
+  std::optional<std::string> hostname;
+  std::optional<std::string> subdomain;
+  std::vector<Volume> volumes;
+  std::vector<Network> networks;
+  bool operator==(const VirtualMachineInstanceSpec&) const = default;
+};
+
+struct Condition {
+  std::string type;    // Ready, Paused, LiveMigratable, Failure, ...
+  std::string status;  // "True" | "False" | "Unknown"
+  std::optional<std::string> last_probe_time;
+  std::optional<std::string> last_transition_time;
+  std::optional<std::string> reason;
+  std::optional<std::string> message;
+  bool operator==(const Condition&) const = default;
+};
+
+struct PhaseTransitionTimestamp {
+  VmiPhase phase = VmiPhase::pending;
+  std::string phase_transition_timestamp;
+  bool operator==(const PhaseTransitionTimestamp&) const = default;
+};
+
+struct VmiNetworkInterface {
+  std::optional<std::string> name;
+  std::optional<std::string> ip_address;
+  std::vector<std::string> ip_addresses;
+  std::optional<std::string> mac;
+  std::optional<std::string> interface_name;  // name inside the guest
+  std::optional<std::string> info_source;     // "domain", "guest-agent", ...
+  bool operator==(const VmiNetworkInterface&) const = default;
+};
+
+struct VirtualMachineInstanceStatus {
+  std::optional<VmiPhase> phase;
+  std::optional<std::string> reason;
+  std::optional<std::string> node_name;
+  std::vector<PhaseTransitionTimestamp> phase_transition_timestamps;
+  std::vector<Condition> conditions;
+  std::vector<VmiNetworkInterface> interfaces;
+  StringMap active_pods;  // launcher pod UID -> node name
+  std::optional<std::string> launcher_container_image_version;
+  bool operator==(const VirtualMachineInstanceStatus&) const = default;
+};
+
+struct VirtualMachineInstance {
+  std::string api_version{kApiVersion};
+  std::string kind{kVirtualMachineInstanceKind};
+  ObjectMeta metadata;
+  VirtualMachineInstanceSpec spec;
+  std::optional<VirtualMachineInstanceStatus> status;
+  bool operator==(const VirtualMachineInstance&) const = default;
+};
+
+// ---------------------------------------------------------------------------------------------
+// VirtualMachine.
+struct VirtualMachineInstanceTemplateSpec {
+  std::optional<ObjectMeta> metadata;  // labels and annotations copied onto the VMI
+  VirtualMachineInstanceSpec spec;
+  bool operator==(const VirtualMachineInstanceTemplateSpec&) const = default;
+};
+
+struct VirtualMachineSpec {
+  std::optional<bool> running;  // legacy; mutually exclusive with run_strategy
+  std::optional<RunStrategy> run_strategy;
+  VirtualMachineInstanceTemplateSpec template_;  // JSON "template"
+  bool operator==(const VirtualMachineSpec&) const = default;
+};
+
+struct StateChangeRequest {
+  StateChangeAction action = StateChangeAction::start;
+  StringMap data;
+  std::optional<std::string> uid;  // the VMI the request is about (Stop)
+  bool operator==(const StateChangeRequest&) const = default;
+};
+
+struct VirtualMachineStatus {
+  std::optional<PrintableStatus> printable_status;
+  std::optional<bool> ready;
+  std::optional<bool> created;
+  std::optional<RunStrategy> run_strategy;  // the strategy in effect
+  std::vector<Condition> conditions;
+  std::vector<StateChangeRequest> state_change_requests;
+  std::optional<int64_t> observed_generation;
+  std::optional<int64_t> desired_generation;
+  bool operator==(const VirtualMachineStatus&) const = default;
+};
+
+struct VirtualMachine {
+  std::string api_version{kApiVersion};
+  std::string kind{kVirtualMachineKind};
+  ObjectMeta metadata;
+  VirtualMachineSpec spec;
+  std::optional<VirtualMachineStatus> status;
+  bool operator==(const VirtualMachine&) const = default;
+};
+
+}  // namespace kv::api::v1
