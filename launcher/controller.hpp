@@ -1,0 +1,69 @@
+#pragma once
+// Command handling and lifecycle: executes the state machine of lifecycle.hpp against a
+// DomainManager, answers command-socket requests and turns domain events into protocol events.
+// Single-threaded: every method runs on the launcher's io_context thread.
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "launcher/domain_builder.hpp"
+#include "launcher/domain_manager.hpp"
+#include "launcher/lifecycle.hpp"
+#include "launcher/protocol.hpp"
+
+namespace kv::launcher {
+
+// What sync needs done before define + start: decode the VMI JSON, prepare its disks and build
+// the domain XML. run() wires the real one; unit tests pass a stub.
+struct PreparedDomain {
+  std::string xml;
+  std::int64_t grace_period_seconds = 30;
+  std::optional<NetworkPlan> network;
+  std::string uid;  // the VMI's identity: a sync for another VMI is refused
+};
+using Preparer = std::function<core::Result<PreparedDomain>(const std::string& vmi_json)>;
+
+struct ControllerHooks {
+  std::function<void(const proto::Event&)> broadcast;
+  std::function<void(std::chrono::seconds)> arm_grace_timer;  // calls on_grace_expired() later
+  std::function<void()> cancel_grace_timer;
+  std::function<void()> domain_started;       // e.g. start copying the console
+  std::function<void(int exit_status)> exit;  // after the `exiting` event was broadcast
+};
+
+class Controller {
+ public:
+  Controller(DomainManager& dm, Preparer prepare, ControllerHooks hooks,
+             std::int64_t default_grace_seconds)
+      : dm_(dm),
+        prepare_(std::move(prepare)),
+        hooks_(std::move(hooks)),
+        grace_(default_grace_seconds) {}
+
+  // A command-socket request; `reply` is called exactly once (synchronously here).
+  void handle(const proto::Request& req, const std::function<void(proto::Response)>& reply);
+  void on_domain_event(const DomainEvent& e);
+  void on_sigterm();
+  void on_grace_expired();
+  void on_connection_lost();
+
+  Phase phase() const { return phase_; }
+  std::optional<ExitReason> exit_reason() const { return reason_; }
+  proto::DomainStatus status();
+
+ private:
+  void feed(const Input& in);
+  core::Status sync(const std::string& vmi_json);
+
+  DomainManager& dm_;
+  Preparer prepare_;
+  ControllerHooks hooks_;
+  std::int64_t grace_;
+  Phase phase_ = Phase::idle;
+  std::optional<ExitReason> reason_;
+  std::optional<PreparedDomain> domain_;
+};
+
+}  // namespace kv::launcher

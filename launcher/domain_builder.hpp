@@ -1,0 +1,108 @@
+#pragma once
+// VMI spec + pod environment -> libvirt domain XML. Pure: no libvirt, no file system; every
+// decision about the domain is made here and golden-tested (test/unit/launcher/testdata/).
+//
+// What a VMI gets:
+//  - domain type kvm when /dev/kvm is usable; qemu (TCG) when it is not and emulation is allowed;
+//    otherwise an error saying KVM is missing and how to allow emulation.
+//  - machine q35 unless spec.domain.machine.type says otherwise; ACPI on (graceful shutdown).
+//  - BIOS; EFI (OVMF) when firmware.bootloader.efi is set and OVMF is in the image; direct kernel
+//    boot when firmware.kernelBoot is set.
+//  - disks in spec order (virtio vdX; sata/scsi/usb sdX), CD-ROMs read-only.
+//  - serial console on <socket_dir>/virt-serial0, also logged to <ephemeral_dir>/serial0.log
+//    (copied to stdout); VNC on <socket_dir>/virt-vnc when a graphics device is attached.
+//  - the pod NIC as QEMU user networking (slirp) with KubeVirt's masquerade addresses (guest
+//    10.0.2.2/24, gateway 10.0.2.1, DNS 10.0.2.3) and a host forward per interfaces[].ports;
+//    libvirt 9.0 has neither passt nor portForward, so it goes in <qemu:commandline>.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/v1/types.hpp"
+#include "core/result.hpp"
+
+namespace kv::launcher {
+
+// What the launcher found about its pod. Filled by run() from flags and probes.
+struct PodEnvironment {
+  bool kvm_usable = false;       // /dev/kvm opens and KVM_CREATE_VM works for this process
+  bool allow_emulation = false;  // --allow-emulation
+  // OVMF firmware files; empty when the package is not installed.
+  std::string ovmf_code;           // /usr/share/OVMF/OVMF_CODE_4M.fd
+  std::string ovmf_vars;           // /usr/share/OVMF/OVMF_VARS_4M.fd
+  std::string ovmf_secboot_code;   // /usr/share/OVMF/OVMF_CODE_4M.secboot.fd
+  std::string ovmf_secboot_vars;   // /usr/share/OVMF/OVMF_VARS_4M.ms.fd
+  std::string socket_dir;          // console and VNC sockets (shared with virt-handler)
+  std::string ephemeral_dir;       // overlays, cloud-init ISO, serial log, NVRAM
+  std::string container_disk_dir;  // <dir>/<volume name>/ holds each containerDisk image's files
+  std::string kernel_boot_dir;     // root of the kernelBoot container image's files
+  std::string pvc_dir;             // <dir>/<volume name>/ is each PVC's mount
+  std::string pod_ip;              // address forwarded ports listen on; empty = all addresses
+};
+
+enum class DiskKind { container_disk, empty_disk, pvc, cloud_init };
+
+// One disk of the VMI and the file behind it. plan_disks() fills it (pure); prepare_disks()
+// (disks.hpp) creates the files.
+struct DiskPlan {
+  std::string name;  // disks[].name == volumes[].name
+  DiskKind kind = DiskKind::empty_disk;
+  std::string path;    // the file QEMU opens
+  std::string format;  // "qcow2" or "raw"
+  bool read_only = false;
+  // container_disk: the image's disk: a file, or a directory holding exactly one disk file.
+  std::string base;
+  // empty_disk: the size; pvc: 0 = the file system's capacity.
+  std::int64_t capacity_bytes = 0;
+  // cloud_init: file contents of the NoCloud ISO.
+  std::string meta_data, user_data, network_config;
+};
+
+struct PortForward {
+  std::string protocol;  // "tcp" | "udp"
+  int port = 0;
+};
+
+// The pod NIC, as the guest sees it.
+struct NetworkPlan {
+  std::string interface_name;  // interfaces[].name
+  std::string network_name;    // networks[].name
+  std::string model;           // QEMU device: virtio-net-pci, e1000, ...
+  std::string mac;
+  std::string cidr;      // 10.0.2.0/24
+  std::string gateway;   // 10.0.2.1
+  std::string guest_ip;  // 10.0.2.2
+  std::string dns;       // 10.0.2.3
+  std::vector<PortForward> ports;
+};
+
+// libvirt's domain name for a VMI: <namespace>_<name>, as upstream.
+std::string domain_name(const api::v1::VirtualMachineInstance& vmi);
+
+// Resolves volumes to files. Errors name the field: "spec.volumes[2]: configMap volumes are not
+// supported by this launcher". A disk without a matching volume is an error.
+core::Result<std::vector<DiskPlan>> plan_disks(const api::v1::VirtualMachineInstance& vmi,
+                                               const PodEnvironment& env);
+
+// The pod NIC, or nullopt when the VMI has none. Only one pod network is supported.
+core::Result<std::optional<NetworkPlan>> plan_network(const api::v1::VirtualMachineInstance& vmi);
+
+// The domain XML. `disks` comes from plan_disks(vmi, env).
+core::Result<std::string> build_domain_xml(const api::v1::VirtualMachineInstance& vmi,
+                                           const PodEnvironment& env,
+                                           const std::vector<DiskPlan>& disks);
+
+// Graceful-shutdown budget: spec.terminationGracePeriodSeconds, default 30 (upstream).
+std::int64_t grace_period_seconds(const api::v1::VirtualMachineInstance& vmi);
+
+// Paths derived from the environment, used by run() and tests.
+std::string serial_socket_path(const PodEnvironment& env);
+std::string serial_log_path(const PodEnvironment& env);
+std::string vnc_socket_path(const PodEnvironment& env);
+
+// XML-escapes text for element content and attribute values.
+std::string xml_escape(std::string_view s);
+
+}  // namespace kv::launcher

@@ -1,0 +1,31 @@
+#pragma once
+// virt-launcher's entry point: everything main() does after parsing flags.
+
+#include <cstdint>
+#include <string>
+
+namespace kv::launcher {
+
+struct Options {
+  std::string vmi_file;  // sync this VMI at start (standalone and tests); empty = wait
+  std::string socket_dir = "/var/run/kubevirt/sockets";     // command, console and VNC sockets
+  std::string ephemeral_dir = "/var/run/kubevirt-private";  // overlays, ISO, libvirt state
+  std::string container_disk_dir = "/var/run/kubevirt/container-disks";
+  std::string kernel_boot_dir = "/var/run/kubevirt/kernel-boot";
+  std::string pvc_dir = "/var/run/kubevirt-private/vmi-disks";
+  std::string libvirt_cache_dir;  // empty = inside ephemeral_dir (cold capabilities probe)
+  std::string pod_ip;             // address forwarded ports bind; empty = all
+  bool allow_emulation = false;
+  std::int64_t grace_period_seconds = 30;  // when the VMI does not say
+  std::string log_level = "info";
+  bool console_to_stdout = true;
+};
+
+// Runs until the VM has ended (or a SIGTERM before any VM); returns the process exit status:
+// 0 guest shut down (or no VM), 1 launcher failure, 2 crashed, 3 killed (see lifecycle.hpp).
+int run(const Options& opts);
+
+// The name of the command socket inside socket_dir.
+inline constexpr const char* kCommandSocketName = "launcher.sock";
+
+}  // namespace kv::launcher
