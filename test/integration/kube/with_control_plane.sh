@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs a command against a private control plane (etcd + kube-apiserver from tools/cluster):
+#   with_control_plane.sh COMMAND [ARGS...]
+# Brings it up in a fresh state directory on ports of its own, exports KUBECONFIG and the
+# KV_* variables for the command, and tears everything down on exit, whatever happened.
+set -euo pipefail
+here=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
+repo=${KV_SOURCE_ROOT:-$(cd "$here/../../.." && pwd)}
+cluster=$repo/tools/cluster/cluster
+[[ -x $cluster ]] || { echo "missing $cluster" >&2; exit 1; }
+
+state=$(mktemp -d /tmp/kv-kube-it-XXXXXX)
+export KV_CLUSTER_STATE=$state
+# Ports of our own, so a developer's default cluster (16443...) is left alone.
+export KV_APISERVER_PORT=${KV_IT_APISERVER_PORT:-26443}
+export KV_ETCD_PORT=${KV_IT_ETCD_PORT:-22379}
+export KV_ETCD_PEER_PORT=${KV_IT_ETCD_PEER_PORT:-22380}
+export KV_CM_PORT=${KV_IT_CM_PORT:-20357}
+export KV_CLUSTER_TOOL=$cluster
+export KUBECONFIG=$state/admin.kubeconfig
+log=$(mktemp /tmp/kv-kube-it-up-XXXXXX.log)
+
+cleanup() {
+	local rc=$?
+	"$cluster" down >>"$log" 2>&1 || { echo "cluster down failed; log:" >&2; tail -n 30 "$log" >&2; }
+	rm -rf "$state"
+	rm -f "$log"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if ! "$cluster" up --control-plane-only >>"$log" 2>&1; then
+	echo "cluster up --control-plane-only failed:" >&2
+	tail -n 40 "$log" >&2
+	exit 1
+fi
+"$@"
