@@ -1,0 +1,114 @@
+#pragma once
+// The wiring of virt-controller: informers (VMs, VMIs, launcher pods, PVCs, nodes, the config
+// ConfigMap) feed two work queues keyed "namespace/name"; workers run the pure reconcile
+// functions (vm_reconcile.hpp, vmi_reconcile.hpp) on what the caches hold and carry out the
+// actions through the KubeClient.
+//
+// Guarantees (docs/controller.md "Robustness"):
+//  - Idempotent: a reconcile reads only the caches and writes only what differs; running it
+//    again changes nothing. A key is processed by one worker at a time (WorkQueue).
+//  - One launcher pod per VMI: the pod's name is derived from the VMI's UID, so the API server
+//    refuses a second one (AlreadyExists); expectations keep us from even trying while our own
+//    create is not yet in the pod cache. A restarted controller lists before it acts, so it
+//    finds the pods it created before.
+//  - Failed API calls are retried with per-key exponential backoff; 409 conflicts on status
+//    writes re-run the reconcile on the fresher cache.
+//
+// Threads: start() starts the informers' threads and `workers` threads per queue; stop() joins
+// them all. sync_vm()/sync_vmi() may also be called directly (tests) when workers are not run.
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "controller/config.hpp"
+#include "controller/metrics.hpp"
+#include "core/kube/client.hpp"
+#include "core/kube/events.hpp"
+#include "core/kube/informer.hpp"
+#include "core/kube/workqueue.hpp"
+
+namespace kv::controller {
+
+struct ControllerOptions {
+  int vm_workers = 4;
+  int vmi_workers = 4;
+  std::string install_namespace = kDefaultInstallNamespace;
+  // Every object is re-reconciled this often, so time-based decisions (a stale handler
+  // heartbeat, a missed event) are caught even without a change.
+  std::chrono::milliseconds resync_period{std::chrono::minutes(5)};
+  // How long an expected pod creation may stay unseen before we stop waiting for it.
+  std::chrono::milliseconds expectation_timeout{std::chrono::minutes(5)};
+  const core::kube::Clock* clock = nullptr;  // null: the real clock
+  bool record_events = true;
+};
+
+// Pod creations we made and have not seen in the informer yet, per VMI key and UID (client-go's
+// ControllerExpectations, reduced to what one pod per VMI needs). Thread-safe.
+class PodExpectations {
+ public:
+  explicit PodExpectations(const core::kube::Clock& clock, std::chrono::milliseconds timeout)
+      : clock_(clock), timeout_(timeout) {}
+  void expect(const std::string& vmi_uid);
+  void observed(const std::string& vmi_uid);
+  // True while a creation for this VMI is expected and not timed out.
+  bool pending(const std::string& vmi_uid) const;
+
+ private:
+  const core::kube::Clock& clock_;
+  std::chrono::milliseconds timeout_;
+  mutable std::mutex mu_;
+  std::map<std::string, core::kube::Clock::time_point> expected_;
+};
+
+class Controller {
+ public:
+  Controller(core::kube::KubeClient& client, Metrics& metrics, ControllerOptions opts = {});
+  ~Controller();
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  // Starts the informers and waits (up to sync_timeout) for their first lists; then starts the
+  // workers unless run_workers is false. Errc::timeout when the caches did not fill in time.
+  core::Status start(std::chrono::milliseconds sync_timeout, bool run_workers = true);
+  // Stops workers and informers; flushes recorded events. Idempotent.
+  void stop();
+  bool synced() const { return synced_.load(); }
+
+  // One reconcile of a key (what a worker does). Errors are what the worker retries on.
+  core::Status sync_vm(const std::string& key);
+  core::Status sync_vmi(const std::string& key);
+
+  const ConfigStore& config() const { return config_; }
+  core::kube::WorkQueue& vm_queue() { return vm_queue_; }
+  core::kube::WorkQueue& vmi_queue() { return vmi_queue_; }
+
+ private:
+  void worker(core::kube::WorkQueue& q, const char* kind);
+  void on_config(const core::kube::ObjectPtr& obj, bool deleted);
+  void enqueue_vmi_of_pod(const core::json::Value& pod, bool added);
+  bool handler_stale(const std::string& node, core::kube::Clock::time_point now_steady) const;
+  void record(const core::json::Value& obj, const std::string& type, const std::string& reason,
+              const std::string& message);
+
+  core::kube::KubeClient& client_;
+  Metrics& metrics_;
+  ControllerOptions opts_;
+  const core::kube::Clock& clock_;
+  ConfigStore config_;
+  PodExpectations expectations_;
+  std::unique_ptr<core::kube::EventRecorder> recorder_;
+  core::kube::WorkQueue vm_queue_;
+  core::kube::WorkQueue vmi_queue_;
+  std::unique_ptr<core::kube::Informer> vms_, vmis_, pods_, pvcs_, nodes_, config_maps_;
+  std::vector<std::thread> workers_;
+  std::atomic<bool> synced_{false};
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace kv::controller

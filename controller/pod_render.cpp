@@ -1,0 +1,497 @@
+#include "controller/pod_render.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "api/v1/codec.hpp"
+#include "api/v1/defaults.hpp"
+
+namespace kv::controller {
+namespace {
+
+using api::v1::VirtualMachineInstance;
+using api::v1::VirtualMachineInstanceSpec;
+using core::Errc;
+using core::Error;
+using core::Result;
+namespace json = core::json;
+
+constexpr int64_t kMiB = int64_t{1} << 20;
+
+// Small helpers so the pod reads top-down like its YAML.
+class Builder {
+ public:
+  explicit Builder(json::Allocator& a) : a_(a) {}
+  json::Value obj() { return json::Value(rapidjson::kObjectType); }
+  json::Value arr() { return json::Value(rapidjson::kArrayType); }
+  json::Value str(std::string_view s) { return json::string_value(s, a_); }
+  json::Value num(int64_t n) { return json::Value(static_cast<int64_t>(n)); }
+  json::Value boolean(bool b) { return json::Value(b); }
+  void set(json::Value& o, std::string_view k, json::Value v) { json::set(o, k, std::move(v), a_); }
+  void set(json::Value& o, std::string_view k, std::string_view s) { set(o, k, str(s)); }
+  void push(json::Value& arr, json::Value v) { arr.PushBack(std::move(v), a_); }
+  json::Value strings(const std::vector<std::string>& v) {
+    auto r = arr();
+    for (const auto& s : v)
+      push(r, str(s));
+    return r;
+  }
+  json::Value map(const std::map<std::string, std::string>& m) {
+    auto r = obj();
+    for (const auto& [k, v] : m)
+      set(r, k, v);
+    return r;
+  }
+  // Parses RawJson carried from the VMI (affinity, tolerations): always an object.
+  json::Value raw(const api::v1::RawJson& r) {
+    auto doc = json::parse(r.text);
+    if (!doc.ok())
+      return obj();
+    return json::Value(*doc, a_);
+  }
+  json::Value mount(std::string_view name, std::string_view path, bool read_only) {
+    auto m = obj();
+    set(m, "name", name);
+    set(m, "mountPath", path);
+    if (read_only)
+      set(m, "readOnly", boolean(true));
+    return m;
+  }
+  json::Value empty_dir_volume(std::string_view name) {
+    auto v = obj();
+    set(v, "name", name);
+    set(v, "emptyDir", obj());
+    return v;
+  }
+
+ private:
+  json::Allocator& a_;
+};
+
+std::string_view pull_policy(const std::optional<api::v1::PullPolicy>& p,
+                             std::string_view fallback) {
+  if (!p)
+    return fallback;
+  return api::v1::to_string(*p);
+}
+
+// The restricted security context every container of the pod gets: what the launcher needs
+// (docs: non-root session libvirtd) and what the init containers' copy needs, nothing more.
+json::Value restricted_security_context(Builder& b) {
+  auto sc = b.obj();
+  b.set(sc, "allowPrivilegeEscalation", b.boolean(false));
+  auto caps = b.obj();
+  b.set(caps, "drop", b.strings({"ALL"}));
+  b.set(sc, "capabilities", std::move(caps));
+  b.set(sc, "runAsNonRoot", b.boolean(true));
+  b.set(sc, "runAsUser", b.num(kLauncherUid));
+  b.set(sc, "runAsGroup", b.num(kLauncherUid));
+  return sc;
+}
+
+// Copies files from the container's own image into dest, keeping their paths:
+//   helper sh -c '<script>' copy DEST PATH...
+// (PATH may be a directory; the launcher accepts a directory holding one file.)
+constexpr const char* kCopyScript =
+    "d=$1; shift; for f; do mkdir -p \"$d${f%/*}\" && cp -R \"$f\" \"$d$f\" || exit 1; done";
+
+json::Value copy_container(Builder& b, std::string_view name, std::string_view image,
+                           std::string_view policy, const std::string& dest,
+                           const std::vector<std::string>& paths) {
+  auto c = b.obj();
+  b.set(c, "name", name);
+  b.set(c, "image", image);
+  b.set(c, "imagePullPolicy", policy);
+  std::vector<std::string> cmd{
+      std::string(kHelperDir) + "/busybox", "sh", "-c", kCopyScript, "copy", dest};
+  cmd.insert(cmd.end(), paths.begin(), paths.end());
+  b.set(c, "command", b.strings(cmd));
+  auto res = b.obj();
+  auto req = b.obj();
+  b.set(req, "cpu", "10m");
+  b.set(req, "memory", "16Mi");
+  b.set(res, "requests", std::move(req));
+  b.set(c, "resources", std::move(res));
+  b.set(c, "securityContext", restricted_security_context(b));
+  auto mounts = b.arr();
+  b.push(mounts, b.mount("helper", kHelperDir, true));
+  if (dest.rfind(kKernelBootDir, 0) == 0)
+    b.push(mounts, b.mount("kernel-boot", kKernelBootDir, false));
+  else
+    b.push(mounts, b.mount("container-disks", kContainerDiskDir, false));
+  b.set(c, "volumeMounts", std::move(mounts));
+  return c;
+}
+
+// A container name from a volume name when it fits a DNS label, else from its index.
+std::string container_name(std::string_view prefix, const std::string& volume, size_t index) {
+  std::string n = std::string(prefix) + volume;
+  if (n.size() <= 63)
+    return n;
+  return std::string(prefix) + std::to_string(index);
+}
+
+bool graphics_attached(const VirtualMachineInstanceSpec& spec) {
+  return spec.domain.devices.autoattach_graphics_device.value_or(true);
+}
+
+}  // namespace
+
+Result<int64_t> guest_memory_bytes(const VirtualMachineInstanceSpec& spec) {
+  const auto& d = spec.domain;
+  const char* field = nullptr;
+  std::optional<api::v1::Quantity> q;
+  if (d.memory && d.memory->guest) {
+    q = d.memory->guest;
+    field = "spec.domain.memory.guest";
+  } else if (d.resources && d.resources->requests.count("memory")) {
+    q = d.resources->requests.at("memory");
+    field = "spec.domain.resources.requests.memory";
+  } else if (d.resources && d.resources->limits.count("memory")) {
+    q = d.resources->limits.at("memory");
+    field = "spec.domain.resources.limits.memory";
+  }
+  if (!q)
+    return Error(Errc::invalid,
+                 "spec.domain.memory.guest: no guest memory set; set memory.guest or "
+                 "resources.requests.memory");
+  if (q->sign() <= 0)
+    return Error(Errc::invalid, std::string(field) + ": must be greater than zero");
+  return q->value();
+}
+
+int64_t vcpu_count(const VirtualMachineInstanceSpec& spec) {
+  const auto& c = spec.domain.cpu;
+  if (!c)
+    return 1;
+  return int64_t{c->sockets.value_or(1)} * c->cores.value_or(1) * c->threads.value_or(1);
+}
+
+int64_t memory_overhead_bytes(const VirtualMachineInstanceSpec& spec, int64_t guest_bytes,
+                              const Config& cfg) {
+  int64_t o = cfg.overhead_base_bytes + cfg.overhead_per_vcpu_bytes * vcpu_count(spec);
+  o += (guest_bytes + 511) / 512;  // guest page tables
+  if (cfg.use_emulation)
+    o += cfg.overhead_emulation_bytes;
+  if (graphics_attached(spec))
+    o += cfg.overhead_graphics_bytes;
+  return (o + kMiB - 1) / kMiB * kMiB;
+}
+
+std::string launcher_pod_name(const VirtualMachineInstance& vmi) {
+  // The alphabet Kubernetes uses for generateName suffixes (no vowels, no look-alikes).
+  static constexpr std::string_view kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  for (unsigned char ch : vmi.metadata.uid.value_or(""))
+    h = (h ^ ch) * 1099511628211ULL;
+  std::string suffix;
+  for (int i = 0; i < 5; ++i) {
+    suffix += kAlphabet[h % kAlphabet.size()];
+    h /= kAlphabet.size();
+  }
+  std::string base = vmi.metadata.name.value_or("");
+  constexpr size_t kMax = 253 - 14 /* "virt-launcher-" */ - 6 /* "-xxxxx" */;
+  if (base.size() > kMax)
+    base.resize(kMax);
+  while (!base.empty() && (base.back() == '-' || base.back() == '.'))
+    base.pop_back();
+  return "virt-launcher-" + base + "-" + suffix;
+}
+
+Result<json::Document> render_launcher_pod(const VirtualMachineInstance& vmi, const Config& cfg) {
+  const auto& spec = vmi.spec;
+  const std::string name = vmi.metadata.name.value_or("");
+  const std::string uid = vmi.metadata.uid.value_or("");
+  auto guest = guest_memory_bytes(spec);
+  if (!guest.ok())
+    return std::move(guest).error();
+  const int64_t overhead = memory_overhead_bytes(spec, *guest, cfg);
+  const int64_t grace = spec.termination_grace_period_seconds.value_or(
+      api::v1::kDefaultTerminationGracePeriodSeconds);
+
+  json::Document doc(rapidjson::kObjectType);
+  auto& a = doc.GetAllocator();
+  Builder b(a);
+  b.set(doc, "apiVersion", "v1");
+  b.set(doc, "kind", "Pod");
+
+  // --- metadata
+  auto meta = b.obj();
+  b.set(meta, "name", launcher_pod_name(vmi));
+  b.set(meta, "namespace", vmi.metadata.namespace_.value_or(""));
+  std::map<std::string, std::string> labels = vmi.metadata.labels;  // Services select VMs
+  labels[kAppLabel] = kAppLabelValue;
+  labels[kCreatedByLabel] = uid;
+  if (name.size() <= 63)  // label values are at most 63 characters
+    labels[kVmNameLabel] = name;
+  b.set(meta, "labels", b.map(labels));
+  b.set(meta, "annotations",
+        b.map({{kDomainAnnotation, name},
+               {"kubectl.kubernetes.io/default-container", kComputeContainer}}));
+  auto owners = b.arr();
+  auto owner = b.obj();
+  b.set(owner, "apiVersion", api::v1::kApiVersion);
+  b.set(owner, "kind", api::v1::kVirtualMachineInstanceKind);
+  b.set(owner, "name", name);
+  b.set(owner, "uid", uid);
+  b.set(owner, "controller", b.boolean(true));
+  b.set(owner, "blockOwnerDeletion", b.boolean(true));
+  b.push(owners, std::move(owner));
+  b.set(meta, "ownerReferences", std::move(owners));
+  b.set(doc, "metadata", std::move(meta));
+
+  // --- volumes and the launcher's mounts, disk by disk
+  auto volumes = b.arr();
+  auto mounts = b.arr();
+  auto init = b.arr();
+  b.push(volumes, b.empty_dir_volume("sockets"));
+  b.push(mounts, b.mount("sockets", kSocketDir, false));
+  b.push(volumes, b.empty_dir_volume("ephemeral"));
+  b.push(mounts, b.mount("ephemeral", kEphemeralDir, false));
+
+  bool has_container_disk = false;
+  for (const auto& v : spec.volumes)
+    has_container_disk = has_container_disk || v.container_disk.has_value();
+  const api::v1::KernelBootContainer* kernel = nullptr;
+  if (spec.domain.firmware && spec.domain.firmware->kernel_boot &&
+      spec.domain.firmware->kernel_boot->container)
+    kernel = &*spec.domain.firmware->kernel_boot->container;
+
+  if (has_container_disk || kernel) {
+    // First: the static helper from the launcher image into an emptyDir, so user images need no
+    // shell or cp of their own.
+    auto c = b.obj();
+    b.set(c, "name", "helper");
+    b.set(c, "image", cfg.launcher_image);
+    b.set(c, "imagePullPolicy", cfg.launcher_image_pull_policy);
+    b.set(c, "command",
+          b.strings({kImageBusybox, "cp", kImageBusybox, std::string(kHelperDir) + "/busybox"}));
+    auto res = b.obj();
+    auto req = b.obj();
+    b.set(req, "cpu", "10m");
+    b.set(req, "memory", "16Mi");
+    b.set(res, "requests", std::move(req));
+    b.set(c, "resources", std::move(res));
+    b.set(c, "securityContext", restricted_security_context(b));
+    auto m = b.arr();
+    b.push(m, b.mount("helper", kHelperDir, false));
+    b.set(c, "volumeMounts", std::move(m));
+    b.push(init, std::move(c));
+    b.push(volumes, b.empty_dir_volume("helper"));
+  }
+  if (has_container_disk) {
+    b.push(volumes, b.empty_dir_volume("container-disks"));
+    b.push(mounts, b.mount("container-disks", kContainerDiskDir, true));
+  }
+  if (kernel) {
+    b.push(volumes, b.empty_dir_volume("kernel-boot"));
+    b.push(mounts, b.mount("kernel-boot", kKernelBootDir, true));
+    std::vector<std::string> paths;
+    const std::string kb = "spec.domain.firmware.kernelBoot.container";
+    for (const auto& [p, f] : {std::pair{kernel->kernel_path, kb + ".kernelPath"},
+                               std::pair{kernel->initrd_path, kb + ".initrdPath"}}) {
+      if (!p)
+        continue;
+      if (p->empty() || (*p)[0] != '/' || p->find("..") != std::string::npos)
+        return Error(
+            Errc::invalid,
+            f + ": \"" + *p + "\" must be an absolute path inside the image without \"..\"");
+      paths.push_back(*p);
+    }
+    if (paths.empty())
+      return Error(Errc::invalid, kb + ".kernelPath: a kernel path is required");
+    b.push(init, copy_container(b, "kernel-boot", kernel->image,
+                                pull_policy(kernel->image_pull_policy, "IfNotPresent"),
+                                kKernelBootDir, paths));
+  }
+
+  for (size_t i = 0; i < spec.volumes.size(); ++i) {
+    const auto& v = spec.volumes[i];
+    const std::string vpath = "spec.volumes[" + std::to_string(i) + "]";
+    if (v.container_disk) {
+      std::string inner = v.container_disk->path.value_or("/disk");
+      if (inner.empty() || inner[0] != '/' || inner.find("..") != std::string::npos)
+        return Error(Errc::invalid, vpath + ".containerDisk.path: \"" + inner +
+                                        "\" must be an absolute path inside the image without "
+                                        "\"..\"");
+      b.push(init, copy_container(b, container_name("volume-", v.name, i), v.container_disk->image,
+                                  pull_policy(v.container_disk->image_pull_policy, "IfNotPresent"),
+                                  std::string(kContainerDiskDir) + "/" + v.name, {inner}));
+    } else if (v.persistent_volume_claim) {
+      std::string vol = "pvc-" + v.name;
+      auto pv = b.obj();
+      b.set(pv, "name", vol);
+      auto src = b.obj();
+      b.set(src, "claimName", v.persistent_volume_claim->claim_name);
+      if (v.persistent_volume_claim->read_only.value_or(false))
+        b.set(src, "readOnly", b.boolean(true));
+      b.set(pv, "persistentVolumeClaim", std::move(src));
+      b.push(volumes, std::move(pv));
+      b.push(mounts, b.mount(vol, std::string(kPvcDir) + "/" + v.name,
+                             v.persistent_volume_claim->read_only.value_or(false)));
+    } else if (v.config_map) {
+      std::string vol = "configmap-" + v.name;
+      auto cv = b.obj();
+      b.set(cv, "name", vol);
+      auto src = b.obj();
+      b.set(src, "name", v.config_map->name);
+      if (v.config_map->optional)
+        b.set(src, "optional", b.boolean(*v.config_map->optional));
+      b.set(cv, "configMap", std::move(src));
+      b.push(volumes, std::move(cv));
+      b.push(mounts, b.mount(vol, std::string(kConfigMapDir) + "/" + v.name, true));
+    } else if (v.secret) {
+      std::string vol = "secret-" + v.name;
+      auto sv = b.obj();
+      b.set(sv, "name", vol);
+      auto src = b.obj();
+      b.set(src, "secretName", v.secret->secret_name);
+      if (v.secret->optional)
+        b.set(src, "optional", b.boolean(*v.secret->optional));
+      b.set(sv, "secret", std::move(src));
+      b.push(volumes, std::move(sv));
+      b.push(mounts, b.mount(vol, std::string(kSecretDir) + "/" + v.name, true));
+    } else if (v.cloud_init_no_cloud) {
+      // Inline data travels in the VMI the handler sends; Secret references become mounts.
+      for (const auto& [ref, suffix] :
+           {std::pair{&v.cloud_init_no_cloud->user_data_secret_ref, "-userdata"},
+            std::pair{&v.cloud_init_no_cloud->network_data_secret_ref, "-networkdata"}}) {
+        if (!*ref)
+          continue;
+        std::string vol = "secret-" + v.name + suffix;
+        auto sv = b.obj();
+        b.set(sv, "name", vol);
+        auto src = b.obj();
+        b.set(src, "secretName", (*ref)->name);
+        b.set(sv, "secret", std::move(src));
+        b.push(volumes, std::move(sv));
+        b.push(mounts, b.mount(vol, std::string(kSecretDir) + "/" + v.name + suffix, true));
+      }
+    }
+    // emptyDisk: a file in the ephemeral emptyDir; nothing to mount.
+  }
+
+  // --- the launcher container
+  std::vector<std::string> cmd{"/usr/bin/virt-launcher",
+                               "--socket-dir",
+                               kSocketDir,
+                               "--ephemeral-dir",
+                               kEphemeralDir,
+                               "--container-disk-dir",
+                               kContainerDiskDir,
+                               "--kernel-boot-dir",
+                               kKernelBootDir,
+                               "--pvc-dir",
+                               kPvcDir,
+                               "--pod-ip",
+                               "$(POD_IP)",
+                               "--grace-period",
+                               std::to_string(grace)};
+  if (cfg.use_emulation)
+    cmd.push_back("--allow-emulation");
+
+  auto compute = b.obj();
+  b.set(compute, "name", kComputeContainer);
+  b.set(compute, "image", cfg.launcher_image);
+  b.set(compute, "imagePullPolicy", cfg.launcher_image_pull_policy);
+  b.set(compute, "command", b.strings(cmd));
+  auto env = b.arr();
+  auto pod_ip = b.obj();
+  b.set(pod_ip, "name", "POD_IP");
+  auto from = b.obj();
+  auto fref = b.obj();
+  b.set(fref, "fieldPath", "status.podIP");
+  b.set(from, "fieldRef", std::move(fref));
+  b.set(pod_ip, "valueFrom", std::move(from));
+  b.push(env, std::move(pod_ip));
+  b.set(compute, "env", std::move(env));
+
+  // Resources: guest memory + overhead; CPU per vCPU unless the VMI asks for its own.
+  std::map<std::string, std::string> requests, limits;
+  requests["memory"] =
+      api::v1::Quantity::from_int(*guest + overhead, api::v1::Quantity::Format::binary_si)
+          .to_string();
+  const api::v1::ResourceRequirements* rr =
+      spec.domain.resources ? &*spec.domain.resources : nullptr;
+  if (rr && rr->requests.count("cpu"))
+    requests["cpu"] = rr->requests.at("cpu").to_string();
+  else
+    requests["cpu"] =
+        api::v1::Quantity::from_milli(cfg.cpu_request_per_vcpu_milli * vcpu_count(spec))
+            .to_string();
+  if (rr && rr->limits.count("memory")) {
+    int64_t lim = rr->limits.at("memory").value();
+    limits["memory"] =
+        api::v1::Quantity::from_int(lim + overhead, api::v1::Quantity::Format::binary_si)
+            .to_string();
+  }
+  if (rr && rr->limits.count("cpu"))
+    limits["cpu"] = rr->limits.at("cpu").to_string();
+  if (!cfg.use_emulation) {
+    requests[kKvmResource] = "1";
+    limits[kKvmResource] = "1";  // extended resources need request == limit
+  }
+  auto resources = b.obj();
+  b.set(resources, "requests", b.map(requests));
+  if (!limits.empty())
+    b.set(resources, "limits", b.map(limits));
+  b.set(compute, "resources", std::move(resources));
+  b.set(compute, "securityContext", restricted_security_context(b));
+  b.set(compute, "volumeMounts", std::move(mounts));
+  auto containers = b.arr();
+  b.push(containers, std::move(compute));
+
+  // --- pod spec
+  auto ps = b.obj();
+  b.set(ps, "restartPolicy", "Never");
+  b.set(ps, "automountServiceAccountToken", b.boolean(false));
+  b.set(ps, "enableServiceLinks", b.boolean(false));
+  std::string hostname = spec.hostname.value_or(name);
+  if (hostname.size() > 63)
+    hostname.resize(63);
+  while (!hostname.empty() && (hostname.back() == '-' || hostname.back() == '.'))
+    hostname.pop_back();
+  for (auto& ch : hostname)
+    if (ch == '.')
+      ch = '-';  // a hostname is one DNS label; VMI names may hold dots
+  b.set(ps, "hostname", hostname);
+  if (spec.subdomain)
+    b.set(ps, "subdomain", *spec.subdomain);
+  std::map<std::string, std::string> selector = cfg.node_selector;
+  for (const auto& [k, v] : spec.node_selector)
+    selector[k] = v;
+  if (!selector.empty())
+    b.set(ps, "nodeSelector", b.map(selector));
+  if (spec.affinity)
+    b.set(ps, "affinity", b.raw(*spec.affinity));
+  if (!spec.tolerations.empty()) {
+    auto t = b.arr();
+    for (const auto& raw : spec.tolerations)
+      b.push(t, b.raw(raw));
+    b.set(ps, "tolerations", std::move(t));
+  }
+  if (spec.scheduler_name)
+    b.set(ps, "schedulerName", *spec.scheduler_name);
+  if (spec.priority_class_name)
+    b.set(ps, "priorityClassName", *spec.priority_class_name);
+  // The handler stops the guest within the VMI's grace; the margin keeps the kubelet from
+  // killing the launcher while it still does.
+  b.set(ps, "terminationGracePeriodSeconds", b.num(grace + cfg.termination_grace_margin_seconds));
+  auto psc = b.obj();
+  b.set(psc, "runAsNonRoot", b.boolean(true));
+  b.set(psc, "runAsUser", b.num(kLauncherUid));
+  b.set(psc, "runAsGroup", b.num(kLauncherUid));
+  b.set(psc, "fsGroup", b.num(kLauncherUid));
+  auto seccomp = b.obj();
+  b.set(seccomp, "type", "RuntimeDefault");
+  b.set(psc, "seccompProfile", std::move(seccomp));
+  b.set(ps, "securityContext", std::move(psc));
+  if (!init.Empty())
+    b.set(ps, "initContainers", std::move(init));
+  b.set(ps, "containers", std::move(containers));
+  b.set(ps, "volumes", std::move(volumes));
+  b.set(doc, "spec", std::move(ps));
+  return doc;
+}
+
+}  // namespace kv::controller

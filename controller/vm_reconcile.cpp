@@ -1,0 +1,412 @@
+#include "controller/vm_reconcile.hpp"
+
+#include <algorithm>
+
+#include "api/v1/codec.hpp"
+#include "controller/pod_render.hpp"
+#include "core/json.hpp"
+#include "core/kube/config.hpp"
+
+namespace kv::controller {
+namespace {
+
+using api::v1::Condition;
+using api::v1::PrintableStatus;
+using api::v1::RunStrategy;
+using api::v1::StateChangeAction;
+using api::v1::VirtualMachine;
+using api::v1::VirtualMachineInstance;
+using api::v1::VmiPhase;
+
+VmiPhase phase_of(const VirtualMachineInstance& vmi) {
+  return vmi.status && vmi.status->phase ? *vmi.status->phase : VmiPhase::pending;
+}
+
+bool has_condition(const VirtualMachineInstance* vmi, const std::string& type,
+                   const std::string& status, const std::string& reason = {}) {
+  if (!vmi || !vmi->status)
+    return false;
+  const Condition* c = find_condition(vmi->status->conditions, type);
+  return c && c->status == status && (reason.empty() || c->reason.value_or("") == reason);
+}
+
+bool was_running(const VirtualMachineInstance& vmi) {
+  if (!vmi.status)
+    return false;
+  if (vmi.status->phase == VmiPhase::running)
+    return true;
+  for (const auto& t : vmi.status->phase_transition_timestamps)
+    if (t.phase == VmiPhase::running)
+      return true;
+  return false;
+}
+
+const api::v1::StateChangeRequest* head_request(const VirtualMachine& vm) {
+  if (!vm.status || vm.status->state_change_requests.empty())
+    return nullptr;
+  return &vm.status->state_change_requests.front();
+}
+
+bool has_start_request(const VirtualMachine& vm) {
+  auto* r = head_request(vm);
+  return r && r->action == StateChangeAction::start;
+}
+
+bool has_stop_request_for(const VirtualMachine& vm, const VirtualMachineInstance* vmi) {
+  auto* r = head_request(vm);
+  if (!r || r->action != StateChangeAction::stop || !vmi)
+    return false;
+  return !r->uid || *r->uid == vmi->metadata.uid.value_or("");
+}
+
+bool auto_restarts(RunStrategy s) {
+  // Once never restarts, so it has no crash loop to back off from.
+  return s == RunStrategy::always || s == RunStrategy::rerun_on_failure;
+}
+
+bool is_error_status(PrintableStatus s) {
+  switch (s) {
+    case PrintableStatus::crash_loop_back_off:
+    case PrintableStatus::error_unschedulable:
+    case PrintableStatus::err_image_pull:
+    case PrintableStatus::image_pull_back_off:
+    case PrintableStatus::error_pvc_not_found:
+    case PrintableStatus::unknown:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+bool is_final(const VirtualMachineInstance& vmi) {
+  auto p = phase_of(vmi);
+  return p == VmiPhase::succeeded || p == VmiPhase::failed;
+}
+
+const Condition* find_condition(const std::vector<Condition>& conditions, const std::string& type) {
+  for (const auto& c : conditions)
+    if (c.type == type)
+      return &c;
+  return nullptr;
+}
+
+void set_condition(std::vector<Condition>& conditions, Condition c, const std::string& now) {
+  for (auto& old : conditions) {
+    if (old.type != c.type)
+      continue;
+    c.last_transition_time = old.status == c.status && old.last_transition_time
+                                 ? old.last_transition_time
+                                 : std::optional<std::string>(now);
+    c.last_probe_time = old.last_probe_time;
+    old = std::move(c);
+    return;
+  }
+  c.last_transition_time = now;
+  conditions.push_back(std::move(c));
+}
+
+void remove_condition(std::vector<Condition>& conditions, const std::string& type) {
+  conditions.erase(std::remove_if(conditions.begin(), conditions.end(),
+                                  [&](const Condition& c) { return c.type == type; }),
+                   conditions.end());
+}
+
+StartFailure start_failure_from(const VirtualMachine& vm) {
+  StartFailure f;
+  auto it = vm.metadata.annotations.find(kStartFailureAnnotation);
+  if (it == vm.metadata.annotations.end())
+    return f;
+  auto doc = core::json::parse(it->second);
+  if (!doc.ok() || !doc->IsObject())
+    return f;
+  f.consecutive_fail_count = core::json::get_int(*doc, "consecutiveFailCount").value_or(0);
+  f.last_failed_vmi_uid =
+      std::string(core::json::get_string(*doc, "lastFailedVMIUID").value_or(""));
+  if (auto ts = core::json::get_string(*doc, "retryAfterTimestamp")) {
+    auto t = core::kube::parse_rfc3339(*ts);
+    if (t.ok())
+      f.retry_after = *t;
+  }
+  return f;
+}
+
+std::string start_failure_to_json(const StartFailure& f) {
+  core::json::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  core::json::set(d, "consecutiveFailCount", core::json::Value(f.consecutive_fail_count), a);
+  core::json::set(d, "lastFailedVMIUID", f.last_failed_vmi_uid, a);
+  core::json::set(d, "retryAfterTimestamp", core::kube::format_rfc3339(f.retry_after), a);
+  return core::json::to_string(d);
+}
+
+std::chrono::seconds crash_loop_backoff(int64_t failures) {
+  if (failures < 1)
+    return std::chrono::seconds(0);
+  int64_t s = 10;
+  for (int64_t i = 1; i < failures && s < 300; ++i)
+    s *= 2;
+  return std::chrono::seconds(std::min<int64_t>(s, 300));
+}
+
+RunStrategy effective_run_strategy(const VirtualMachine& vm) {
+  if (vm.spec.run_strategy)
+    return *vm.spec.run_strategy;
+  if (vm.spec.running)
+    return *vm.spec.running ? RunStrategy::always : RunStrategy::halted;
+  return RunStrategy::halted;
+}
+
+VirtualMachineInstance vmi_from_template(const VirtualMachine& vm) {
+  VirtualMachineInstance vmi;
+  vmi.metadata.name = vm.metadata.name;
+  vmi.metadata.namespace_ = vm.metadata.namespace_;
+  if (vm.spec.template_.metadata) {
+    vmi.metadata.labels = vm.spec.template_.metadata->labels;
+    vmi.metadata.annotations = vm.spec.template_.metadata->annotations;
+  }
+  api::v1::OwnerReference owner;
+  owner.api_version = std::string(api::v1::kApiVersion);
+  owner.kind = std::string(api::v1::kVirtualMachineKind);
+  owner.name = vm.metadata.name.value_or("");
+  owner.uid = vm.metadata.uid.value_or("");
+  owner.controller = true;
+  owner.block_owner_deletion = true;
+  vmi.metadata.owner_references.push_back(owner);
+  vmi.metadata.finalizers.push_back(kVmiFinalizer);
+  vmi.spec = vm.spec.template_.spec;
+  return vmi;
+}
+
+PrintableStatus printable_status(const VirtualMachine& vm, const VirtualMachineInstance* vmi,
+                                 const StartFailure& failure, bool creating, bool deleting,
+                                 Clock::time_point now) {
+  (void)now;
+  const bool live = vmi && !is_final(*vmi);
+  if (vm.metadata.deletion_timestamp)
+    return PrintableStatus::terminating;
+  if (live && (vmi->metadata.deletion_timestamp || deleting))
+    return PrintableStatus::stopping;
+  if (live && has_condition(vmi, "Paused", "True"))
+    return PrintableStatus::paused;
+  if (live && phase_of(*vmi) == VmiPhase::running)
+    return PrintableStatus::running;
+  if (live && has_condition(vmi, "Synchronized", "False", "FailedPvcNotFound"))
+    return PrintableStatus::error_pvc_not_found;
+  if (live && has_condition(vmi, "PodScheduled", "False", "Unschedulable"))
+    return PrintableStatus::error_unschedulable;
+  if (live && has_condition(vmi, "Synchronized", "False", "ErrImagePull"))
+    return PrintableStatus::err_image_pull;
+  if (live && has_condition(vmi, "Synchronized", "False", "ImagePullBackOff"))
+    return PrintableStatus::image_pull_back_off;
+  if (live) {
+    auto p = phase_of(*vmi);
+    if (p == VmiPhase::pending || p == VmiPhase::scheduling || p == VmiPhase::scheduled)
+      return PrintableStatus::starting;
+  }
+  if (creating && !vmi)
+    return PrintableStatus::starting;
+  const RunStrategy rs = effective_run_strategy(vm);
+  if (!creating && failure.consecutive_fail_count > 0 && rs != RunStrategy::halted &&
+      rs != RunStrategy::manual)
+    return PrintableStatus::crash_loop_back_off;
+  if (!vmi || is_final(*vmi))
+    return PrintableStatus::stopped;
+  return PrintableStatus::unknown;  // e.g. VMI phase Unknown: its node stopped reporting
+}
+
+VmActions reconcile_vm(const VmInputs& in) {
+  const VirtualMachine& vm = *in.vm;
+  const VirtualMachineInstance* vmi = in.vmi;
+  const std::string now_s = core::kube::format_rfc3339(in.now);
+  const RunStrategy rs = effective_run_strategy(vm);
+  VmActions out;
+  out.status = vm.status.value_or(api::v1::VirtualMachineStatus{});
+  auto& st = out.status;
+  const auto previous_printable = st.printable_status;
+  const auto previous_strategy = st.run_strategy;
+  auto& requests = st.state_change_requests;
+
+  // --- start-failure bookkeeping (upstream syncStartFailureStatus)
+  StartFailure failure = start_failure_from(vm);
+  const StartFailure failure_before = failure;
+  if (vmi && was_running(*vmi)) {
+    failure = {};
+  } else if (!auto_restarts(rs)) {
+    failure = {};
+  } else if (vmi && is_final(*vmi) &&
+             failure.last_failed_vmi_uid != vmi->metadata.uid.value_or("")) {
+    failure.consecutive_fail_count += 1;
+    failure.last_failed_vmi_uid = vmi->metadata.uid.value_or("");
+    failure.retry_after = in.now + crash_loop_backoff(failure.consecutive_fail_count);
+  }
+  if (!(failure == failure_before)) {
+    if (failure.consecutive_fail_count == 0)
+      out.clear_start_failure = true;
+    else
+      out.start_failure = failure;
+  }
+  const bool in_backoff = failure.consecutive_fail_count > 0 && in.now < failure.retry_after;
+  auto backoff_left = [&] {
+    return std::chrono::ceil<std::chrono::seconds>(failure.retry_after - in.now);
+  };
+
+  // --- the decision
+  bool create = false;
+  bool remove = false;
+  const bool vmi_deleting = vmi && vmi->metadata.deletion_timestamp.has_value();
+  auto want_create = [&](bool gated_by_backoff) {
+    if (in.foreign_vmi) {
+      out.events.push_back({"Warning", "FailedCreate",
+                            "a VirtualMachineInstance named " + vm.metadata.name.value_or("") +
+                                " exists and is not controlled by this VirtualMachine"});
+      return;
+    }
+    if (gated_by_backoff && in_backoff) {
+      out.requeue_after = backoff_left();
+      return;
+    }
+    create = true;
+  };
+
+  if (vm.metadata.deletion_timestamp) {
+    remove = vmi && !vmi_deleting;
+  } else {
+    switch (rs) {
+      case RunStrategy::always:
+        if (vmi) {
+          remove = !vmi_deleting && (is_final(*vmi) || has_stop_request_for(vm, vmi));
+        } else {
+          want_create(true);
+        }
+        break;
+      case RunStrategy::rerun_on_failure:
+        if (vmi) {
+          const bool failed = phase_of(*vmi) == VmiPhase::failed;
+          const bool succeeded = phase_of(*vmi) == VmiPhase::succeeded;
+          if (!vmi_deleting && (has_stop_request_for(vm, vmi) || failed || succeeded)) {
+            remove = true;
+            if (failed && !has_stop_request_for(vm, vmi) && !has_start_request(vm))
+              requests.push_back({StateChangeAction::start, {}, std::nullopt});
+          }
+        } else if (has_start_request(vm) || previous_strategy != rs) {
+          want_create(true);
+        }
+        break;
+      case RunStrategy::manual:
+        if (vmi) {
+          // A Start on a finished VMI restarts it: the old one goes first.
+          remove = !vmi_deleting &&
+                   (has_stop_request_for(vm, vmi) || (has_start_request(vm) && is_final(*vmi)));
+        } else if (has_start_request(vm)) {
+          want_create(false);
+        }
+        break;
+      case RunStrategy::halted:
+        if (vmi) {
+          remove = !vmi_deleting;
+        } else if (has_start_request(vm)) {
+          out.set_running = true;
+        }
+        break;
+      case RunStrategy::once:
+        if (!vmi)
+          want_create(true);
+        break;
+    }
+  }
+
+  const std::string vm_name = vm.metadata.name.value_or("");
+  if (create) {
+    out.create_vmi = vmi_from_template(vm);
+    out.events.push_back({"Normal", "SuccessfulCreate",
+                          "Started the virtual machine by creating the new virtual machine "
+                          "instance " +
+                              vm_name});
+  }
+  if (remove) {
+    out.delete_vmi_uid = vmi->metadata.uid.value_or("");
+    out.events.push_back({"Normal", "SuccessfulDelete",
+                          "Stopped the virtual machine by deleting the virtual machine instance " +
+                              vmi->metadata.uid.value_or("")});
+  }
+
+  // --- trim the state change requests that are done (only the head can be)
+  while (!requests.empty()) {
+    const auto& head = requests.front();
+    bool done = false;
+    if (head.action == StateChangeAction::stop) {
+      const bool targets_current =
+          vmi && (!head.uid || *head.uid == vmi->metadata.uid.value_or(""));
+      done = !targets_current;  // no VMI with that UID remains
+    } else {
+      done = (vmi && !is_final(*vmi) && !vmi_deleting) || create ||
+             (rs == RunStrategy::halted && !vmi && out.set_running);
+    }
+    if (!done)
+      break;
+    requests.erase(requests.begin());
+  }
+
+  // --- status
+  const bool live = vmi && !is_final(*vmi);
+  st.created = vmi != nullptr;
+  st.ready = live && !vmi_deleting && has_condition(vmi, "Ready", "True");
+  st.run_strategy = rs;
+  if (vm.metadata.generation) {
+    st.observed_generation = vm.metadata.generation;
+    st.desired_generation = vm.metadata.generation;
+  }
+  st.printable_status = printable_status(vm, vmi, failure, create, remove, in.now);
+
+  Condition ready{"Ready", *st.ready ? "True" : "False", {}, {}, {}, {}};
+  if (vmi && vmi->status) {
+    if (const Condition* c = find_condition(vmi->status->conditions, "Ready")) {
+      ready.reason = c->reason;
+      ready.message = c->message;
+    }
+  }
+  if (!vmi) {
+    ready.reason = "VMINotExists";
+    ready.message = "VMI does not exist";
+  } else if (!live) {
+    ready.reason = "VMIFinished";
+    ready.message = "VMI is in phase " + std::string(api::v1::to_string(phase_of(*vmi)));
+  } else if (!*st.ready && !ready.reason) {
+    ready.reason = "VMINotReady";
+  }
+  if (*st.ready) {
+    ready.reason.reset();
+    ready.message.reset();
+  }
+  set_condition(st.conditions, ready, now_s);
+  if (live && has_condition(vmi, "Paused", "True")) {
+    Condition p = *find_condition(vmi->status->conditions, "Paused");
+    set_condition(st.conditions, p, now_s);
+  } else {
+    remove_condition(st.conditions, "Paused");
+  }
+  // Failure (FailedCreate) is set by the executor when creating fails; a VMI clears it.
+  if (live)
+    remove_condition(st.conditions, "Failure");
+
+  if (st.printable_status == PrintableStatus::crash_loop_back_off && !out.requeue_after &&
+      in_backoff)
+    out.requeue_after = backoff_left();
+  if (st.printable_status != previous_printable) {
+    std::string from = previous_printable ? std::string(api::v1::to_string(*previous_printable))
+                                          : std::string("<none>");
+    std::string to(api::v1::to_string(*st.printable_status));
+    std::string msg = "VirtualMachine status changed from " + from + " to " + to;
+    if (*st.printable_status == PrintableStatus::crash_loop_back_off)
+      msg += ": " + std::to_string(failure.consecutive_fail_count) +
+             " consecutive start failures; next start in " +
+             std::to_string(std::max<int64_t>(0, backoff_left().count())) + "s";
+    out.events.push_back(
+        {is_error_status(*st.printable_status) ? "Warning" : "Normal", to, std::move(msg)});
+  }
+  return out;
+}
+
+}  // namespace kv::controller

@@ -1,0 +1,164 @@
+// The launcher pod, rendered for a set of example VMIs and compared with golden files
+// (testdata/vmis/NAME.json -> testdata/pods/NAME.json). To accept a deliberate change:
+//   KV_UPDATE_GOLDEN=1 <build>/test/unit/controller/controller_pod_render_test
+#include "controller/pod_render.hpp"
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "api/v1/codec.hpp"
+#include "builders.hpp"
+#include "core/json.hpp"
+
+using namespace kv::controller;
+using namespace kv::controller::testing;
+namespace fs = std::filesystem;
+namespace json = kv::core::json;
+
+namespace {
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+const json::Value* find_container(const json::Value& pod, std::string_view name,
+                                  const char* list = "containers") {
+  const json::Value* cs = json::find_path(pod, {"spec", list});
+  if (!cs)
+    return nullptr;
+  for (const auto& c : cs->GetArray())
+    if (json::get_string(c, "name") == name)
+      return &c;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("render_launcher_pod: golden pods for the example VMIs") {
+  const fs::path dir = fs::path(KV_TESTDATA) / "vmis";
+  const bool update = std::getenv("KV_UPDATE_GOLDEN") != nullptr;
+  int cases = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() != ".json")
+      continue;
+    ++cases;
+    const std::string name = entry.path().stem().string();
+    SECTION(name) {
+      auto input = json::parse(read_file(entry.path()));
+      REQUIRE(input.ok());
+      std::map<std::string, std::string> data;
+      if (const json::Value* c = json::find(*input, "config"))
+        for (const auto& m : c->GetObject())
+          data[m.name.GetString()] = m.value.GetString();
+      auto cfg = config_from_data(data);
+      REQUIRE(cfg.ok());
+      auto vmi = kv::api::v1::decode_vmi(*json::find(*input, "vmi"));
+      if (!vmi.ok())
+        FAIL(vmi.error().to_string());
+      auto pod = render_launcher_pod(*vmi, *cfg);
+      if (!pod.ok())
+        FAIL(pod.error().to_string());
+      const fs::path golden = fs::path(KV_TESTDATA) / "pods" / (name + ".json");
+      const std::string got = json::to_pretty_string(*pod) + "\n";
+      if (update) {
+        std::ofstream(golden) << got;
+        WARN("updated " << golden.string());
+      }
+      auto want = json::parse(read_file(golden));
+      REQUIRE(want.ok());
+      INFO("golden " << golden.string() << "; got:\n" << got);
+      CHECK(json::equal(*pod, *want));
+    }
+  }
+  CHECK(cases >= 3);
+}
+
+TEST_CASE("render_launcher_pod: the launcher contract") {
+  Config cfg;
+  auto vmi = make_vmi(VmiPhase::pending, "uid-123");
+  vmi.metadata.labels = {{"app", "web"}, {"kubevirt.io", "spoofed"}};
+  auto pod = render_launcher_pod(vmi, cfg);
+  REQUIRE(pod.ok());
+  const auto& p = *pod;
+  // Services select VMs by the VMI's labels; ours win over the user's.
+  CHECK(json::find_path(p, {"metadata", "labels", "app"})->GetString() == std::string("web"));
+  CHECK(json::find_path(p, {"metadata", "labels", "kubevirt.io"})->GetString() ==
+        std::string("virt-launcher"));
+  CHECK(json::find_path(p, {"metadata", "labels", "kubevirt.io/created-by"})->GetString() ==
+        std::string("uid-123"));
+  const json::Value* owner = json::find_path(p, {"metadata", "ownerReferences"});
+  REQUIRE(owner);
+  CHECK(json::get_string((*owner)[0], "uid") == "uid-123");
+  CHECK(json::get_bool((*owner)[0], "controller") == true);
+  CHECK(json::get_string(*json::find(p, "spec"), "restartPolicy") == "Never");
+  CHECK(json::get_bool(*json::find(p, "spec"), "automountServiceAccountToken") == false);
+  // Grace: the VMI's 30 s plus the 15 s margin.
+  CHECK(json::get_int(*json::find(p, "spec"), "terminationGracePeriodSeconds") == 45);
+  const json::Value* compute = find_container(p, "compute");
+  REQUIRE(compute);
+  const auto& sc = *json::find(*compute, "securityContext");
+  CHECK(json::get_bool(sc, "allowPrivilegeEscalation") == false);
+  CHECK(json::get_int(sc, "runAsUser") == 107);
+  CHECK(json::to_string(*json::find_path(sc, {"capabilities", "drop"})) == R"(["ALL"])");
+  // Without emulation /dev/kvm is required; with it, not.
+  CHECK(json::find_path(*compute, {"resources", "requests", "devices.kubevirt.io/kvm"}));
+  std::string cmd = json::to_string(*json::find(*compute, "command"));
+  CHECK(cmd.find("--allow-emulation") == std::string::npos);
+  CHECK(cmd.find(R"("--socket-dir","/var/run/kubevirt-cpp/sockets")") != std::string::npos);
+  CHECK(cmd.find(R"("--grace-period","30")") != std::string::npos);
+
+  cfg.use_emulation = true;
+  auto tcg = render_launcher_pod(vmi, cfg);
+  REQUIRE(tcg.ok());
+  compute = find_container(*tcg, "compute");
+  CHECK_FALSE(json::find_path(*compute, {"resources", "requests", "devices.kubevirt.io/kvm"}));
+  CHECK(json::to_string(*json::find(*compute, "command")).find("--allow-emulation") !=
+        std::string::npos);
+}
+
+TEST_CASE("memory overhead: the documented formula") {
+  Config cfg;  // base 96Mi, 8Mi/vCPU, emulation 64Mi, graphics 16Mi
+  auto spec = small_spec();
+  constexpr int64_t Mi = 1 << 20;
+  // 96 + 8 + ceil(128Mi/512 = 0.25Mi -> whole MiB) + graphics 16 (attached by default)
+  CHECK(memory_overhead_bytes(spec, 128 * Mi, cfg) == (96 + 8 + 1 + 16) * Mi);
+  cfg.use_emulation = true;
+  CHECK(memory_overhead_bytes(spec, 128 * Mi, cfg) == (96 + 8 + 1 + 16 + 64) * Mi);
+  spec.domain.devices.autoattach_graphics_device = false;
+  spec.domain.cpu = Cpu{4, 1, 1, std::nullopt};
+  // 4 GiB guest: 8 MiB of page tables.
+  CHECK(memory_overhead_bytes(spec, 4096 * Mi, cfg) == (96 + 32 + 8 + 64) * Mi);
+}
+
+TEST_CASE("render_launcher_pod: a VMI that cannot run is refused naming the field") {
+  Config cfg;
+  auto vmi = make_vmi(VmiPhase::pending);
+  vmi.spec.domain.memory.reset();
+  auto r = render_launcher_pod(vmi, cfg);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message.find("spec.domain.memory.guest") != std::string::npos);
+
+  auto bad = make_vmi(VmiPhase::pending);
+  Volume v;
+  v.name = "root";
+  v.container_disk = ContainerDiskSource{"img", {}, std::string("relative/path"), {}};
+  bad.spec.volumes.push_back(v);
+  auto r2 = render_launcher_pod(bad, cfg);
+  REQUIRE_FALSE(r2.ok());
+  CHECK(r2.error().message.find("spec.volumes[0].containerDisk.path") != std::string::npos);
+}
+
+TEST_CASE("launcher_pod_name: deterministic per VMI UID") {
+  auto a = make_vmi(VmiPhase::pending, "uid-a");
+  auto b = make_vmi(VmiPhase::pending, "uid-b");
+  CHECK(launcher_pod_name(a) == launcher_pod_name(a));
+  CHECK(launcher_pod_name(a) != launcher_pod_name(b));
+  CHECK(launcher_pod_name(a).rfind("virt-launcher-vm1-", 0) == 0);
+  CHECK(launcher_pod_name(a).size() == std::string("virt-launcher-vm1-").size() + 5);
+}
