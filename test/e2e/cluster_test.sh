@@ -1,0 +1,299 @@
+#!/usr/bin/env bash
+# e2e acceptance test for tools/cluster: `up` from cold, the node is Ready, a pod from a
+# locally built busybox image runs, `kubectl logs` and `kubectl exec` work, a ClusterIP
+# Service reaches it from the host and from another pod, the pods are deleted, and
+# `down` leaves no process, mount, netns, link, iptables rule/chain or sysctl behind.
+# Needs root. Uses its own state directory; the cluster's fixed ports must be free.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)
+CLUSTER=$ROOT/tools/cluster/cluster
+export KV_CLUSTER_STATE=${KV_CLUSTER_STATE:-/var/tmp/kubevirt-cpp-e2e-cluster}
+SNAP=$(mktemp -d "${TMPDIR:-/tmp}/cluster-e2e.XXXXXX")
+FAILED=0
+
+say() { printf '[e2e %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+fail() {
+	say "FAIL: $*"
+	FAILED=1
+	exit 1
+}
+pass() { say "ok: $*"; }
+kc() { "$CLUSTER" kubectl "$@"; }
+
+# wait_for DESCRIPTION TIMEOUT_S COMMAND...: polls until COMMAND succeeds or fails the test.
+wait_for() {
+	local what=$1 timeout=$2 deadline
+	shift 2
+	deadline=$((SECONDS + timeout))
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS < deadline)) || fail "timed out after ${timeout}s waiting for: $what"
+		sleep 0.5
+	done
+}
+
+# What `down` must put back. Only this cluster's footprint is compared for processes,
+# since other work may run on the machine at the same time.
+snapshot() {
+	local out=$1
+	mkdir -p "$out"
+	for t in iptables ip6tables; do
+		if command -v "$t-save" >/dev/null; then
+			"$t-save" 2>/dev/null | grep -v '^#' | sed 's/ \[[0-9]*:[0-9]*\]$//' >"$out/$t"
+		fi
+	done
+	ip netns list 2>/dev/null | sort >"$out/netns"
+	ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | sort >"$out/links"
+	awk '{print $5}' /proc/self/mountinfo | sort >"$out/mounts"
+	for s in net.ipv4.ip_forward net.ipv4.conf.all.route_localnet net.bridge.bridge-nf-call-iptables \
+		vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops \
+		kernel.keys.root_maxkeys kernel.keys.root_maxbytes net.netfilter.nf_conntrack_max; do
+		echo "$s=$(sysctl -n "$s" 2>/dev/null)"
+	done >"$out/sysctl"
+	{ find /run/containerd /var/lib/cni /var/lib/kubelet /var/log/containers /var/run/netns 2>/dev/null ||
+		true; } | LC_ALL=C sort >"$out/dirs"
+	ls -d /sys/fs/cgroup/*/kubevirt-cpp 2>/dev/null >"$out/cgroups" || true
+}
+
+# Processes that belong to this cluster: every component, and the containerd shims (by
+# their -address), name the state directory in their arguments. Pod processes live in the
+# pod cgroups, which the snapshot checks.
+cluster_processes() {
+	local p cmd
+	for p in /proc/[0-9]*; do
+		cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		if [[ $cmd == *"$KV_CLUSTER_STATE/"* ]]; then
+			echo "${p#/proc/} $cmd"
+		fi
+	done
+}
+
+cleanup() {
+	local rc=$?
+	if [[ -d $KV_CLUSTER_STATE ]]; then
+		if ((FAILED || rc != 0)); then
+			say "test failed: cluster status and logs (kept in $KV_CLUSTER_STATE/logs)"
+			"$CLUSTER" status >&2 || true
+			"$CLUSTER" kubectl get pods -A -o wide >&2 || true
+			"$CLUSTER" kubectl describe pods >&2 || true
+			"$CLUSTER" down --keep-state || true
+		else
+			"$CLUSTER" down || true
+		fi
+	fi
+	rm -rf "$SNAP"
+	exit "$rc"
+}
+trap cleanup EXIT
+
+[[ $(id -u) == 0 ]] || fail "needs root"
+if [[ -d $KV_CLUSTER_STATE ]]; then
+	say "a previous run left $KV_CLUSTER_STATE: tearing it down first"
+	"$CLUSTER" down
+fi
+
+say "building (cached after the first run)"
+"$CLUSTER" build
+BUSYBOX_TAR=$("$CLUSTER" image-archive busybox)
+snapshot "$SNAP/before"
+
+say "check: up from cold"
+t0=$SECONDS
+"$CLUSTER" up
+say "cold up took $((SECONDS - t0)) s"
+
+say "check: the node is Ready and kubectl is the pinned version"
+kc get nodes -o wide
+[[ $(kc get node kv-node -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}') == True ]] ||
+	fail "node kv-node is not Ready"
+kc version >/dev/null || fail "kubectl version failed (client and server should both be stamped)"
+pass "node Ready; $(kc version 2>/dev/null | tr '\n' ' ')"
+
+[[ -s $("$CLUSTER" kubeconfig) ]] || fail "cluster kubeconfig: $("$CLUSTER" kubeconfig) is missing"
+kc -n default get serviceaccount default >/dev/null || fail "the default ServiceAccount does not exist after up"
+pass "kubeconfig at $("$CLUSTER" kubeconfig); default ServiceAccount exists"
+
+say "check: a second up is harmless"
+"$CLUSTER" up
+pass "second up"
+
+say "check: load-image imports the busybox archive under its full name"
+names=$("$CLUSTER" load-image "$BUSYBOX_TAR")
+grep -qx 'docker.io/library/busybox:local' <<<"$names" || fail "load-image printed '$names', want docker.io/library/busybox:local"
+pass "load-image: $names"
+
+say "check: a pod from the local image runs"
+kc apply -f - <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: e2e-web
+  labels: {app: e2e-web}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: web
+    image: docker.io/library/busybox:local
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "echo e2e-web-started; mkdir -p /www; echo hello-from-e2e-web >/www/index.html; exec httpd -f -p 8080 -h /www"]
+    ports: [{containerPort: 8080}]
+    readinessProbe:
+      tcpSocket: {port: 8080}
+      periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: e2e-client
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: client
+    image: docker.io/library/busybox:local
+    imagePullPolicy: IfNotPresent
+    command: ["sleep", "3600"]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: e2e-web
+spec:
+  selector: {app: e2e-web}
+  ports: [{port: 80, targetPort: 8080}]
+EOF
+kc wait --for=condition=Ready pod/e2e-web pod/e2e-client --timeout=180s ||
+	fail "pods did not become Ready"
+pod_ip=$(kc get pod e2e-web -o 'jsonpath={.status.podIP}')
+[[ $pod_ip == 10.244.* ]] || fail "pod IP '$pod_ip' is not in the pod CIDR"
+pass "pods Ready, e2e-web has IP $pod_ip"
+
+say "check: kubectl logs"
+logs_ok() { [[ $(kc logs e2e-web) == *e2e-web-started* ]]; }
+wait_for "'e2e-web-started' in kubectl logs" 30 logs_ok
+pass "kubectl logs shows the container's output"
+
+say "check: kubectl exec"
+out=$(kc exec e2e-web -- cat /www/index.html) || fail "kubectl exec failed"
+[[ $out == hello-from-e2e-web ]] || fail "kubectl exec printed '$out'"
+pass "kubectl exec"
+
+say "check: the ClusterIP Service reaches the pod"
+svc_ip=$(kc get service e2e-web -o 'jsonpath={.spec.clusterIP}')
+[[ $svc_ip == 10.96.* ]] || fail "service IP '$svc_ip' is not in the service CIDR"
+has_endpoints() { [[ -n $(kc get endpointslices -l kubernetes.io/service-name=e2e-web -o 'jsonpath={.items[*].endpoints[*].addresses[*]}') ]]; }
+from_host() { [[ $(curl -fsS -m 3 "http://$svc_ip/") == hello-from-e2e-web ]]; }
+# busybox-static's wget segfaults inside the image (static glibc without NSS): use nc.
+from_pod() {
+	local out
+	out=$(kc exec "$1" -- sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 $svc_ip 80") || return 1
+	[[ $out == *hello-from-e2e-web* ]]
+}
+# busybox has no TLS client that works here: a plain HTTP request gets Go's TLS server's
+# "Client sent an HTTP request to an HTTPS server" answer, which proves the path.
+api_from_pod() {
+	local out
+	out=$(kc exec e2e-client -- sh -c 'printf "GET / HTTP/1.0\r\n\r\n" | nc -w 3 10.96.0.1 443') || return 1
+	[[ $out == *"HTTPS server"* ]]
+}
+wait_for "service endpoints" 60 has_endpoints
+# kube-proxy programs the rules asynchronously: poll.
+wait_for "http://$svc_ip/ from the host" 60 from_host
+pass "host -> $svc_ip:80 -> pod"
+wait_for "http://$svc_ip/ from another pod" 60 from_pod e2e-client
+pass "pod -> $svc_ip:80 -> pod"
+wait_for "http://$svc_ip/ from the service's own pod (hairpin)" 60 from_pod e2e-web
+pass "hairpin through the service"
+# Pods reach the API server through the kubernetes Service (DNAT to the node's address).
+wait_for "the kubernetes Service from a pod" 30 api_from_pod
+pass "pod -> kubernetes Service -> kube-apiserver"
+
+say "check: an aggregated API served by a pod (front-proxy client certificate, aggregator routing)"
+# A TLS server image made here: Debian's openssl and the libraries it links.
+tls_root=$SNAP/tls-root
+mkdir -p "$tls_root/bin" "$tls_root/tmp"
+cp /usr/bin/openssl "$tls_root/bin/"
+for lib in $(ldd /usr/bin/openssl | grep -o '/[^ ]*'); do
+	mkdir -p "$tls_root$(dirname "$lib")"
+	cp -L "$lib" "$tls_root$lib"
+done
+"$ROOT/tools/cluster/oci-pack" -o "$SNAP/tls.tar" --entrypoint /bin/openssl docker.io/kubevirtcpp/e2e-tls:1 "$tls_root" >/dev/null
+"$CLUSTER" load-image "$SNAP/tls.tar" >/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=e2e-agg \
+	-keyout "$SNAP/tls.key" -out "$SNAP/tls.crt" 2>/dev/null
+kc create secret generic e2e-agg-tls --from-file=tls.crt="$SNAP/tls.crt" --from-file=tls.key="$SNAP/tls.key" \
+	--from-file=ca.crt="$KV_CLUSTER_STATE/pki/front-proxy-ca.crt" >/dev/null
+# -Verify: the server demands a client certificate from the front-proxy CA, so a response
+# proves the apiserver proxied with its front-proxy client certificate, to the pod's IP.
+kc apply -f - <<'EOF2'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: e2e-agg
+  labels: {app: e2e-agg}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: tls
+    image: docker.io/kubevirtcpp/e2e-tls:1
+    imagePullPolicy: IfNotPresent
+    args: ["s_server", "-www", "-accept", "8443", "-cert", "/tls/tls.crt", "-key", "/tls/tls.key", "-Verify", "1", "-CAfile", "/tls/ca.crt"]
+    volumeMounts: [{name: tls, mountPath: /tls}]
+  volumes: [{name: tls, secret: {secretName: e2e-agg-tls}}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: e2e-agg
+spec:
+  selector: {app: e2e-agg}
+  ports: [{port: 443, targetPort: 8443}]
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata:
+  name: v1.e2e.example.com
+spec:
+  group: e2e.example.com
+  version: v1
+  service: {namespace: default, name: e2e-agg, port: 443}
+  insecureSkipTLSVerify: true
+  groupPriorityMinimum: 1000
+  versionPriority: 15
+EOF2
+kc wait --for=condition=Ready pod/e2e-agg --timeout=120s || fail "the aggregated API pod did not become Ready"
+agg_ok() {
+	local out
+	out=$(kc get --raw /apis/e2e.example.com/v1) || return 1
+	[[ $out == *"CN=front-proxy-client"* ]]
+}
+wait_for "GET /apis/e2e.example.com/v1 through the aggregator" 60 agg_ok
+pass "aggregated API: the apiserver reached the pod with its front-proxy client certificate"
+kc delete apiservice v1.e2e.example.com >/dev/null
+kc delete service e2e-agg >/dev/null
+kc delete secret e2e-agg-tls >/dev/null
+
+say "component memory (RSS):"
+"$CLUSTER" status >&2
+
+say "check: pods are deleted"
+kc delete service e2e-web
+kc delete pod e2e-web e2e-client e2e-agg --wait=true --timeout=60s || fail "deleting the pods failed"
+[[ -z $(kc get pods -o name) ]] || fail "pods remain: $(kc get pods -o name)"
+pass "pods deleted"
+
+say "check: down leaves the host as it was"
+t0=$SECONDS
+"$CLUSTER" down
+say "down took $((SECONDS - t0)) s"
+snapshot "$SNAP/after"
+for f in iptables ip6tables netns links mounts sysctl dirs cgroups; do
+	[[ -e $SNAP/before/$f ]] || continue
+	if ! diff -u "$SNAP/before/$f" "$SNAP/after/$f" >&2; then
+		fail "down did not restore $f (diff above: - before up, + after down)"
+	fi
+done
+left=$(cluster_processes)
+[[ -z $left ]] || fail "processes left after down: $left"
+[[ ! -e $KV_CLUSTER_STATE ]] || fail "$KV_CLUSTER_STATE still exists"
+pass "no process, mount, netns, link, iptables rule, sysctl change or cgroup left"
+say "PASS"

@@ -1,0 +1,57 @@
+# shellcheck shell=bash disable=SC2034
+# Shared settings and helpers for tools/cluster/cluster. Sourced, not executed.
+
+KV_CLUSTER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=SCRIPTDIR/versions.sh
+. "$KV_CLUSTER_DIR/lib/versions.sh"
+
+KV_CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/kubevirt-cpp
+KV_K8S_BIN=$KV_CACHE/k8s/$K8S_VERSION/bin
+KV_ETCD_BIN=$KV_CACHE/etcd/$ETCD_VERSION/bin
+
+KV_STATE=${KV_CLUSTER_STATE:-/var/tmp/kubevirt-cpp-cluster}
+KV_APISERVER_PORT=${KV_APISERVER_PORT:-16443}
+KV_ETCD_PORT=${KV_ETCD_PORT:-12379}
+KV_ETCD_PEER_PORT=${KV_ETCD_PEER_PORT:-12380}
+KV_KUBELET_PORT=${KV_KUBELET_PORT:-20250}
+KV_KUBELET_HEALTHZ_PORT=${KV_KUBELET_HEALTHZ_PORT:-20248}
+KV_PROXY_HEALTHZ_PORT=${KV_PROXY_HEALTHZ_PORT:-20256}
+KV_PROXY_METRICS_PORT=${KV_PROXY_METRICS_PORT:-20249}
+KV_CM_PORT=${KV_CM_PORT:-20257}
+KV_SCHEDULER_PORT=${KV_SCHEDULER_PORT:-20259}
+KV_NODE_NAME=${KV_NODE_NAME:-kv-node}
+KV_SERVICE_CIDR=${KV_SERVICE_CIDR:-10.96.0.0/16}
+KV_POD_CIDR=${KV_POD_CIDR:-10.244.0.0/24}
+KV_BRIDGE=${KV_BRIDGE:-kvbr0}
+# cgroup (in every v1 hierarchy) that holds all pods: kubelet's cgroupRoot.
+KV_CGROUP_ROOT=${KV_CGROUP_ROOT:-kubevirt-cpp}
+KV_CNI_NETWORK=kubevirt-cpp
+# Ports each component listens on: `up` refuses to start it while another process has one.
+declare -A KV_PORTS=([etcd]="$KV_ETCD_PORT $KV_ETCD_PEER_PORT" [kube-apiserver]=$KV_APISERVER_PORT
+	[kube-controller-manager]=$KV_CM_PORT [kube-scheduler]=$KV_SCHEDULER_PORT
+	[kubelet]="$KV_KUBELET_PORT $KV_KUBELET_HEALTHZ_PORT" [kube-proxy]="$KV_PROXY_HEALTHZ_PORT $KV_PROXY_METRICS_PORT")
+
+kv_service_ip() { local b=${KV_SERVICE_CIDR%/*}; echo "${b%.*}.$((${b##*.} + 1))"; }
+KV_SERVICE_IP=$(kv_service_ip)
+
+# The node's address: pods reach the apiserver through the kubernetes Service, which
+# kube-proxy DNATs to this address, so it must not be loopback.
+kv_node_ip() {
+	if [[ -n ${KV_NODE_IP:-} ]]; then echo "$KV_NODE_IP"; return; fi
+	local ip
+	ip=$(ip -4 route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p' | head -1)
+	[[ -n $ip ]] || ip=$(ip -4 -o addr show scope global 2>/dev/null | awk '{print $4}' | cut -d/ -f1 | head -1)
+	[[ -n $ip ]] || kv_die "cannot find a non-loopback IPv4 address for the node (set KV_NODE_IP)"
+	echo "$ip"
+}
+
+kv_log() { printf '[cluster %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+kv_die() { printf '[cluster %(%H:%M:%S)T] ERROR: %s\n' -1 "$*" >&2; exit 1; }
+
+# kv_write_file PATH < CONTENT: replaces PATH only when the content differs (kube-proxy
+# exits when its configuration file changes, even to the same bytes).
+kv_write_file() {
+	local tmp=$1.tmp.$$
+	cat >"$tmp"
+	if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv "$tmp" "$1"; fi
+}
