@@ -1,0 +1,118 @@
+#pragma once
+// virt-handler: the node agent. Owns the VMIs whose status.nodeName is this node from Scheduled
+// on, talks to their launchers through the command sockets in the pods' shared directories,
+// writes their status (status_mapping.hpp), stops them when they are deleted, keeps the node's
+// heartbeat and serves console/VNC streams and launcher commands to virt-api (stream_server.hpp).
+// docs/handler.md describes the behaviour; this header the code's shape.
+//
+// Threads: two informers (VMIs, launcher pods of this node), `workers` reconcile threads fed by a
+// WorkQueue, one io_context thread (launcher sockets, stream and metrics servers, timers), one
+// heartbeat thread.
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/kube/client.hpp"
+#include "core/kube/events.hpp"
+#include "core/kube/informer.hpp"
+#include "core/kube/workqueue.hpp"
+#include "core/result.hpp"
+#include "handler/launcher_links.hpp"
+#include "handler/metrics.hpp"
+
+namespace kv::handler {
+
+struct Options {
+  std::string node_name;   // required: this node
+  std::string kubeconfig;  // empty: $KUBECONFIG, in-cluster, ~/.kube/config
+  // The kubelet's --root-dir: launcher sockets are under
+  // <kubelet_root>/pods/<pod uid>/<socket_subpath>/launcher.sock.
+  std::string kubelet_root = "/var/lib/kubelet";
+  std::string socket_subpath = "volumes/kubernetes.io~empty-dir/sockets";
+  // Console/VNC/command server for virt-api (HTTPS, client certificates required). Port 0:
+  // disabled.
+  std::string listen_address = "0.0.0.0";
+  int stream_port = 8186;
+  std::string tls_cert_file, tls_key_file;
+  std::string client_ca_file;  // CA that signs virt-api's client certificate
+  // Plain-HTTP /metrics and /healthz. Port 0: disabled.
+  std::string metrics_address = "0.0.0.0";
+  int metrics_port = 8185;
+  std::chrono::seconds heartbeat_interval{60};
+  std::chrono::seconds resync_period{300};
+  // How long after the grace period a launcher that was asked to shut down is killed.
+  std::chrono::seconds kill_margin{10};
+  int workers = 2;
+  std::string log_level = "info";
+};
+
+// Validates options: an Error naming the flag and what is allowed.
+core::Status validate(const Options& o);
+
+class StreamServer;
+class MetricsServer;
+
+class Handler {
+ public:
+  Handler(core::kube::KubeClient& client, Options opts);
+  ~Handler();  // stop()
+  Handler(const Handler&) = delete;
+  Handler& operator=(const Handler&) = delete;
+
+  // Starts the informers, waits for their first sync, starts the servers, workers and
+  // heartbeat. Errors: a server that cannot bind, TLS files that do not load, informers that do
+  // not sync within `sync_timeout`.
+  core::Status start(std::chrono::milliseconds sync_timeout = std::chrono::seconds(60));
+  // Stops everything and closes launcher connections; launchers and their VMs keep running.
+  void stop();
+
+  Metrics& metrics() { return metrics_; }
+  LauncherLinks& links() { return *links_; }
+
+  // The launcher socket directory of a pod on this node.
+  std::string socket_dir(const std::string& pod_uid) const;
+  // The launcher pod of a VMI (by its uid) on this node, preferring one not being deleted.
+  core::kube::ObjectPtr launcher_pod(const std::string& vmi_uid) const;
+  // The VMI "ns/name" from the cache, when it is on this node.
+  core::kube::ObjectPtr vmi_on_node(const std::string& key) const;
+
+ private:
+  void worker();
+  // One pass over a VMI; returns when to look again (nullopt: when something changes).
+  core::Result<std::optional<std::chrono::milliseconds>> reconcile(const std::string& key);
+  // Graceful shutdown through the launcher, then kill after grace + kill_margin.
+  core::Result<std::optional<std::chrono::milliseconds>> stop_vm(const std::string& key,
+                                                                 const LinkSnapshot& link,
+                                                                 std::int64_t grace_seconds);
+  core::Status write_status(const std::string& key, const StatusInput& first);
+  void heartbeat_loop();
+  void enqueue(const std::string& key) { queue_.add(key); }
+
+  core::kube::KubeClient& client_;
+  Options opts_;
+  Metrics metrics_;
+  boost::asio::io_context io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::thread io_thread_;
+  std::unique_ptr<LauncherLinks> links_;
+  std::unique_ptr<core::kube::EventRecorder> recorder_;
+  core::kube::WorkQueue queue_;
+  std::unique_ptr<core::kube::Informer> vmis_, pods_;
+  std::unique_ptr<StreamServer> stream_;
+  std::unique_ptr<MetricsServer> metrics_server_;
+  std::vector<std::thread> workers_;
+  std::thread heartbeat_thread_;
+  std::mutex hb_mu_;
+  std::condition_variable hb_cv_;
+  bool stopping_ = false;
+  bool started_ = false;
+};
+
+// main(): load the kubeconfig, start a Handler, wait for SIGTERM/SIGINT. Returns the exit status.
+int run(const Options& opts);
+
+}  // namespace kv::handler

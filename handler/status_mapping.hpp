@@ -1,0 +1,85 @@
+#pragma once
+// The status the handler writes, as a pure function: (VMI as stored, what its launcher said, its
+// launcher pod) -> the VMI status to have. No I/O; table-tested in
+// test/unit/handler/status_mapping_test.cpp. docs/handler.md has the same table in prose.
+//
+// The handler owns a VMI from Scheduled on (the controller wrote status.nodeName = our node):
+//
+//                 launcher answers sync,                    launcher says `exiting`
+//                 domain running/paused/...                 (or the pod ended / vanished)
+//   Scheduled ----------------------------------> Running -------------------------------->
+//   Succeeded
+//       |                                            |                                     | Failed
+//       |  launcher exits / pod ends before start    |  conditions follow the domain:
+//       '--------------------------------------------+---> Failed     Ready  True  running
+//                                                                      Ready  False paused (Paused)
+//                                                                      Paused True  paused
+//  - Final phases (Succeeded, Failed) are never left; phases before Scheduled are the controller's.
+//  - How the VM ended decides Succeeded or Failed (upstream's rule): the guest powered off ->
+//    Succeeded; QEMU died, the guest crashed, or the domain had to be destroyed (ACPI ignored
+//    within the grace period) -> Failed, with status.reason and a Ready=False condition saying why.
+//  - No flapping: when the launcher cannot be reached (handler restart, launcher restarting) we
+//    keep what is written; conditions keep their lastTransitionTime while their status holds.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/v1/types.hpp"
+#include "core/json.hpp"
+#include "launcher/protocol.hpp"
+
+namespace kv::handler {
+
+// What the handler knows about one launcher, from its command socket.
+struct LauncherView {
+  bool connected = false;       // the command socket is open now
+  bool ever_connected = false;  // we talked to this launcher at least once (this handler run)
+  // The domain status from the last event or response; nullopt before the first.
+  std::optional<launcher::proto::DomainStatus> domain;
+  // Reason of the last `shutdown` / `crashed` event: libvirt's stop detail ("shutdown",
+  // "destroyed", "failed" = QEMU died, "crashed" = guest panic).
+  std::string stop_reason;
+  // The `exiting` event: how the VM ended ("guest-shutdown", "killed", "crashed", "failed",
+  // "no-vm"); nullopt until the launcher says it.
+  std::optional<std::string> exit_reason;
+  // The launcher refused or failed the sync: its message.
+  std::optional<std::string> sync_error;
+};
+
+// What the handler reads from the launcher pod (labelled kubevirt.io/created-by=<vmi uid>).
+struct PodView {
+  bool exists = false;
+  std::string name;
+  std::string uid;
+  std::string phase;                 // Pending, Running, Succeeded, Failed, Unknown
+  std::vector<std::string> pod_ips;  // status.podIPs (podIP first)
+  bool deleting = false;
+  std::string failure_message;  // a terminated container's reason / exit code / message
+};
+
+// Reads a Pod object into a PodView (exists = true).
+PodView pod_view_from(const core::json::Value& pod);
+
+struct StatusInput {
+  const api::v1::VirtualMachineInstance* vmi = nullptr;  // required
+  LauncherView launcher;
+  PodView pod;
+  std::string now;  // RFC 3339: phase transition and condition transition times
+};
+
+// The status the VMI should have. Equal (operator==) to vmi.status when nothing changes.
+api::v1::VirtualMachineInstanceStatus desired_status(const StatusInput& in);
+
+// The JSON merge patch that takes the stored VMI to `desired`, for the fields the handler owns
+// (phase, reason, phaseTransitionTimestamps, conditions, interfaces), with the VMI's
+// metadata.resourceVersion as a precondition (a concurrent writer makes it fail with 409, and the
+// caller recomputes). nullopt when those fields are already as desired.
+std::optional<std::string> status_patch(const api::v1::VirtualMachineInstance& vmi,
+                                        const api::v1::VirtualMachineInstanceStatus& desired);
+
+// True when the handler should act on this VMI (phase Scheduled or Running on our node).
+bool handler_owns(const api::v1::VirtualMachineInstance& vmi, const std::string& node_name);
+bool is_final(const api::v1::VirtualMachineInstance& vmi);
+
+}  // namespace kv::handler

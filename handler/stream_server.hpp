@@ -1,0 +1,105 @@
+#pragma once
+// The handler's server for virt-api: HTTPS (TLS 1.2+, a client certificate signed by
+// --client-ca required) with WebSocket streams to a VMI's serial console and VNC socket, and the
+// launcher commands virt-api's subresources need. Paths (docs/handler.md):
+//
+//   GET  /v1/namespaces/{ns}/virtualmachineinstances/{name}/console   WebSocket, binary frames
+//   GET  /v1/namespaces/{ns}/virtualmachineinstances/{name}/vnc       WebSocket, binary frames
+//   PUT  /v1/namespaces/{ns}/virtualmachineinstances/{name}/pause     -> 200 {} or an error
+//   PUT  /v1/namespaces/{ns}/virtualmachineinstances/{name}/unpause
+//   PUT  /v1/namespaces/{ns}/virtualmachineinstances/{name}/softreboot
+//   GET  /healthz
+//
+// Console: one session per VMI; a new one closes the old (WebSocket close code 1008 "another
+// console session took over"), as upstream. QEMU's serial socket is always read at once, so the
+// guest never waits on a slow client: when more than `max_buffered_bytes` wait for the client,
+// the oldest bytes are dropped (counted in kubevirt_handler_console_dropped_bytes_total).
+// VNC: QEMU's VNC server buffers for slow clients itself without stopping the guest, so there we
+// stop reading QEMU's socket while the client is behind (dropping would break the protocol).
+//
+// Runs on the handler's io_context thread; start/stop from any thread.
+
+#include <utility>  // before Asio: Boost 1.74 awaitable.hpp uses std::exchange unincluded
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "core/result.hpp"
+#include "handler/metrics.hpp"
+#include "launcher/protocol.hpp"
+
+namespace kv::handler {
+
+struct StreamServerOptions {
+  std::string address = "0.0.0.0";
+  int port = 8186;                  // 0: any free port (see StreamServer::port())
+  std::string cert_file, key_file;  // the server's certificate chain and key (PEM)
+  std::string client_ca_file;       // CA bundle that client certificates must chain to
+  size_t max_buffered_bytes = 1 << 20;
+};
+
+// What the server needs from the rest of the handler. Both are called on the io thread.
+struct StreamBackend {
+  // The launcher's socket directory for a VMI on this node (holds virt-serial0, virt-vnc).
+  // Errc::not_found -> 404, Errc::unavailable -> 503.
+  std::function<core::Result<std::string>(const std::string& ns, const std::string& name)>
+      socket_dir;
+  // Sends a command to the VMI's launcher; `done` is called once (on the io thread).
+  std::function<void(const std::string& ns, const std::string& name,
+                     launcher::proto::Command command, std::function<void(core::Status)> done)>
+      command;
+};
+
+class StreamServer {
+ public:
+  static core::Result<std::unique_ptr<StreamServer>> start(boost::asio::io_context& io,
+                                                           StreamServerOptions opts,
+                                                           StreamBackend backend, Metrics& metrics);
+  ~StreamServer();
+  // Stops accepting and closes every session. Thread-safe; the server must then outlive the
+  // io_context's pending work (the handler stops the io_context before destroying it).
+  void stop();
+  int port() const { return port_; }
+
+  class Session;
+
+ private:
+  StreamServer(boost::asio::io_context& io, StreamServerOptions opts, StreamBackend backend,
+               Metrics& metrics);
+  void accept();
+
+  friend class Connection;
+  boost::asio::io_context& io_;
+  StreamServerOptions opts_;
+  StreamBackend backend_;
+  Metrics& metrics_;
+  boost::asio::ssl::context ssl_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  int port_ = 0;
+  // Console sessions by "ns/name" (io thread only).
+  std::map<std::string, std::weak_ptr<Session>> consoles_;
+  std::map<Session*, std::weak_ptr<Session>> sessions_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
+ public:
+  // For the session and connection implementations (io thread only).
+  std::map<std::string, std::weak_ptr<Session>>& consoles() { return consoles_; }
+  std::map<Session*, std::weak_ptr<Session>>& sessions() { return sessions_; }
+  const StreamServerOptions& options() const { return opts_; }
+  StreamBackend& backend() { return backend_; }
+  Metrics& metrics() { return metrics_; }
+};
+
+// Splits "/v1/namespaces/{ns}/virtualmachineinstances/{name}/{action}"; nullopt when the path
+// is not of that form.
+struct StreamTarget {
+  std::string ns, name, action;
+};
+std::optional<StreamTarget> parse_stream_target(std::string_view path);
+
+}  // namespace kv::handler

@@ -1,0 +1,298 @@
+// The handler's launcher connections (handler/launcher_links): against a stand-in launcher that
+// speaks the real protocol (launcher/protocol.hpp) on a unix socket, at a path longer than a
+// unix socket address holds, as under /var/lib/kubelet.
+#include <catch2/catch.hpp>
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "handler/launcher_links.hpp"
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+namespace proto = kv::launcher::proto;
+using kv::handler::LauncherLinks;
+using kv::handler::Metrics;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/kv-handler-links-XXXXXX";
+    REQUIRE(mkdtemp(tmpl));
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+// A launcher stand-in: binds `path` (through a short symlink to its directory, as the launcher
+// binds inside its pod), answers every request ok with state `state`, and sends events on demand.
+class FakeLauncher {
+ public:
+  FakeLauncher(const fs::path& dir, const fs::path& link, bool answer = true) : answer_(answer) {
+    std::error_code ec;
+    fs::remove(link, ec);
+    fs::create_directory_symlink(dir, link);
+    path_ = (link / "launcher.sock").string();
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path_.c_str());
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(fd_, 4) == 0);
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~FakeLauncher() { stop(); }
+  // The launcher process goes away: its socket file and connections with it.
+  void stop() {
+    if (fd_ < 0)
+      return;
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    fd_ = -1;
+    {
+      std::lock_guard lock(mu_);
+      if (client_ >= 0)
+        ::shutdown(client_, SHUT_RDWR);
+    }
+    thread_.join();
+    ::unlink(path_.c_str());
+  }
+  void send_event(proto::EventKind kind, const std::string& reason, const std::string& state) {
+    proto::Event e;
+    e.kind = kind;
+    e.reason = reason;
+    e.status.state = state;
+    std::string f = proto::frame(e);
+    std::unique_lock lock(mu_);
+    // The handler's side is connected once the kernel queued it; accept() may come a moment
+    // later.
+    REQUIRE(accepted_.wait_for(lock, 10s, [this] { return client_ >= 0; }));
+    ::send(client_, f.data(), f.size(), MSG_NOSIGNAL);
+  }
+  std::vector<std::string> commands() {
+    std::lock_guard lock(mu_);
+    return commands_;
+  }
+
+ private:
+  void loop() {
+    for (;;) {
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0)
+        return;
+      {
+        std::lock_guard lock(mu_);
+        client_ = c;
+      }
+      accepted_.notify_all();
+      proto::FrameReader reader;
+      char buf[4096];
+      for (;;) {
+        ssize_t n = ::read(c, buf, sizeof buf);
+        if (n <= 0)
+          break;
+        reader.feed(std::string_view(buf, static_cast<size_t>(n)));
+        for (;;) {
+          auto body = reader.next();
+          if (!body.ok() || !*body)
+            break;
+          auto msg = proto::decode(**body);
+          if (!msg.ok())
+            break;
+          auto* req = std::get_if<proto::Request>(&*msg);
+          if (!req)
+            continue;
+          {
+            std::lock_guard lock(mu_);
+            commands_.emplace_back(proto::command_name(req->command));
+          }
+          if (!answer_)
+            continue;
+          proto::Response r;
+          r.id = req->id;
+          r.status = proto::DomainStatus{};
+          r.status->state = "running";
+          std::string f = proto::frame(r);
+          ::send(c, f.data(), f.size(), MSG_NOSIGNAL);
+        }
+      }
+      std::lock_guard lock(mu_);
+      ::close(c);
+      client_ = -1;
+    }
+  }
+  bool answer_;
+  std::string path_;
+  int fd_ = -1;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable accepted_;
+  int client_ = -1;
+  std::vector<std::string> commands_;
+};
+
+struct Fixture {
+  TempDir tmp;
+  fs::path long_dir;
+  Metrics metrics;
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{io.get_executor()};
+  std::mutex mu;
+  std::condition_variable cv;
+  int notifications = 0;
+  std::unique_ptr<LauncherLinks> links;
+  std::thread io_thread;
+
+  explicit Fixture(std::chrono::milliseconds request_timeout = 5s) {
+    // <kubelet-root>/pods/<uid>/volumes/kubernetes.io~empty-dir/sockets: > 107 bytes in all.
+    long_dir = tmp.path / "kubelet/pods/0f9d2c8e-5b7a-4c1e-9d3f-2a6b8c0e1f47/volumes" /
+               "kubernetes.io~empty-dir/sockets-of-a-launcher-pod-with-a-long-path";
+    fs::create_directories(long_dir);
+    links = std::make_unique<LauncherLinks>(
+        io, metrics,
+        [this](const std::string&) {
+          std::lock_guard lock(mu);
+          ++notifications;
+          cv.notify_all();
+        },
+        request_timeout);
+    io_thread = std::thread([this] { io.run(); });
+  }
+  ~Fixture() {
+    links->close_all();
+    work.reset();
+    asio::post(io, [this] { io.stop(); });
+    io_thread.join();
+  }
+  std::string socket() const { return (long_dir / "launcher.sock").string(); }
+  // Waits (with a deadline) until pred holds for the link's snapshot.
+  bool wait(const std::function<bool(const kv::handler::LinkSnapshot&)>& pred) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, 10s, [&] { return pred(links->snapshot("ns/vm")); });
+  }
+};
+
+}  // namespace
+
+TEST_CASE("connects through a long socket path, tracks events and responses") {
+  Fixture f;
+  REQUIRE(f.socket().size() > 107);
+  FakeLauncher launcher(f.long_dir, f.tmp.path / "s");
+  f.links->connect("ns/vm", f.socket());
+  REQUIRE(f.wait([](auto& s) { return s.view.connected; }));
+  CHECK(f.links->snapshot("ns/vm").view.ever_connected);
+
+  proto::Request sync;
+  sync.command = proto::Command::sync;
+  sync.vmi_json = "{}";
+  f.links->request("ns/vm", sync, nullptr);
+  REQUIRE(f.wait([](auto& s) { return s.view.domain && s.view.domain->state == "running"; }));
+  CHECK_FALSE(f.links->snapshot("ns/vm").view.sync_error);
+
+  launcher.send_event(proto::EventKind::crashed, "failed", "shutoff");
+  launcher.send_event(proto::EventKind::exiting, "crashed", "shutoff");
+  REQUIRE(f.wait([](auto& s) { return s.view.exit_reason.has_value(); }));
+  auto s = f.links->snapshot("ns/vm");
+  CHECK(*s.view.exit_reason == "crashed");
+  CHECK(s.view.stop_reason == "failed");
+  CHECK(s.view.domain->state == "shutoff");
+  CHECK(f.metrics.value("kubevirt_handler_launcher_events_total", {{"event", "exiting"}}) == 1);
+}
+
+TEST_CASE("a launcher that goes away and comes back is reconnected; what it said is kept") {
+  Fixture f;
+  auto launcher = std::make_unique<FakeLauncher>(f.long_dir, f.tmp.path / "s");
+  f.links->connect("ns/vm", f.socket());
+  REQUIRE(f.wait([](auto& s) { return s.view.connected; }));
+  launcher->send_event(proto::EventKind::paused, "user", "paused");
+  REQUIRE(f.wait([](auto& s) { return s.view.domain && s.view.domain->state == "paused"; }));
+  f.links->mark_sync_sent("ns/vm", 30);
+
+  launcher->stop();  // socket gone, connection closed
+  REQUIRE(f.wait([](auto& s) { return !s.view.connected; }));
+  CHECK(f.links->snapshot("ns/vm").view.ever_connected);
+
+  // Connecting while nothing listens fails and says so (the handler retries).
+  f.links->connect("ns/vm", f.socket());
+  REQUIRE(f.wait([](auto& s) { return !s.connecting && !s.view.connected; }));
+  CHECK(f.metrics.value("kubevirt_handler_launcher_errors_total", {{"kind", "connect"}}) >= 1);
+
+  launcher = std::make_unique<FakeLauncher>(f.long_dir, f.tmp.path / "s");
+  f.links->connect("ns/vm", f.socket());
+  REQUIRE(f.wait([](auto& s) { return s.view.connected; }));
+  auto s = f.links->snapshot("ns/vm");
+  // A new connection: sync goes again; the last domain state stays until the launcher speaks.
+  CHECK_FALSE(s.sync_sent);
+  CHECK(s.view.domain->state == "paused");
+}
+
+TEST_CASE("a launcher pod replaced by another starts the link afresh") {
+  Fixture f;
+  FakeLauncher launcher(f.long_dir, f.tmp.path / "s");
+  f.links->connect("ns/vm", f.socket());
+  REQUIRE(f.wait([](auto& s) { return s.view.connected; }));
+  launcher.send_event(proto::EventKind::exiting, "guest-shutdown", "shutoff");
+  REQUIRE(f.wait([](auto& s) { return s.view.exit_reason.has_value(); }));
+
+  TempDir other;
+  FakeLauncher second(other.path, f.tmp.path / "s2");
+  f.links->connect("ns/vm", (other.path / "launcher.sock").string());
+  REQUIRE(f.wait([&](auto& s) {
+    return s.view.connected && s.socket_path == (other.path / "launcher.sock").string();
+  }));
+  CHECK_FALSE(f.links->snapshot("ns/vm").view.exit_reason);
+}
+
+TEST_CASE("a launcher that stops answering is dropped after the request timeout") {
+  Fixture f(300ms);
+  FakeLauncher launcher(f.long_dir, f.tmp.path / "s", /*answer=*/false);
+  f.links->connect("ns/vm", f.socket());
+  REQUIRE(f.wait([](auto& s) { return s.view.connected; }));
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<kv::core::Result<proto::Response>> result;
+  proto::Request ping;
+  ping.command = proto::Command::ping;
+  f.links->request("ns/vm", ping, [&](kv::core::Result<proto::Response> r) {
+    std::lock_guard lock(mu);
+    result = std::move(r);
+    cv.notify_all();
+  });
+  REQUIRE(f.wait([](auto& s) { return !s.view.connected; }));
+  {
+    std::unique_lock lock(mu);
+    REQUIRE(cv.wait_for(lock, 10s, [&] { return result.has_value(); }));
+    CHECK_FALSE(result->ok());
+  }
+  CHECK(f.metrics.value("kubevirt_handler_launcher_errors_total", {{"kind", "timeout"}}) == 1);
+  CHECK(launcher.commands() == std::vector<std::string>{"ping"});
+}
+
+TEST_CASE("requests without a connection fail at once") {
+  Fixture f;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<kv::core::Result<proto::Response>> result;
+  proto::Request ping;
+  ping.command = proto::Command::ping;
+  f.links->request("ns/none", ping, [&](kv::core::Result<proto::Response> r) {
+    std::lock_guard lock(mu);
+    result = std::move(r);
+    cv.notify_all();
+  });
+  std::unique_lock lock(mu);
+  REQUIRE(cv.wait_for(lock, 10s, [&] { return result.has_value(); }));
+  CHECK(result->error().code == kv::core::Errc::unavailable);
+}

@@ -1,0 +1,392 @@
+// The handler's console/VNC/command server for virt-api (handler/stream_server): a real TLS
+// server on loopback, a Beast WebSocket client with client certificates made by openssl, and a
+// unix socket standing in for QEMU's serial console.
+#include <catch2/catch.hpp>
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "handler/stream_server.hpp"
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace ssl = asio::ssl;
+namespace fs = std::filesystem;
+using asio::ip::tcp;
+using kv::handler::Metrics;
+using kv::handler::StreamServer;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/kv-handler-stream-XXXXXX";
+    REQUIRE(mkdtemp(tmpl));
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+void sh(const std::string& cmd) {
+  INFO(cmd);
+  REQUIRE(std::system((cmd + " >/dev/null 2>&1").c_str()) == 0);
+}
+
+// A CA, a server certificate for 127.0.0.1, a client certificate from the CA, and a client
+// certificate from another CA.
+struct Pki {
+  TempDir dir;
+  std::string p(const std::string& f) const { return (dir.path / f).string(); }
+  Pki() {
+    const std::string d = dir.path.string();
+    const std::string key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    sh("cd " + d + " && openssl req -x509 " + key +
+       " -keyout ca.key -out ca.pem -days 2 -subj /CN=test-ca");
+    sh("cd " + d + " && openssl req -x509 " + key +
+       " -keyout other.key -out other.pem -days 2 -subj /CN=other-ca");
+    sh("cd " + d + " && printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext");
+    sh("cd " + d + " && openssl req " + key +
+       " -keyout server.key -out server.csr -subj /CN=virt-handler");
+    sh("cd " + d +
+       " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out "
+       "server.pem -days 2 -extfile san.ext");
+    sh("cd " + d + " && openssl req " + key +
+       " -keyout client.key -out client.csr -subj /CN=virt-api");
+    sh("cd " + d +
+       " && openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out "
+       "client.pem -days 2");
+    sh("cd " + d + " && openssl req " + key + " -keyout rogue.key -out rogue.csr -subj /CN=rogue");
+    sh("cd " + d +
+       " && openssl x509 -req -in rogue.csr -CA other.pem -CAkey other.key -CAcreateserial -out "
+       "rogue.pem -days 2");
+  }
+};
+
+// Stands in for QEMU's `<serial type='unix'>` server socket: one client at a time. In echo mode
+// it answers every chunk with "echo:" + chunk; in flood mode it writes `flood_bytes` at once and
+// records whether every write completed.
+class FakeSerial {
+ public:
+  explicit FakeSerial(std::string path) : path_(std::move(path)) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path_.c_str());
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(fd_, 4) == 0);
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~FakeSerial() {
+    stop_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+    ::unlink(path_.c_str());
+  }
+  size_t flood_bytes = 0;
+  std::string say_and_close;  // written to each client, which is then disconnected
+  std::atomic<bool> flood_done{false};
+  std::atomic<int> accepted{0};
+
+ private:
+  void loop() {
+    while (!stop_) {
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0)
+        return;
+      ++accepted;
+      if (!say_and_close.empty()) {
+        ::send(c, say_and_close.data(), say_and_close.size(), MSG_NOSIGNAL);
+        ::close(c);
+        continue;
+      }
+      if (flood_bytes) {
+        std::string chunk(64 * 1024, 'x');
+        size_t sent = 0;
+        while (sent < flood_bytes) {
+          ssize_t n = ::send(c, chunk.data(), chunk.size(), MSG_NOSIGNAL);
+          if (n <= 0)
+            break;
+          sent += static_cast<size_t>(n);
+        }
+        flood_done = sent >= flood_bytes;
+      }
+      // Serve this client until it goes (QEMU serves one client at a time).
+      char buf[4096];
+      for (;;) {
+        ssize_t n = ::read(c, buf, sizeof buf);
+        if (n <= 0)
+          break;
+        std::string reply = "echo:" + std::string(buf, static_cast<size_t>(n));
+        ::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+      }
+      ::close(c);
+    }
+  }
+  std::string path_;
+  int fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+struct Fixture {
+  Pki pki;
+  TempDir sockets;
+  Metrics metrics;
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{io.get_executor()};
+  std::thread io_thread;
+  std::unique_ptr<StreamServer> server;
+  std::mutex mu;
+  std::vector<std::string> commands;
+
+  explicit Fixture(size_t max_buffered = 1 << 20) {
+    kv::handler::StreamServerOptions o;
+    o.address = "127.0.0.1";
+    o.port = 0;
+    o.cert_file = pki.p("server.pem");
+    o.key_file = pki.p("server.key");
+    o.client_ca_file = pki.p("ca.pem");
+    o.max_buffered_bytes = max_buffered;
+    kv::handler::StreamBackend b;
+    b.socket_dir = [this](const std::string& ns,
+                          const std::string& name) -> kv::core::Result<std::string> {
+      if (ns == "default" && name == "vm1")
+        return sockets.path.string();
+      return kv::core::Error(kv::core::Errc::not_found,
+                             "VirtualMachineInstance " + ns + "/" + name + " is not on node n1");
+    };
+    b.command = [this](const std::string&, const std::string& name, kv::launcher::proto::Command c,
+                       std::function<void(kv::core::Status)> done) {
+      {
+        std::lock_guard lock(mu);
+        commands.emplace_back(kv::launcher::proto::command_name(c));
+      }
+      if (name == "stopped")
+        done(kv::core::Error(kv::core::Errc::invalid, "pause: no running VM"));
+      else
+        done(kv::core::Status{});
+    };
+    auto s = StreamServer::start(io, o, std::move(b), metrics);
+    REQUIRE(s.ok());
+    server = std::move(*s);
+    io_thread = std::thread([this] { io.run(); });
+  }
+  ~Fixture() {
+    server->stop();
+    work.reset();
+    asio::post(io, [this] { io.stop(); });
+    io_thread.join();
+  }
+  std::string serial_path() const { return (sockets.path / "virt-serial0").string(); }
+};
+
+using WsClient = websocket::stream<beast::ssl_stream<tcp::socket>>;
+
+struct Client {
+  asio::io_context ioc;
+  ssl::context ctx{ssl::context::tls_client};
+  std::unique_ptr<WsClient> ws;
+
+  Client(const Pki& pki, const std::string& cert = "client") {
+    ctx.load_verify_file(pki.p("ca.pem"));
+    ctx.set_verify_mode(ssl::verify_peer);
+    if (!cert.empty()) {
+      ctx.use_certificate_file(pki.p(cert + ".pem"), ssl::context::pem);
+      ctx.use_private_key_file(pki.p(cert + ".key"), ssl::context::pem);
+    }
+    ws = std::make_unique<WsClient>(ioc, ctx);
+  }
+  // TCP + TLS; reads give up after 10 s instead of hanging the test.
+  beast::error_code connect_tls(int port) {
+    beast::error_code ec;
+    auto& sock = beast::get_lowest_layer(*ws);
+    sock.connect(
+        tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)), ec);
+    if (ec)
+      return ec;
+    timeval tv{10, 0};
+    ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ws->next_layer().handshake(ssl::stream_base::client, ec);
+    return ec;
+  }
+  beast::error_code open(int port, const std::string& target) {
+    auto ec = connect_tls(port);
+    if (ec)
+      return ec;
+    ws->handshake("127.0.0.1:" + std::to_string(port), target, ec);
+    ws->binary(true);
+    return ec;
+  }
+  std::string read_until(const std::string& needle) {
+    std::string got;
+    while (got.find(needle) == std::string::npos) {
+      beast::flat_buffer b;
+      beast::error_code ec;
+      ws->read(b, ec);
+      if (ec)
+        return got + "<error: " + ec.message() + ">";
+      got += beast::buffers_to_string(b.data());
+    }
+    return got;
+  }
+};
+
+// One HTTP request over TLS with the client certificate; returns (status, body).
+std::pair<int, std::string> request(const Pki& pki, int port, http::verb verb,
+                                    const std::string& target) {
+  Client c(pki);
+  REQUIRE_FALSE(c.connect_tls(port));
+  auto& stream = c.ws->next_layer();
+  http::request<http::string_body> req(verb, target, 11);
+  req.set(http::field::host, "127.0.0.1");
+  req.prepare_payload();
+  http::write(stream, req);
+  beast::flat_buffer b;
+  http::response<http::string_body> res;
+  beast::error_code ec;
+  http::read(stream, b, res, ec);
+  REQUIRE_FALSE(ec);
+  return {res.result_int(), res.body()};
+}
+
+const std::string kConsole = "/v1/namespaces/default/virtualmachineinstances/vm1/console";
+
+}  // namespace
+
+TEST_CASE("parse_stream_target splits virt-api's paths") {
+  auto t = kv::handler::parse_stream_target(kConsole + "?x=1");
+  REQUIRE(t);
+  CHECK(t->ns == "default");
+  CHECK(t->name == "vm1");
+  CHECK(t->action == "console");
+  CHECK_FALSE(kv::handler::parse_stream_target("/v1/namespaces/default/pods/vm1/console"));
+  CHECK_FALSE(kv::handler::parse_stream_target("/v1/namespaces//virtualmachineinstances/a/b"));
+  CHECK_FALSE(kv::handler::parse_stream_target("/v1/namespaces/a/virtualmachineinstances/b"));
+}
+
+TEST_CASE("a console session carries bytes both ways over TLS") {
+  Fixture f;
+  FakeSerial serial(f.serial_path());
+  Client c(f.pki);
+  REQUIRE_FALSE(c.open(f.server->port(), kConsole));
+  c.ws->write(asio::buffer(std::string("hello\n")));
+  CHECK(c.read_until("echo:hello\n") == "echo:hello\n");
+  CHECK(f.metrics.value("kubevirt_handler_stream_sessions_total", {{"kind", "console"}}) == 1);
+}
+
+TEST_CASE("a new console session closes the old one") {
+  Fixture f;
+  FakeSerial serial(f.serial_path());
+  Client first(f.pki);
+  REQUIRE_FALSE(first.open(f.server->port(), kConsole));
+  first.ws->write(asio::buffer(std::string("one")));
+  REQUIRE(first.read_until("echo:one") == "echo:one");
+
+  Client second(f.pki);
+  REQUIRE_FALSE(second.open(f.server->port(), kConsole));
+  // The first is told why it was closed.
+  beast::flat_buffer b;
+  beast::error_code ec;
+  first.ws->read(b, ec);
+  CHECK(ec == websocket::error::closed);
+  CHECK(first.ws->reason().code == websocket::close_code::policy_error);
+  CHECK(std::string(first.ws->reason().reason.c_str()) == "another console session took over");
+  // The second reaches the console.
+  second.ws->write(asio::buffer(std::string("two")));
+  CHECK(second.read_until("echo:two") == "echo:two");
+  CHECK(serial.accepted == 2);
+}
+
+TEST_CASE("the guest's last words reach the client before the session closes") {
+  Fixture f;
+  FakeSerial serial(f.serial_path());
+  serial.say_and_close = "reboot: Power down\r\n";
+  Client c(f.pki);
+  REQUIRE_FALSE(c.open(f.server->port(), kConsole));
+  std::string got = c.read_until("<error");
+  CHECK(got.find("reboot: Power down\r\n") == 0);
+  CHECK(c.ws->reason().code == websocket::close_code::going_away);
+}
+
+TEST_CASE("clients without a certificate from the client CA are refused") {
+  Fixture f;
+  FakeSerial serial(f.serial_path());
+  SECTION("no certificate") {
+    Client c(f.pki, "");
+    CHECK(c.open(f.server->port(), kConsole));
+  }
+  SECTION("a certificate from another CA") {
+    Client c(f.pki, "rogue");
+    CHECK(c.open(f.server->port(), kConsole));
+  }
+  CHECK(serial.accepted == 0);
+}
+
+TEST_CASE("a slow console client never blocks the guest: old bytes are dropped") {
+  Fixture f(64 * 1024);
+  FakeSerial serial(f.serial_path());
+  serial.flood_bytes = 32 * 1024 * 1024;  // far beyond every socket buffer on the way
+  Client c(f.pki);
+  REQUIRE_FALSE(c.open(f.server->port(), kConsole));
+  // The client reads nothing; the "guest" must still get all its output written.
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (!serial.flood_done && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);
+  REQUIRE(serial.flood_done);
+  CHECK(f.metrics.value("kubevirt_handler_console_dropped_bytes_total") > 0);
+  // The session still works afterwards.
+  c.ws->write(asio::buffer(std::string("after")));
+  CHECK(c.read_until("echo:after").find("echo:after") != std::string::npos);
+}
+
+TEST_CASE("commands and errors over HTTPS") {
+  Fixture f;
+  auto [st, body] = request(f.pki, f.server->port(), http::verb::put,
+                            "/v1/namespaces/default/virtualmachineinstances/vm1/pause");
+  CHECK(st == 200);
+  {
+    std::lock_guard lock(f.mu);
+    CHECK(f.commands == std::vector<std::string>{"pause"});
+  }
+  auto [st2, body2] = request(f.pki, f.server->port(), http::verb::put,
+                              "/v1/namespaces/default/virtualmachineinstances/stopped/unpause");
+  CHECK(st2 == 400);
+  CHECK(body2.find("no running VM") != std::string::npos);
+  auto [st3, body3] = request(f.pki, f.server->port(), http::verb::get,
+                              "/v1/namespaces/default/virtualmachineinstances/other/console");
+  CHECK(st3 == 400);  // not an upgrade
+  auto [st4, body4] = request(f.pki, f.server->port(), http::verb::put,
+                              "/v1/namespaces/default/virtualmachineinstances/vm1/explode");
+  CHECK(st4 == 404);
+  CHECK(body4.find("allowed: console, vnc, pause, unpause, softreboot") != std::string::npos);
+
+  Client c(f.pki);
+  auto ec =
+      c.open(f.server->port(), "/v1/namespaces/default/virtualmachineinstances/other/console");
+  CHECK(ec);  // 404: not on this node; the handshake fails
+  Client v(f.pki);
+  CHECK(v.open(f.server->port(), "/v1/namespaces/default/virtualmachineinstances/vm1/vnc"));
+  CHECK(f.metrics.value("kubevirt_handler_stream_errors_total", {{"kind", "socket"}}) == 1);
+}
