@@ -36,7 +36,21 @@ std::optional<Ending> ending_from_stop_reason(const std::string& stop_reason) {
   return std::nullopt;
 }
 
+std::optional<Ending> ending_by_launcher_or_pod(const StatusInput& in, bool deleting);
+
+// How the VM ended. A launcher pod deleted while its VMI is not (someone ran `kubectl delete pod`,
+// or the node drained it) makes the launcher shut the guest down cleanly, but the user did not ask
+// the VM to stop: as in KubeVirt, that VMI ends Failed, so RerunOnFailure restarts it too.
 std::optional<Ending> ending_of(const StatusInput& in, bool deleting) {
+  auto end = ending_by_launcher_or_pod(in, deleting);
+  if (end && !deleting && in.pod.deleting && end->phase == VmiPhase::succeeded) {
+    return Ending{VmiPhase::failed, "PodDeleted",
+                  "the launcher pod " + in.pod.name + " was deleted while the VM ran"};
+  }
+  return end;
+}
+
+std::optional<Ending> ending_by_launcher_or_pod(const StatusInput& in, bool deleting) {
   const LauncherView& l = in.launcher;
   if (l.exit_reason) {
     const std::string& r = *l.exit_reason;

@@ -2,7 +2,7 @@
 // The test plays the node's part through the API: it binds launcher pods, writes their status
 // as a kubelet would, finishes deletions of bound pods (grace 0) and writes VMI phases as the
 // handler would. The controller runs as its real binary, so it can be killed and restarted.
-// Run through with_cluster.sh (meson test controller/integration).
+// Run through test/integration/with_control_plane.sh --crds (meson test controller/integration).
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>

@@ -1,4 +1,4 @@
-// core/kube against a real etcd + kube-apiserver. Run through with_control_plane.sh, which sets
+// core/kube against a real etcd + kube-apiserver. Run through test/integration/with_control_plane.sh, which sets
 // KUBECONFIG, KV_CLUSTER_STATE, KV_ETCD_PORT and KV_CLUSTER_TOOL.
 #include <signal.h>
 #include <sys/stat.h>

@@ -199,6 +199,24 @@ TEST_CASE("how the VM ended decides Succeeded or Failed") {
     CHECK(cond(st, "Ready")->reason == row.reason);
 }
 
+TEST_CASE("a launcher pod deleted under a running VMI ends it Failed, not Succeeded") {
+  auto vmi = vmi_in(VmiPhase::running);
+  vmi.status->conditions.push_back(Condition{"Ready", "True", {}, kT0, {}, {}});
+  LauncherView l = connected("shutoff", "shutdown");
+  l.stop_reason = "shutdown";
+  l.exit_reason = "guest-shutdown";
+  PodView pod = running_pod();
+  pod.deleting = true;
+  auto st = run(vmi, l, pod, kT2);
+  CHECK(st.phase == VmiPhase::failed);
+  CHECK(st.reason.value_or("") == "PodDeleted");
+  CHECK(cond(st, "Ready")->reason == "PodDeleted");
+
+  // Deleting the VMI itself (a user's stop) deletes the pod too: that shutdown is a success.
+  vmi.metadata.deletion_timestamp = kT1;
+  CHECK(run(vmi, l, pod, kT2).phase == VmiPhase::succeeded);
+}
+
 TEST_CASE("the stop event alone is enough when `exiting` has not arrived yet") {
   auto vmi = vmi_in(VmiPhase::running);
   LauncherView l = connected("shutoff", "failed");

@@ -4,8 +4,8 @@
 //
 //   KUBECONFIG=... bench_controller --controller <build>/controller/virt-controller [--vms 1000]
 //       [--qps 200 --burst 400] [--workers 4] [--namespace bench]
-// Needs the CRDs and the `kubevirt` namespace (test/integration/controller/with_cluster.sh sets
-// both up: with_cluster.sh bench_controller ...). Deletes its namespace at the end.
+// Needs the CRDs and the `kubevirt` namespace (test/integration/with_control_plane.sh --crds sets
+// both up: with_control_plane.sh --crds bench_controller ...). Deletes its namespace at the end.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>

@@ -2,7 +2,7 @@
 // watch throughput, against the API server in $KUBECONFIG. Prints a table.
 //   kube_informer_bench [N=10000] [WATCH_SECONDS=15]
 // With a private control plane:
-//   test/integration/kube/with_control_plane.sh BUILD/tools/bench/kube/kube_informer_bench
+//   test/integration/with_control_plane.sh BUILD/tools/bench/kube/kube_informer_bench
 #include <atomic>
 #include <chrono>
 #include <cstdio>

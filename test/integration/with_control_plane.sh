@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# Runs a command against a private control plane (etcd + kube-apiserver from tools/cluster):
-#   with_control_plane.sh COMMAND [ARGS...]
+# Runs a command against a private control plane (etcd + kube-apiserver + kube-controller-manager
+# from tools/cluster):
+#   with_control_plane.sh [--crds] COMMAND [ARGS...]
 # Brings it up in a fresh state directory on ports of its own, exports KUBECONFIG and the
 # KV_* variables for the command, and tears everything down on exit, whatever happened.
+# --crds also installs the kubevirt.io CRDs (manifests/crds/) and the `kubevirt` namespace.
 set -euo pipefail
 here=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
-repo=${KV_SOURCE_ROOT:-$(cd "$here/../../.." && pwd)}
+repo=${KV_SOURCE_ROOT:-$(cd "$here/../.." && pwd)}
 cluster=$repo/tools/cluster/cluster
 [[ -x $cluster ]] || { echo "missing $cluster" >&2; exit 1; }
+crds=false
+if [[ ${1:-} == --crds ]]; then
+	crds=true
+	shift
+fi
 
-state=$(mktemp -d /tmp/kv-kube-it-XXXXXX)
+state=$(mktemp -d /tmp/kv-it-XXXXXX)
 export KV_CLUSTER_STATE=$state
 # Ports of our own, so a developer's default cluster (16443...) is left alone.
 export KV_APISERVER_PORT=${KV_IT_APISERVER_PORT:-26443}
@@ -18,7 +25,7 @@ export KV_ETCD_PEER_PORT=${KV_IT_ETCD_PEER_PORT:-22380}
 export KV_CM_PORT=${KV_IT_CM_PORT:-20357}
 export KV_CLUSTER_TOOL=$cluster
 export KUBECONFIG=$state/admin.kubeconfig
-log=$(mktemp /tmp/kv-kube-it-up-XXXXXX.log)
+log=$(mktemp /tmp/kv-it-up-XXXXXX.log)
 
 cleanup() {
 	local rc=$?
@@ -34,5 +41,11 @@ if ! "$cluster" up --control-plane-only >>"$log" 2>&1; then
 	echo "cluster up --control-plane-only failed:" >&2
 	tail -n 40 "$log" >&2
 	exit 1
+fi
+if $crds; then
+	"$cluster" kubectl apply -f "$repo/manifests/crds/" >>"$log" 2>&1
+	"$cluster" kubectl create namespace kubevirt >>"$log" 2>&1
+	"$cluster" kubectl wait --for condition=established --timeout=60s \
+		crd/virtualmachines.kubevirt.io crd/virtualmachineinstances.kubevirt.io >>"$log" 2>&1
 fi
 "$@"

@@ -1,0 +1,527 @@
+#!/usr/bin/env bash
+# e2e: VMs on the local cluster, as a user sees them. Brings up its own cluster (tools/cluster,
+# state dir KV_CLUSTER_STATE), builds and loads the images from BUILD_DIR (images/build),
+# deploys manifests/, runs the cases below one after another, prints start-latency and memory
+# figures, and tears the cluster down. Output: TAP on stdout (meson counts every case), progress
+# and diagnostics on stderr. docs/e2e.md describes each case.
+#
+#   test/e2e/vm_test.sh BUILD_DIR        (root; meson test -C BUILD_DIR --suite e2e)
+#
+# Environment: KV_CLUSTER_STATE (/var/tmp/kubevirt-cpp-e2e-vm), KV_E2E_KEEP=1 (leave the cluster
+# up), KV_E2E_LOGS (where logs are kept when something fails: /tmp/kubevirt-cpp-e2e-logs),
+# KV_E2E_TIMEOUT_SCALE (multiplies every deadline), KV_E2E_BENCH_VMS (5), KV_E2E_ONLY (a regex of
+# case names to run; setup always runs), KV_E2E_WAIT_CLUSTER (seconds to wait for another
+# cluster on this machine to go away: 900).
+set -uo pipefail
+
+KV_ROOT=$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)
+BUILD=${1:-}
+[[ -n $BUILD && -f $BUILD/build.ninja ]] || { echo "usage: vm_test.sh BUILD_DIR (a meson build dir)" >&2; exit 2; }
+[[ $(id -u) == 0 ]] || { echo "1..0 # SKIP needs root (the local cluster runs as root)"; exit 0; }
+export KV_CLUSTER_STATE=${KV_CLUSTER_STATE:-/var/tmp/kubevirt-cpp-e2e-vm}
+# shellcheck source=lib.sh
+. "$KV_ROOT/test/e2e/lib.sh"
+
+NS=kv-e2e
+VERSION=$(sed -n "s/^[[:space:]]*version:[[:space:]]*'\([^']*\)'.*/\1/p" "$KV_ROOT/meson.build" | head -1)
+IMG_DISK=localhost/kubevirt-cpp/test-guest-containerdisk:$VERSION
+IMG_BUSYBOX=docker.io/library/busybox:local
+LOGS=${KV_E2E_LOGS:-/tmp/kubevirt-cpp-e2e-logs}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/kv-e2e.XXXXXX")
+TOKEN=$(head -c6 /dev/urandom | od -An -tx1 | tr -d ' \n')
+n=0 failed=0 cluster_started=0
+# The hostPath PersistentVolume's directory on the node (case_pvc).
+PV_DIR=/var/tmp/kv-e2e-pv-$TOKEN
+
+log() { printf '[e2e %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+fail() {
+	log "FAIL: $*"
+	exit 1
+}
+
+# --- per-case clean-up: nothing of a case survives it ------------------------------------------
+cleanup_ns() {
+	k get ns "$NS" >/dev/null 2>&1 || return 0
+	k -n "$NS" delete vm --all --wait=false >/dev/null 2>&1
+	k -n "$NS" delete vmi --all --wait=false >/dev/null 2>&1
+	k -n "$NS" delete pod --all --grace-period=0 --wait=false >/dev/null 2>&1
+	wait_until 180 "VMIs and pods of namespace $NS to be gone" \
+		bash -c "[[ -z \$('$KV_CLUSTER' kubectl -n $NS get vm,vmi,pod -o name 2>/dev/null) ]]" ||
+		k -n "$NS" get vm,vmi,pod -o wide >&2
+	k -n "$NS" delete pvc --all --wait=true --timeout=60s >/dev/null 2>&1
+	k delete pv -l kubevirt-cpp.io/e2e=true --wait=true --timeout=60s >/dev/null 2>&1
+	rm -rf "$PV_DIR"
+}
+
+diagnose() {
+	{
+		echo "---- state after the failure (namespace $NS)"
+		k -n "$NS" get vm,vmi,pod,pvc -o wide
+		k -n "$NS" get vmi -o yaml | grep -A30 '^    status:' | head -60
+		k -n "$NS" get events --sort-by=.lastTimestamp | tail -20
+		local p
+		for p in $(k -n "$NS" get pods -o name 2>/dev/null); do
+			echo "---- $p (last 25 lines)"
+			k -n "$NS" logs "$p" --all-containers --tail=25
+		done
+		echo "---- virt-controller (last 20 lines of each)"
+		k -n kubevirt logs -l kubevirt.io=virt-controller --tail=20 --prefix
+		echo "---- virt-handler (last 25 lines)"
+		k -n kubevirt logs -l kubevirt.io=virt-handler --tail=25 --prefix
+	} >&2 2>&1
+}
+
+# run_case NAME FUNCTION [keep]: runs FUNCTION in a subshell with errexit; prints a TAP line.
+# Without "keep" the namespace is emptied afterwards (a group of cases sharing one VM passes
+# "keep" until its last case).
+run_case() {
+	local name=$1 fn=$2 keep=${3:-}
+	if [[ -n ${KV_E2E_ONLY:-} && ! $name =~ $KV_E2E_ONLY ]]; then
+		return 0
+	fi
+	n=$((n + 1))
+	log "--- case $n: $name"
+	local t0=$SECONDS rc
+	# Not inside `if`: bash ignores errexit in a subshell that is an if's condition.
+	(set -e; "$fn")
+	rc=$?
+	if ((rc == 0)); then
+		echo "ok $n - $name"
+		log "ok ($((SECONDS - t0)) s): $name"
+	else
+		echo "not ok $n - $name"
+		log "not ok ($((SECONDS - t0)) s): $name"
+		failed=$((failed + 1))
+		diagnose
+	fi
+	[[ $keep == keep ]] || cleanup_ns
+}
+
+finish() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if ((cluster_started)); then
+		cleanup_ns
+		if ((failed)); then
+			rm -rf "$LOGS"
+			mkdir -p "$LOGS"
+			cp -r "$KV_CLUSTER_STATE/logs" "$LOGS/cluster" 2>/dev/null
+			cp -r "$WORK"/*.log "$LOGS/" 2>/dev/null
+			k -n kubevirt logs -l kubevirt.io=virt-controller --tail=-1 --prefix >"$LOGS/virt-controller.log" 2>&1
+			k -n kubevirt logs -l kubevirt.io=virt-handler --tail=-1 --prefix >"$LOGS/virt-handler.log" 2>&1
+			k get all,vm,vmi -A -o wide >"$LOGS/objects.txt" 2>&1
+			log "logs kept in $LOGS (cluster component logs, virt-controller, virt-handler, objects)"
+			echo "# logs kept in $LOGS"
+		fi
+		if [[ ${KV_E2E_KEEP:-} == 1 ]]; then
+			log "KV_E2E_KEEP=1: the cluster stays up (KV_CLUSTER_STATE=$KV_CLUSTER_STATE $KV_CLUSTER down)"
+		else
+			log "tearing the cluster down"
+			"$KV_CLUSTER" down >"$WORK/cluster-down.log" 2>&1 || { log "cluster down failed:"; tail -20 "$WORK/cluster-down.log" >&2; rc=1; }
+		fi
+	fi
+	rm -rf "$WORK"
+	echo "1..$n"
+	((failed == 0 && rc == 0)) || exit 1
+	exit 0
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+bail() {
+	echo "Bail out! $*"
+	log "$*"
+	failed=$((failed + 1))
+	exit 1
+}
+
+# --- setup ---------------------------------------------------------------------------------------
+setup() {
+	local waited=0 limit=${KV_E2E_WAIT_CLUSTER:-900}
+	while other_cluster_running "$KV_CLUSTER_STATE"; do
+		((waited == 0)) && log "another cluster runs on this machine (kubelet or port 16443); waiting up to ${limit}s for it to go away"
+		((waited < limit)) || bail "another local cluster is still running after ${limit}s (tools/cluster/cluster status; it is not this test's to stop)"
+		sleep 5
+		waited=$((waited + 5))
+	done
+	log "cluster up (state $KV_CLUSTER_STATE; log $WORK/cluster-up.log)"
+	cluster_started=1
+	"$KV_CLUSTER" up >"$WORK/cluster-up.log" 2>&1 || { tail -30 "$WORK/cluster-up.log" >&2; bail "tools/cluster/cluster up failed"; }
+	log "images/build --load $BUILD"
+	"$KV_ROOT/images/build" --load "$BUILD" >"$WORK/images.log" 2>&1 || { tail -30 "$WORK/images.log" >&2; bail "images/build failed"; }
+	grep -E '^localhost/' "$WORK/images.log" | sed 's/^/# image /'
+	local img
+	for img in virt-launcher virt-handler virt-controller test-guest-containerdisk; do
+		grep -q "^localhost/kubevirt-cpp/$img:" "$WORK/images.log" ||
+			bail "image $img was not built: $(grep "skipped: $img" "$WORK/images.log")"
+	done
+	"$KV_CLUSTER" load-image "$("$KV_CLUSTER" image-archive busybox)" >>"$WORK/images.log" 2>&1 || bail "loading the busybox image failed"
+	log "deploying manifests/ (manifests/local/render | kubectl apply -f -)"
+	deploy_addon 2>"$WORK/deploy.log" || { tail -30 "$WORK/deploy.log" >&2; bail "deploying the add-on failed"; }
+	k create namespace "$NS" >/dev/null || bail "cannot create namespace $NS"
+	wait_until 60 "the default service account of $NS" k -n "$NS" get serviceaccount default || bail "namespace $NS has no service account"
+}
+
+# --- objects -------------------------------------------------------------------------------------
+# vm_yaml NAME RUN_STRATEGY [USER_DATA_FILE] [EXTRA_DISK_YAML EXTRA_VOLUME_YAML]
+vm_yaml() {
+	local name=$1 strategy=$2 userdata=${3:-} disk=${4:-} volume=${5:-} image=${IMG_OVERRIDE:-$IMG_DISK}
+	cat <<EOF
+apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata:
+  name: $name
+  namespace: $NS
+spec:
+  runStrategy: $strategy
+  template:
+    spec:
+      domain:
+        memory:
+          guest: 256Mi
+        devices:
+          disks:
+            - name: root
+              disk:
+                bus: virtio
+$( [[ -n $userdata ]] && printf '            - name: cloudinit\n              disk:\n                bus: virtio\n')
+$disk
+          interfaces:
+            - name: default
+              masquerade: {}
+              ports:
+                - port: 8080
+                - port: 8081
+      networks:
+        - name: default
+          pod: {}
+      terminationGracePeriodSeconds: 10
+      volumes:
+        - name: root
+          containerDisk:
+            image: $image
+$( [[ -n $userdata ]] && { printf '        - name: cloudinit\n          cloudInitNoCloud:\n            userData: |\n'; sed 's/^/              /' "$userdata"; })
+$volume
+EOF
+}
+
+pod_ip_of() { # NS VMI -> the launcher pod's IP
+	local uid
+	uid=$(vmi_uid "$1" "$2")
+	k -n "$1" get pods -l "kubevirt.io/created-by=$uid" -o jsonpath='{.items[0].status.podIP}'
+}
+
+wait_running_and_ready() { # NAME: VMI Running, then the console's ready line
+	wait_until 180 "VMI $1 phase Running" vmi_phase_is "$NS" "$1" Running || return 1
+	wait_until 180 "the console of $1 to print $GUEST_READY" console_has "$NS" "$1" "$GUEST_READY" || return 1
+}
+
+# Records every state of VMI NAME (watch events "TYPE UID PHASE") into FILE in the background.
+watch_vmi() {
+	k -n "$NS" get vmi "$1" -w --output-watch-events \
+		-o jsonpath='{.type} {.object.metadata.uid} {.object.status.phase}{"\n"}' >"$2" 2>/dev/null &
+	echo $!
+}
+
+# --- the lifecycle of one VM --------------------------------------------------------------------
+# The guest's user data (cloud-init NoCloud) prints a token and serves a CGI on port 8081 that
+# powers the guest off the way its ACPI button does: a guest-initiated poweroff.
+cat >"$WORK/userdata" <<EOF
+#!/bin/sh
+mkdir -p /run/e2e/cgi-bin
+cat >/run/e2e/cgi-bin/poweroff <<'CGI'
+#!/bin/sh
+printf 'Content-Type: text/plain\r\n\r\npowering off\n'
+( sleep 1; /etc/acpi/power-off ) </dev/null >/dev/console 2>&1 &
+CGI
+chmod +x /run/e2e/cgi-bin/poweroff
+httpd -p 8081 -h /run/e2e
+echo KV-E2E-USERDATA-$TOKEN
+EOF
+
+case_vm_running() {
+	vm_yaml e2e-vm Always "$WORK/userdata" >"$WORK/vm.yaml"
+	k apply -f "$WORK/vm.yaml" >&2
+	wait_running_and_ready e2e-vm
+	local line
+	line=$(k -n "$NS" get vm e2e-vm --no-headers)
+	log "kubectl get vm: $line"
+	[[ $(awk '{print $3, $4}' <<<"$line") == "Running true" ]] || fail "kubectl get vm shows '$line', want STATUS Running and READY true"
+	wait_until 30 "VMI e2e-vm condition Ready=True" \
+		bash -c "[[ \$('$KV_CLUSTER' kubectl -n $NS get vmi e2e-vm -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}') == True ]]"
+}
+
+case_http() {
+	local ip body vmi_ip
+	ip=$(pod_ip_of "$NS" e2e-vm)
+	[[ -n $ip ]] || fail "the launcher pod of e2e-vm has no IP"
+	body=$(curl -sS -m 10 --retry 3 --retry-connrefused "http://$ip:8080/") || fail "no HTTP answer from the guest at $ip:8080"
+	log "http://$ip:8080/ -> $body"
+	[[ $body == *"KUBEVIRT-CPP-GUEST hostname=e2e-vm"* ]] || fail "unexpected answer from $ip:8080: $body"
+	vmi_ip=$(vmi_field "$NS" e2e-vm '{.status.interfaces[0].ipAddress}')
+	[[ $vmi_ip == "$ip" ]] || fail "VMI status.interfaces[0].ipAddress is '$vmi_ip', the pod IP is $ip"
+}
+
+case_cloud_init() {
+	local c
+	c=$(console "$NS" e2e-vm)
+	grep -q KUBEVIRT-CPP-USER-DATA-BEGIN <<<"$c" || fail "the console shows no user data"
+	grep -qx "KV-E2E-USERDATA-$TOKEN" <<<"$(tr -d '\r' <<<"$c")" || fail "the user-data script did not print KV-E2E-USERDATA-$TOKEN"
+	grep -q "KUBEVIRT-CPP-USER-DATA-EXIT 0" <<<"$c" || fail "the user-data script did not exit 0"
+}
+
+case_stop() {
+	local uid
+	uid=$(vmi_uid "$NS" e2e-vm)
+	k -n "$NS" patch vm e2e-vm --type merge -p '{"spec":{"runStrategy":"Halted"}}' >&2
+	wait_until 120 "VM e2e-vm printableStatus Stopped" vm_printable_is "$NS" e2e-vm Stopped
+	wait_until 60 "VMI e2e-vm gone" vmi_gone "$NS" e2e-vm
+	wait_until 60 "the launcher pod of VMI $uid gone" no_launcher_pods "$NS" "$uid"
+	log "kubectl get vm: $(k -n "$NS" get vm e2e-vm --no-headers)"
+}
+
+case_start() {
+	k -n "$NS" patch vm e2e-vm --type merge -p '{"spec":{"runStrategy":"Always"}}' >&2
+	wait_running_and_ready e2e-vm
+	wait_until 60 "VM e2e-vm printableStatus Running" vm_printable_is "$NS" e2e-vm Running
+}
+
+case_guest_poweroff() {
+	local uid ip w
+	uid=$(vmi_uid "$NS" e2e-vm)
+	ip=$(pod_ip_of "$NS" e2e-vm)
+	w=$(watch_vmi e2e-vm "$WORK/watch-poweroff")
+	curl -sS -m 10 --retry 3 --retry-connrefused "http://$ip:8081/cgi-bin/poweroff" >&2 || { kill "$w"; fail "the guest's poweroff CGI did not answer"; }
+	wait_until 180 "a new VMI e2e-vm (not $uid) Running" vmi_replaced_running "$NS" e2e-vm "$uid" || { kill "$w"; exit 1; }
+	kill "$w" 2>/dev/null
+	log "VMI states seen: $(tr '\n' ';' <"$WORK/watch-poweroff")"
+	grep -q "$uid Succeeded" "$WORK/watch-poweroff" || fail "VMI $uid never showed phase Succeeded after the guest powered off"
+	wait_until 180 "the console of the new VMI to print $GUEST_READY" console_has "$NS" e2e-vm "$GUEST_READY"
+}
+
+case_delete_pod() {
+	local uid pod w
+	uid=$(vmi_uid "$NS" e2e-vm)
+	pod=$(launcher_pod "$NS" "$uid")
+	[[ -n $pod ]] || fail "VMI $uid has no launcher pod"
+	w=$(watch_vmi e2e-vm "$WORK/watch-delete-pod")
+	k -n "$NS" delete "$pod" --wait=false >&2
+	wait_until 180 "a new VMI e2e-vm (not $uid) Running" vmi_replaced_running "$NS" e2e-vm "$uid" || { kill "$w"; exit 1; }
+	kill "$w" 2>/dev/null
+	log "VMI states seen: $(tr '\n' ';' <"$WORK/watch-delete-pod")"
+	grep -q "$uid Failed" "$WORK/watch-delete-pod" || fail "VMI $uid never showed phase Failed after its pod was deleted"
+	wait_until 180 "the console of the new VMI to print $GUEST_READY" console_has "$NS" e2e-vm "$GUEST_READY"
+}
+
+case_delete_vm() {
+	local uid
+	uid=$(vmi_uid "$NS" e2e-vm)
+	k -n "$NS" delete vm e2e-vm --wait=false >&2
+	wait_until 120 "VM e2e-vm gone" bash -c "! '$KV_CLUSTER' kubectl -n $NS get vm e2e-vm"
+	wait_until 60 "VMI e2e-vm gone" vmi_gone "$NS" e2e-vm
+	wait_until 60 "the launcher pod of VMI $uid gone" no_launcher_pods "$NS" "$uid"
+}
+
+# --- a PVC disk ------------------------------------------------------------------------------------
+case_pvc() {
+	local dir=$PV_DIR
+	mkdir -p "$dir"
+	# A raw ext4 disk labelled kvdata (the guest mounts it at /data), owned by the launcher's uid.
+	truncate -s 64M "$dir/disk.img"
+	mkfs.ext4 -q -F -L kvdata "$dir/disk.img"
+	chown -R 107:107 "$dir"
+	cat >"$WORK/pvc.yaml" <<EOF
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: kv-e2e-pv-$TOKEN
+  labels:
+    kubevirt-cpp.io/e2e: "true"
+spec:
+  capacity:
+    storage: 64Mi
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: ""
+  claimRef:
+    namespace: $NS
+    name: e2e-pvc
+  hostPath:
+    path: $dir
+    type: Directory
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: e2e-pvc
+  namespace: $NS
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: ""
+  volumeName: kv-e2e-pv-$TOKEN
+  resources:
+    requests:
+      storage: 64Mi
+EOF
+	k apply -f "$WORK/pvc.yaml" >&2
+	wait_until 60 "PVC e2e-pvc Bound" bash -c "[[ \$('$KV_CLUSTER' kubectl -n $NS get pvc e2e-pvc -o jsonpath='{.status.phase}') == Bound ]]"
+	cat >"$WORK/userdata-pvc" <<EOF
+#!/bin/sh
+if [ -f /data/e2e-token ]; then echo "KV-E2E-PVC-FOUND \$(cat /data/e2e-token)"; else echo $TOKEN >/data/e2e-token && sync && echo "KV-E2E-PVC-WROTE $TOKEN"; fi
+EOF
+	vm_yaml e2e-pvc Always "$WORK/userdata-pvc" \
+		"$(printf '            - name: data\n              disk:\n                bus: virtio')" \
+		"$(printf '        - name: data\n          persistentVolumeClaim:\n            claimName: e2e-pvc')" >"$WORK/vm-pvc.yaml"
+	k apply -f "$WORK/vm-pvc.yaml" >&2
+	wait_running_and_ready e2e-pvc
+	console_has "$NS" e2e-pvc "KUBEVIRT-CPP-GUEST-DATA .* mounted at /data" || fail "the guest did not mount the PVC disk at /data"
+	console_has "$NS" e2e-pvc "KV-E2E-PVC-WROTE $TOKEN" || fail "the guest did not write its token to /data"
+	local uid
+	uid=$(vmi_uid "$NS" e2e-pvc)
+	k -n "$NS" patch vm e2e-pvc --type merge -p '{"spec":{"runStrategy":"Halted"}}' >&2
+	wait_until 120 "VM e2e-pvc Stopped and its pod gone" no_launcher_pods "$NS" "$uid"
+	k -n "$NS" patch vm e2e-pvc --type merge -p '{"spec":{"runStrategy":"Always"}}' >&2
+	wait_running_and_ready e2e-pvc
+	console_has "$NS" e2e-pvc "KV-E2E-PVC-FOUND $TOKEN" || fail "after the restart the guest did not find the token it wrote on the PVC"
+}
+
+# --- rejected and failing VMs -------------------------------------------------------------------
+case_invalid() {
+	local out
+	vm_yaml e2e-invalid Sometimes >"$WORK/vm-invalid.yaml"
+	if out=$(k apply -f "$WORK/vm-invalid.yaml" 2>&1); then
+		fail "a VM with runStrategy Sometimes was accepted: $out"
+	fi
+	log "kubectl apply said: $out"
+	[[ $out == *'spec.runStrategy: Unsupported value: "Sometimes"'* ]] || fail "the message does not name spec.runStrategy and the bad value: $out"
+	[[ $out == *'"Always"'* ]] || fail "the message does not list the allowed values: $out"
+	! k -n "$NS" get vm e2e-invalid >/dev/null 2>&1 || fail "the invalid VM exists"
+}
+
+case_missing_image() {
+	IMG_OVERRIDE=localhost/kubevirt-cpp/no-such-image:$TOKEN vm_yaml e2e-noimage Always >"$WORK/vm-noimage.yaml"
+	k apply -f "$WORK/vm-noimage.yaml" >&2
+	wait_until 180 "VM e2e-noimage printableStatus ErrImagePull or ImagePullBackOff" \
+		bash -c "[[ \$('$KV_CLUSTER' kubectl -n $NS get vm e2e-noimage -o jsonpath='{.status.printableStatus}') =~ ^(ErrImagePull|ImagePullBackOff)$ ]]"
+	log "kubectl get vm: $(k -n "$NS" get vm e2e-noimage --no-headers)"
+}
+
+# --- figures -------------------------------------------------------------------------------------
+p50() { sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)] }'; }
+pod_cgroup() { # pod uid -> its memory cgroup dir
+	find /sys/fs/cgroup/memory -maxdepth 6 -type d -name "pod$1" 2>/dev/null | head -1
+}
+
+case_figures() {
+	local vms=${KV_E2E_BENCH_VMS:-5} i t0 t1 t2 name ph uid pod cg
+	: >"$WORK/fig-vm-running" ; : >"$WORK/fig-vm-ready" ; : >"$WORK/fig-mem"
+	for ((i = 1; i <= vms; i++)); do
+		name=e2e-bench-$i
+		vm_yaml "$name" Always >"$WORK/bench.yaml"
+		t1="" t2=""
+		t0=$(now)
+		k apply -f "$WORK/bench.yaml" >/dev/null
+		local deadline=$((SECONDS + 240 * KV_TIMEOUT_SCALE))
+		while [[ -z $t2 ]] && ((SECONDS < deadline)); do
+			if [[ -z $t1 ]]; then
+				ph=$(vmi_phase "$NS" "$name")
+				[[ $ph == Running ]] && t1=$(now)
+			fi
+			if console_has "$NS" "$name" "$GUEST_READY"; then
+				t2=$(now)
+				[[ -n $t1 ]] || t1=$t2
+			fi
+		done
+		[[ -n $t2 ]] || fail "$name: no ready line within the deadline"
+		elapsed "$t0" "$t1" >>"$WORK/fig-vm-running"
+		elapsed "$t0" "$t2" >>"$WORK/fig-vm-ready"
+		# Memory of the launcher pod once the guest is up: the pod cgroup's usage without
+		# reclaimable page cache (the kubelet's working set), and the part of it that is guest RAM
+		# QEMU has touched (the RSS of its 256 MiB guest-memory mapping).
+		uid=$(vmi_uid "$NS" "$name")
+		pod=$(k -n "$NS" get pods -l "kubevirt.io/created-by=$uid" -o jsonpath='{.items[0].metadata.uid}')
+		cg=$(pod_cgroup "$pod")
+		if [[ -n $cg ]]; then
+			local usage inactive ws qpid guest_rss=0
+			usage=$(cat "$cg/memory.usage_in_bytes")
+			inactive=$(awk '$1 == "total_inactive_file" {print $2}' "$cg/memory.stat")
+			ws=$((usage - inactive))
+			for qpid in $(find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null); do
+				if [[ $(cat "/proc/$qpid/comm" 2>/dev/null) == qemu-system-x86* ]]; then
+					guest_rss=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { big = 0 } /^Size: +262144 kB/ { big = 1 } big && /^Rss:/ { s += $2; big = 0 } END { print s * 1024 }' "/proc/$qpid/smaps")
+				fi
+			done
+			echo "$ws $guest_rss" >>"$WORK/fig-mem"
+		fi
+		log "$name: Running after $(elapsed "$t0" "$t1") s, ready line after $(elapsed "$t0" "$t2") s"
+		k -n "$NS" delete vm "$name" --wait=false >/dev/null
+		wait_until 120 "VM $name and its pod gone" bash -c "[[ -z \$('$KV_CLUSTER' kubectl -n $NS get vm,vmi,pod -o name 2>/dev/null) ]]"
+	done
+	: >"$WORK/fig-pod-running" ; : >"$WORK/fig-pod-ready"
+	for ((i = 1; i <= vms; i++)); do
+		name=e2e-busybox-$i
+		cat >"$WORK/busybox.yaml" <<EOF
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $name
+  namespace: $NS
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+    - name: busybox
+      image: $IMG_BUSYBOX
+      imagePullPolicy: Never
+      command: [sh, -c, 'echo BUSYBOX-READY; exec sleep 3600']
+EOF
+		t1="" t2=""
+		t0=$(now)
+		k apply -f "$WORK/busybox.yaml" >/dev/null
+		local deadline=$((SECONDS + 120 * KV_TIMEOUT_SCALE))
+		while [[ -z $t2 ]] && ((SECONDS < deadline)); do
+			if [[ -z $t1 && $(k -n "$NS" get pod "$name" -o jsonpath='{.status.phase}' 2>/dev/null) == Running ]]; then
+				t1=$(now)
+			fi
+			if [[ -n $t1 ]] && grep -q BUSYBOX-READY <<<"$(k -n "$NS" logs "$name" 2>/dev/null)"; then
+				t2=$(now)
+			fi
+		done
+		[[ -n $t2 ]] || fail "$name: no BUSYBOX-READY within the deadline"
+		elapsed "$t0" "$t1" >>"$WORK/fig-pod-running"
+		elapsed "$t0" "$t2" >>"$WORK/fig-pod-ready"
+		k -n "$NS" delete pod "$name" --grace-period=0 --wait=true >/dev/null
+	done
+	local vr vd pr pd
+	vr=$(p50 <"$WORK/fig-vm-running") vd=$(p50 <"$WORK/fig-vm-ready")
+	pr=$(p50 <"$WORK/fig-pod-running") pd=$(p50 <"$WORK/fig-pod-ready")
+	{
+		echo "start latency, p50 over $vms, one at a time (kubectl apply -> VMI Running / console ready line):"
+		echo "  VM:          Running $vr s, ready line $vd s   (all: $(tr '\n' ' ' <"$WORK/fig-vm-running")/ $(tr '\n' ' ' <"$WORK/fig-vm-ready"))"
+		echo "  busybox pod: Running $pr s, first log line $pd s   (all: $(tr '\n' ' ' <"$WORK/fig-pod-running")/ $(tr '\n' ' ' <"$WORK/fig-pod-ready"))"
+		if [[ -s $WORK/fig-mem ]]; then
+			awk '{ ws += $1; g += $2; n++ } END {
+				mib = 1048576
+				printf "launcher pod memory at the ready line, mean of %d (cgroup usage - inactive page cache):\n", n
+				printf "  %.0f MiB; minus 256 MiB guest RAM: %.0f MiB; minus the guest RAM QEMU has touched (%.0f MiB): %.0f MiB\n",
+					ws / n / mib, (ws / n) / mib - 256, g / n / mib, (ws - g) / n / mib
+			}' "$WORK/fig-mem"
+		fi
+	} | tee "$WORK/figures.txt" | sed 's/^/# /'
+	cat "$WORK/figures.txt" >&2
+	[[ -z ${KV_E2E_REPORT:-} ]] || cp "$WORK/figures.txt" "$KV_E2E_REPORT"
+}
+
+# --- run -----------------------------------------------------------------------------------------
+setup
+run_case "a VM from a containerDisk reaches Running, its console prints the ready line, kubectl get vm shows Running and Ready" case_vm_running keep
+run_case "the guest answers HTTP on the pod IP from the node; the VMI shows that IP" case_http keep
+run_case "the guest got its cloud-init user data and ran it" case_cloud_init keep
+run_case "stop (runStrategy Halted): the VM shows Stopped, VMI and launcher pod are gone" case_stop keep
+run_case "start again (runStrategy Always): Running and the ready line" case_start keep
+run_case "a guest poweroff with runStrategy Always: the VMI Succeeds and a new VMI runs" case_guest_poweroff keep
+run_case "deleting the launcher pod: the VMI fails and the VM starts a new one" case_delete_pod keep
+run_case "deleting the VM removes its VMI and launcher pod" case_delete_vm
+run_case "a PVC disk (hostPath PV) keeps a file the guest wrote across a restart" case_pvc
+run_case "an invalid VM is rejected with a message naming the field and the allowed values" case_invalid
+run_case "a VM whose containerDisk image does not exist shows ErrImagePull/ImagePullBackOff" case_missing_image
+run_case "figures: start latency of VMs and busybox pods, launcher memory" case_figures
