@@ -1,10 +1,10 @@
 // virt-launcher: the launcher pod's main process. Flags -> Options -> run().
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <string>
 #include <string_view>
 
+#include "core/flags.hpp"
 #include "launcher/launcher.hpp"
 
 namespace {
@@ -25,70 +25,24 @@ const char* kUsage =
     "  --log-level LEVEL          debug, info, warn, error (info)\n"
     "  --console-to-stdout BOOL   copy the serial console to stdout (true)\n";
 
-[[noreturn]] void usage_error(const std::string& msg) {
-  std::fprintf(stderr, "virt-launcher: %s\n%s", msg.c_str(), kUsage);
-  std::exit(64);
-}
-
-bool parse_bool(const std::string& flag, const std::string& v) {
-  if (v == "true" || v == "1" || v == "yes")
-    return true;
-  if (v == "false" || v == "0" || v == "no")
-    return false;
-  usage_error(flag + ": \"" + v + "\" is not true or false");
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   kv::launcher::Options o;
-  std::map<std::string, std::string*> strings{
-      {"--vmi-file", &o.vmi_file},
-      {"--socket-dir", &o.socket_dir},
-      {"--ephemeral-dir", &o.ephemeral_dir},
-      {"--container-disk-dir", &o.container_disk_dir},
-      {"--kernel-boot-dir", &o.kernel_boot_dir},
-      {"--pvc-dir", &o.pvc_dir},
-      {"--libvirt-cache-dir", &o.libvirt_cache_dir},
-      {"--pod-ip", &o.pod_ip},
-      {"--log-level", &o.log_level},
-  };
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "-h" || arg == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    std::string value;
-    bool has_value = false;
-    if (auto eq = arg.find('='); eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_value = true;
-    }
-    auto take = [&]() -> std::string {
-      if (has_value)
-        return value;
-      if (i + 1 >= argc)
-        usage_error(arg + ": needs a value");
-      return argv[++i];
-    };
-    if (auto it = strings.find(arg); it != strings.end()) {
-      *it->second = take();
-    } else if (arg == "--allow-emulation") {
-      o.allow_emulation = has_value ? parse_bool(arg, value) : true;
-    } else if (arg == "--console-to-stdout") {
-      o.console_to_stdout = parse_bool(arg, take());
-    } else if (arg == "--grace-period") {
-      std::string v = take();
-      char* end = nullptr;
-      long long n = std::strtoll(v.c_str(), &end, 10);
-      if (v.empty() || *end != '\0' || n < 0)
-        usage_error("--grace-period: \"" + v + "\" is not a non-negative number of seconds");
-      o.grace_period_seconds = n;
-    } else {
-      usage_error("unknown flag " + arg);
-    }
-  }
+  kv::core::Flags flags("virt-launcher", kUsage);
+  flags.text("--vmi-file", &o.vmi_file);
+  flags.text("--socket-dir", &o.socket_dir);
+  flags.text("--ephemeral-dir", &o.ephemeral_dir);
+  flags.text("--container-disk-dir", &o.container_disk_dir);
+  flags.text("--kernel-boot-dir", &o.kernel_boot_dir);
+  flags.text("--pvc-dir", &o.pvc_dir);
+  flags.text("--libvirt-cache-dir", &o.libvirt_cache_dir);
+  flags.text("--pod-ip", &o.pod_ip);
+  flags.text("--log-level", &o.log_level);
+  flags.boolean("--allow-emulation", &o.allow_emulation);
+  flags.boolean("--console-to-stdout", &o.console_to_stdout);
+  flags.integer("--grace-period", 0, 365LL * 86400,
+                [&](long long n) { o.grace_period_seconds = n; });
+  flags.parse_or_exit(argc, argv);
   return kv::launcher::run(o);
 }
