@@ -305,6 +305,23 @@ Result<json::Document> render_launcher_pod(const VirtualMachineInstance& vmi, co
                                 kKernelBootDir, paths));
   }
 
+  // A ConfigMap or Secret volume, mounted read-only at <dir>/<volume name>; the two differ only in
+  // their source's key names.
+  auto add_object_volume = [&](const std::string& prefix, const char* source_key,
+                               const char* name_key, const std::string& object_name,
+                               const std::optional<bool>& optional, const char* dir,
+                               const std::string& volume_name) {
+    std::string vol = prefix + volume_name;
+    auto pv = b.obj();
+    b.set(pv, "name", vol);
+    auto src = b.obj();
+    b.set(src, name_key, object_name);
+    if (optional)
+      b.set(src, "optional", b.boolean(*optional));
+    b.set(pv, source_key, std::move(src));
+    b.push(volumes, std::move(pv));
+    b.push(mounts, b.mount(vol, std::string(dir) + "/" + volume_name, true));
+  };
   for (size_t i = 0; i < spec.volumes.size(); ++i) {
     const auto& v = spec.volumes[i];
     const std::string vpath = "spec.volumes[" + std::to_string(i) + "]";
@@ -330,27 +347,11 @@ Result<json::Document> render_launcher_pod(const VirtualMachineInstance& vmi, co
       b.push(mounts, b.mount(vol, std::string(kPvcDir) + "/" + v.name,
                              v.persistent_volume_claim->read_only.value_or(false)));
     } else if (v.config_map) {
-      std::string vol = "configmap-" + v.name;
-      auto cv = b.obj();
-      b.set(cv, "name", vol);
-      auto src = b.obj();
-      b.set(src, "name", v.config_map->name);
-      if (v.config_map->optional)
-        b.set(src, "optional", b.boolean(*v.config_map->optional));
-      b.set(cv, "configMap", std::move(src));
-      b.push(volumes, std::move(cv));
-      b.push(mounts, b.mount(vol, std::string(kConfigMapDir) + "/" + v.name, true));
+      add_object_volume("configmap-", "configMap", "name", v.config_map->name,
+                        v.config_map->optional, kConfigMapDir, v.name);
     } else if (v.secret) {
-      std::string vol = "secret-" + v.name;
-      auto sv = b.obj();
-      b.set(sv, "name", vol);
-      auto src = b.obj();
-      b.set(src, "secretName", v.secret->secret_name);
-      if (v.secret->optional)
-        b.set(src, "optional", b.boolean(*v.secret->optional));
-      b.set(sv, "secret", std::move(src));
-      b.push(volumes, std::move(sv));
-      b.push(mounts, b.mount(vol, std::string(kSecretDir) + "/" + v.name, true));
+      add_object_volume("secret-", "secret", "secretName", v.secret->secret_name,
+                        v.secret->optional, kSecretDir, v.name);
     } else if (v.cloud_init_no_cloud) {
       // Inline data travels in the VMI the handler sends; Secret references become mounts.
       for (const auto& [ref, suffix] :
