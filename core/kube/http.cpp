@@ -1,5 +1,7 @@
 #include "core/kube/http.hpp"
 
+#include "core/kube/http_connection.hpp"
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -22,34 +24,6 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using Clk = std::chrono::steady_clock;
-
-struct HttpTransport::Connection {
-  asio::io_context ioc;
-  std::shared_ptr<void> ctx;  // keeps the ssl::context alive as long as the stream
-  std::unique_ptr<beast::tcp_stream> plain;
-  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
-  beast::flat_buffer buffer;
-  bool reused = false;    // came from the idle pool
-  bool reusable = false;  // the last response allows keep-alive
-
-  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
-
-  // Runs one async operation on this connection's io_context until it completes.
-  template <class Init>
-  beast::error_code run(Init&& init) {
-    beast::error_code result = asio::error::would_block;
-    init([&result](beast::error_code ec, auto&&...) { result = ec; });
-    ioc.restart();
-    ioc.run();
-    return result;
-  }
-  template <class F>
-  auto with_stream(F&& f) {
-    if (tls)
-      return f(*tls);
-    return f(*plain);
-  }
-};
 
 namespace {
 
@@ -241,6 +215,14 @@ Result<std::unique_ptr<HttpTransport::Connection>> HttpTransport::connect(
     }
   }
   return c;
+}
+
+Result<std::unique_ptr<HttpTransport::Connection>> HttpTransport::open(Clk::time_point deadline) {
+  return connect(deadline);
+}
+
+std::string HttpTransport::host_header() const {
+  return host_.find(':') != std::string::npos ? "[" + host_ + "]:" + port_ : host_ + ":" + port_;
 }
 
 std::unique_ptr<HttpTransport::Connection> HttpTransport::take_idle() {

@@ -40,6 +40,8 @@ struct HttpResponse {
 
 class HttpTransport {
  public:
+  struct Connection;  // defined in core/kube/http_connection.hpp
+
   // Parses config.server and prepares TLS (CA, client certificate, verification).
   static Result<std::unique_ptr<HttpTransport>> create(const RestConfig& config);
   ~HttpTransport();
@@ -58,12 +60,19 @@ class HttpTransport {
                      std::string* error_body, std::chrono::milliseconds idle_timeout,
                      Cancel* cancel);
 
+  // A fresh, unpooled connection (TCP, then TLS with the config's CA, client certificate and server
+  // name) for protocols that take the connection over, such as WebSocket upgrades. The definition
+  // of Connection is in core/kube/http_connection.hpp.
+  Result<std::unique_ptr<Connection>> open(std::chrono::steady_clock::time_point deadline);
+  // The Host header value for the server ("host:port", IPv6 in brackets).
+  std::string host_header() const;
+  // The server URL's path prefix ("" or "/prefix"), prepended to every request target.
+  const std::string& path_prefix() const { return prefix_; }
+
   // TCP connections opened so far (tests check keep-alive reuse).
   int64_t connections_opened() const { return connections_opened_.load(); }
   // Replaces the client certificate (exec plugins rotate it); drops pooled connections.
   Status set_client_certificate(const std::string& cert_pem, const std::string& key_pem);
-
-  struct Connection;
 
  private:
   HttpTransport() = default;
