@@ -1,0 +1,66 @@
+#pragma once
+// virtctl's command line, parsed into an Invocation by a pure function. Names, flags and
+// arity follow upstream virtctl (cobra): global flags anywhere, `--flag value`, `--flag=value`,
+// `-n value`; boolean flags bare or `--flag=true|false`.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace kv::virtctl {
+
+enum class Command {
+  help,
+  version,
+  start,
+  stop,
+  restart,
+  pause,
+  unpause,
+  soft_reboot,
+  console,
+  vnc
+};
+
+struct GlobalOptions {
+  std::string kubeconfig;  // --kubeconfig: this file alone, as kubectl
+  std::string context;     // --context
+  std::string ns;          // -n/--namespace; empty: the context's namespace
+};
+
+struct Invocation {
+  Command command = Command::help;
+  GlobalOptions global;
+  std::string help_topic;  // `virtctl help stop`, `virtctl stop --help`: "stop"
+  std::string name;        // the VM or VMI
+  bool vmi = false;        // pause/unpause: `vmi NAME` (true) or `vm NAME`
+  // start
+  bool paused = false;
+  // start, stop, restart, pause, unpause
+  bool dry_run = false;
+  // stop, restart: both or neither, as upstream
+  bool force = false;
+  std::optional<int64_t> grace_period;
+  // console: how long to wait for the VMI to be Running (upstream: minutes, default 5)
+  std::chrono::seconds timeout{300};
+  // vnc
+  bool proxy_only = false;
+  int port = 0;
+  std::string address = "127.0.0.1";
+};
+
+// Parses argv[1..] (without the program name). Errc::invalid with a message naming the argument
+// or flag and what is allowed.
+core::Result<Invocation> parse_args(const std::vector<std::string>& args);
+
+// Upstream's --timeout is whole minutes ("5"); we also take "90s", "2m", "1h" for scripts.
+core::Result<std::chrono::seconds> parse_console_timeout(const std::string& value);
+
+// The usage text for the whole tool (topic "") or one command.
+std::string usage(const std::string& topic);
+
+}  // namespace kv::virtctl

@@ -1,0 +1,109 @@
+#include "tools/virtctl/virtctl.hpp"
+
+#include <ostream>
+
+#include "core/kube/client.hpp"
+#include "core/kube/config.hpp"
+#include "core/kube/websocket.hpp"
+#include "tools/virtctl/args.hpp"
+#include "tools/virtctl/commands.hpp"
+#include "tools/virtctl/stream.hpp"
+
+namespace kv::virtctl {
+
+namespace {
+
+core::Result<core::kube::RestConfig> load_config(const GlobalOptions& g) {
+  core::kube::KubeconfigOptions o;
+  o.path = g.kubeconfig;
+  o.context = g.context;
+  auto c = core::kube::load_default(o);
+  if (!c.ok())
+    return c;
+  c->user_agent = "virtctl";
+  if (!g.ns.empty())
+    c->ns = g.ns;
+  return c;
+}
+
+Dialer websocket_dialer(const core::kube::RestConfig& config) {
+  return [config](
+             const std::string& path) -> core::Result<std::unique_ptr<core::kube::MessageStream>> {
+    core::kube::WebSocketRequest req;
+    req.path = path;
+    auto ws = core::kube::WebSocket::dial(config, req);
+    if (!ws.ok())
+      return ws.error();
+    return std::unique_ptr<core::kube::MessageStream>(std::move(*ws));
+  };
+}
+
+}  // namespace
+
+int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  auto inv = parse_args(args);
+  if (!inv.ok()) {
+    err << "error: " << inv.error().message << "\n";
+    if (inv.error().code == core::Errc::invalid)
+      err << "See 'virtctl help' for usage.\n";
+    return 1;
+  }
+  if (inv->command == Command::help) {
+    out << usage(inv->help_topic);
+    return 0;
+  }
+
+  auto config = load_config(inv->global);
+  if (inv->command == Command::version) {
+    if (!config.ok())
+      return run_version(nullptr, config.error().message, out, err);
+    auto client = core::kube::make_client(*config);
+    if (!client.ok())
+      return run_version(nullptr, client.error().message, out, err);
+    return run_version(client->get(), "", out, err);
+  }
+  if (!config.ok()) {
+    err << "error: " << config.error().message << "\n";
+    return 1;
+  }
+  const std::string ns = config->ns.empty() ? "default" : config->ns;
+
+  switch (inv->command) {
+    case Command::console: {
+      auto client = core::kube::make_client(*config);
+      if (!client.ok()) {
+        err << "error: " << client.error().message << "\n";
+        return 1;
+      }
+      SignalPipe signals;
+      ConsoleOptions opts;
+      opts.ns = ns;
+      opts.name = inv->name;
+      opts.timeout = inv->timeout;
+      out.flush();
+      return run_console(**client, websocket_dialer(*config), opts, signals, err);
+    }
+    case Command::vnc: {
+      SignalPipe signals;
+      VncOptions opts;
+      opts.ns = ns;
+      opts.name = inv->name;
+      opts.address = inv->address;
+      opts.port = inv->port;
+      opts.on_listening = [&out](int port) {
+        out << "{\"port\":" << port << "}" << std::endl;  // viewers wait for this line
+      };
+      return run_vnc(websocket_dialer(*config), opts, signals, err);
+    }
+    default: {
+      auto client = core::kube::make_client(*config);
+      if (!client.ok()) {
+        err << "error: " << client.error().message << "\n";
+        return 1;
+      }
+      return run_lifecycle(**client, lifecycle_call(*inv, ns), out, err);
+    }
+  }
+}
+
+}  // namespace kv::virtctl
