@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "api/v1/codec.hpp"
+#include "core/kube/cert_secrets.hpp"
 #include "core/kube/config.hpp"
 #include "core/log.hpp"
 #include "handler/heartbeat.hpp"
@@ -44,6 +45,32 @@ std::int64_t grace_seconds(const api::v1::VirtualMachineInstance& vmi) {
   return vmi.spec.termination_grace_period_seconds.value_or(30);
 }
 
+// RFC 1123 label: what Kubernetes allows as a namespace name.
+bool is_dns_label(const std::string& s) {
+  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-')
+    return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+      return false;
+  return true;
+}
+
+// RFC 1123 subdomain: what Kubernetes allows as a Secret name.
+bool is_dns_subdomain(const std::string& s) {
+  if (s.empty() || s.size() > 253)
+    return false;
+  size_t start = 0;
+  while (true) {
+    size_t dot = s.find('.', start);
+    std::string label = s.substr(start, dot == std::string::npos ? dot : dot - start);
+    if (!is_dns_label(label))
+      return false;
+    if (dot == std::string::npos)
+      return true;
+    start = dot + 1;
+  }
+}
+
 }  // namespace
 
 Status validate(const Options& o) {
@@ -58,11 +85,26 @@ Status validate(const Options& o) {
   if (o.metrics_port < 0 || o.metrics_port > 65535)
     return Error(Errc::invalid, "--metrics-port: " + std::to_string(o.metrics_port) +
                                     " is not a port (0 disables the server, 1-65535)");
-  if (o.stream_port != 0 &&
-      (o.tls_cert_file.empty() || o.tls_key_file.empty() || o.client_ca_file.empty()))
-    return Error(Errc::invalid,
-                 "--tls-cert, --tls-key and --client-ca: all required for the stream server "
-                 "(or --stream-port 0 to disable it)");
+  if (o.stream_port != 0) {
+    const int files =
+        !o.tls_cert_file.empty() + !o.tls_key_file.empty() + !o.client_ca_file.empty();
+    if (files != 0 && files != 3)
+      return Error(Errc::invalid,
+                   "--tls-cert, --tls-key and --client-ca: give all three, or none to read the "
+                   "certificate from Secret " +
+                       o.certs_namespace + "/" + o.certs_secret +
+                       " (--certs-namespace, --certs-secret)");
+    if (files == 0) {
+      if (!is_dns_subdomain(o.certs_secret))
+        return Error(Errc::invalid, "--certs-secret: \"" + o.certs_secret +
+                                        "\" is not a Secret name (lower-case letters, digits, "
+                                        "'-' and '.', at most 253 characters)");
+      if (!is_dns_label(o.certs_namespace))
+        return Error(Errc::invalid, "--certs-namespace: \"" + o.certs_namespace +
+                                        "\" is not a namespace name (lower-case letters, "
+                                        "digits and '-', at most 63 characters)");
+    }
+  }
   if (o.workers < 1 || o.workers > 64)
     return Error(Errc::invalid,
                  "--workers: " + std::to_string(o.workers) + " is not between 1 and 64");
@@ -82,6 +124,9 @@ Handler::Handler(kube::KubeClient& client, Options opts) : client_(client), opts
                    "Reconcile passes over a VMI.");
   metrics_.declare("kubevirt_handler_phase_transitions_total", Metrics::Type::counter,
                    "VMI phase transitions written by the handler, by phase.");
+  metrics_.declare("kubevirt_handler_stream_server_ready", Metrics::Type::gauge,
+                   "1 when the console/VNC server for virt-api runs; 0 while it waits for its "
+                   "certificate Secret.");
   recorder_ = std::make_unique<kube::EventRecorder>(
       client_, kube::EventSource{"virt-handler", opts_.node_name});
   links_ = std::make_unique<LauncherLinks>(io_, metrics_,
@@ -189,48 +234,19 @@ Status Handler::start(std::chrono::milliseconds sync_timeout) {
     metrics_server_ = std::move(*ms);
   }
   if (opts_.stream_port != 0) {
-    StreamServerOptions so;
-    so.address = opts_.listen_address;
-    so.port = opts_.stream_port;
-    so.cert_file = opts_.tls_cert_file;
-    so.key_file = opts_.tls_key_file;
-    so.client_ca_file = opts_.client_ca_file;
-    StreamBackend backend;
-    backend.socket_dir = [this](const std::string& ns,
-                                const std::string& name) -> Result<std::string> {
-      auto vmi = vmi_on_node(kube::meta::key(ns, name));
-      if (!vmi)
-        return Error(Errc::not_found, "VirtualMachineInstance " + ns + "/" + name +
-                                          " is not on node " + opts_.node_name);
-      auto pod = launcher_pod(std::string(kube::meta::uid(*vmi)));
-      if (!pod)
-        return Error(Errc::unavailable,
-                     "the launcher pod of " + ns + "/" + name + " is not on this node (yet)");
-      return socket_dir(std::string(kube::meta::uid(*pod)));
-    };
-    backend.command = [this](const std::string& ns, const std::string& name, proto::Command c,
-                             std::function<void(Status)> done) {
-      const std::string key = kube::meta::key(ns, name);
-      if (!vmi_on_node(key)) {
-        done(Error(Errc::not_found,
-                   "VirtualMachineInstance " + key + " is not on node " + opts_.node_name));
-        return;
-      }
-      proto::Request r;
-      r.command = c;
-      links_->request(key, std::move(r), [done](Result<proto::Response> resp) {
-        if (!resp.ok())
-          done(std::move(resp).error());
-        else if (!resp->ok())
-          done(*resp->error);
-        else
-          done(Status{});
-      });
-    };
-    auto ss = StreamServer::start(io_, so, std::move(backend), metrics_);
-    if (!ss.ok())
-      return std::move(ss).error();
-    stream_ = std::move(*ss);
+    if (!opts_.tls_cert_file.empty()) {
+      StreamServerOptions so;
+      so.cert_file = opts_.tls_cert_file;
+      so.key_file = opts_.tls_key_file;
+      so.client_ca_file = opts_.client_ca_file;
+      KV_CHECK(start_stream_server(so));
+    } else {
+      // Everything else runs meanwhile: VMs keep being managed and /healthz answers while
+      // virt-api (which makes the certificates) is not up yet.
+      metrics_.set("kubevirt_handler_stream_server_ready", {}, 0);
+      cert_cancel_ = std::make_unique<kube::Cancel>();
+      cert_thread_ = std::thread([this] { stream_server_from_secret(); });
+    }
   }
 
   for (int i = 0; i < opts_.workers; ++i)
@@ -243,6 +259,101 @@ Status Handler::start(std::chrono::milliseconds sync_timeout) {
   return {};
 }
 
+Status Handler::start_stream_server(const StreamServerOptions& base) {
+  StreamServerOptions so = base;
+  so.address = opts_.listen_address;
+  so.port = opts_.stream_port;
+  StreamBackend backend;
+  backend.socket_dir = [this](const std::string& ns,
+                              const std::string& name) -> Result<std::string> {
+    auto vmi = vmi_on_node(kube::meta::key(ns, name));
+    if (!vmi)
+      return Error(Errc::not_found, "VirtualMachineInstance " + ns + "/" + name +
+                                        " is not on node " + opts_.node_name);
+    auto pod = launcher_pod(std::string(kube::meta::uid(*vmi)));
+    if (!pod)
+      return Error(Errc::unavailable,
+                   "the launcher pod of " + ns + "/" + name + " is not on this node (yet)");
+    return socket_dir(std::string(kube::meta::uid(*pod)));
+  };
+  backend.command = [this](const std::string& ns, const std::string& name, proto::Command c,
+                           std::function<void(Status)> done) {
+    const std::string key = kube::meta::key(ns, name);
+    if (!vmi_on_node(key)) {
+      done(Error(Errc::not_found,
+                 "VirtualMachineInstance " + key + " is not on node " + opts_.node_name));
+      return;
+    }
+    proto::Request r;
+    r.command = c;
+    links_->request(key, std::move(r), [done](Result<proto::Response> resp) {
+      if (!resp.ok())
+        done(std::move(resp).error());
+      else if (!resp->ok())
+        done(*resp->error);
+      else
+        done(Status{});
+    });
+  };
+  auto ss = StreamServer::start(io_, so, std::move(backend), metrics_);
+  if (!ss.ok())
+    return std::move(ss).error();
+  std::lock_guard lock(stream_mu_);
+  stream_ = std::move(*ss);
+  metrics_.set("kubevirt_handler_stream_server_ready", {}, 1);
+  return {};
+}
+
+int Handler::stream_server_port() const {
+  std::lock_guard lock(stream_mu_);
+  return stream_ ? stream_->port() : 0;
+}
+
+void Handler::stream_server_from_secret() {
+  const std::string secret = opts_.certs_namespace + "/" + opts_.certs_secret;
+  core::log::info("stream server: waiting for its certificate Secret", {{"secret", secret}});
+  while (!cert_cancel_->cancelled()) {
+    // A bounded wait so that a long absence is logged now and then, not only once.
+    auto data = kube::wait_for_secret(client_, opts_.certs_namespace, opts_.certs_secret,
+                                      {"tls.crt", "tls.key", "ca.crt"}, cert_cancel_.get(),
+                                      std::chrono::steady_clock::now() + 5min);
+    if (cert_cancel_->cancelled())
+      return;
+    Status st;
+    if (data.ok()) {
+      StreamServerOptions so;
+      so.cert_pem = data->at("tls.crt");
+      so.key_pem = data->at("tls.key");
+      // virt-api's client certificate is signed by the same CA as ours.
+      so.client_ca_pem = data->at("ca.crt");
+      st = start_stream_server(so);
+      if (st.ok()) {
+        core::log::info("stream server started with the certificate from its Secret",
+                        {{"secret", secret}, {"port", std::to_string(stream_server_port())}});
+        return;
+      }
+    } else {
+      st = std::move(data).error();
+    }
+    if (st.error().code == Errc::timeout) {
+      core::log::warn(
+          "stream server: still waiting for its certificate Secret (virt-api "
+          "creates it)",
+          {{"secret", secret}});
+      continue;
+    }
+    // A Secret that does not load (edited by hand?) or a port in use: try again later.
+    metrics_.inc("kubevirt_handler_errors_total", {{"kind", "certificate"}});
+    core::log::error(
+        "stream server: cannot start with the certificate from its Secret; "
+        "retrying in 30 s",
+        {{"secret", secret}, {"error", st.error().to_string()}});
+    std::unique_lock lock(hb_mu_);
+    if (hb_cv_.wait_for(lock, 30s, [this] { return stopping_; }))
+      return;
+  }
+}
+
 void Handler::stop() {
   if (!started_)
     return;
@@ -252,6 +363,10 @@ void Handler::stop() {
     stopping_ = true;
   }
   hb_cv_.notify_all();
+  if (cert_cancel_)
+    cert_cancel_->cancel();
+  if (cert_thread_.joinable())
+    cert_thread_.join();
   queue_.shut_down();
   for (auto& t : workers_)
     t.join();
@@ -272,7 +387,10 @@ void Handler::stop() {
   boost::asio::post(io_, [this] { io_.stop(); });
   if (io_thread_.joinable())
     io_thread_.join();
-  stream_.reset();
+  {
+    std::lock_guard lock(stream_mu_);
+    stream_.reset();
+  }
   metrics_server_.reset();
 }
 

@@ -7,11 +7,13 @@
 //
 // Threads: two informers (VMIs, launcher pods of this node), `workers` reconcile threads fed by a
 // WorkQueue, one io_context thread (launcher sockets, stream and metrics servers, timers), one
-// heartbeat thread.
+// heartbeat thread, and, when the certificate comes from a Secret, one thread that waits for it and
+// then starts the stream server.
 
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,6 +41,11 @@ struct Options {
   int stream_port = 8186;
   std::string tls_cert_file, tls_key_file;
   std::string client_ca_file;  // CA that signs virt-api's client certificate
+  // Without the three files above, the stream server's certificate, key and client CA come
+  // from this Secret (tls.crt, tls.key, ca.crt), which virt-api creates at its start
+  // (core/kube/cert_secrets.hpp); the server starts as soon as the Secret is there.
+  std::string certs_secret = "virt-handler-certs";
+  std::string certs_namespace = "kubevirt";
   // Plain-HTTP /metrics and /healthz. Port 0: disabled.
   std::string metrics_address = "0.0.0.0";
   int metrics_port = 8185;
@@ -54,6 +61,7 @@ struct Options {
 core::Status validate(const Options& o);
 
 class StreamServer;
+struct StreamServerOptions;
 class MetricsServer;
 
 class Handler {
@@ -65,12 +73,15 @@ class Handler {
 
   // Starts the informers, waits for their first sync, starts the servers, workers and
   // heartbeat. Errors: a server that cannot bind, TLS files that do not load, informers that do
-  // not sync within `sync_timeout`.
+  // not sync within `sync_timeout`. When the certificate comes from a Secret, the stream server
+  // starts later, on a background thread, once the Secret is there (stream_server_running()).
   core::Status start(std::chrono::milliseconds sync_timeout = std::chrono::seconds(60));
   // Stops everything and closes launcher connections; launchers and their VMs keep running.
   void stop();
 
   Metrics& metrics() { return metrics_; }
+  // The stream server's bound port once it runs; 0 before (or when disabled).
+  int stream_server_port() const;
   LauncherLinks& links() { return *links_; }
 
   // The launcher socket directory of a pod on this node.
@@ -90,6 +101,10 @@ class Handler {
                                                                  std::int64_t grace_seconds);
   core::Status write_status(const std::string& key, const StatusInput& first);
   void heartbeat_loop();
+  // The stream server with `so`'s TLS material (files or PEMs).
+  core::Status start_stream_server(const StreamServerOptions& so);
+  // Background: waits for the certificate Secret, then starts the stream server with it.
+  void stream_server_from_secret();
   void enqueue(const std::string& key) { queue_.add(key); }
 
   core::kube::KubeClient& client_;
@@ -102,7 +117,11 @@ class Handler {
   std::unique_ptr<core::kube::EventRecorder> recorder_;
   core::kube::WorkQueue queue_;
   std::unique_ptr<core::kube::Informer> vmis_, pods_;
+  // Written by start() or the certificate thread, read by stream_server_port(): under stream_mu_.
+  mutable std::mutex stream_mu_;
   std::unique_ptr<StreamServer> stream_;
+  std::thread cert_thread_;
+  std::unique_ptr<core::kube::Cancel> cert_cancel_;  // one per start()
   std::unique_ptr<MetricsServer> metrics_server_;
   std::vector<std::thread> workers_;
   std::thread heartbeat_thread_;

@@ -21,6 +21,10 @@ const char* kUsage =
     "  --tls-cert FILE            stream server certificate chain (PEM)\n"
     "  --tls-key FILE             its key (PEM)\n"
     "  --client-ca FILE           CA that virt-api's client certificate must chain to\n"
+    "                             (all three or none: none reads them from --certs-secret)\n"
+    "  --certs-secret NAME        Secret with tls.crt, tls.key, ca.crt made by virt-api\n"
+    "                             (virt-handler-certs)\n"
+    "  --certs-namespace NS       its namespace (kubevirt)\n"
     "  --metrics-address ADDR     /metrics and /healthz address (0.0.0.0)\n"
     "  --metrics-port PORT        plain HTTP, 0 disables (8185)\n"
     "  --heartbeat-interval SECS  node heartbeat period (60)\n"
@@ -41,6 +45,8 @@ int main(int argc, char** argv) {
   flags.text("--tls-cert", &o.tls_cert_file);
   flags.text("--tls-key", &o.tls_key_file);
   flags.text("--client-ca", &o.client_ca_file);
+  flags.text("--certs-secret", &o.certs_secret);
+  flags.text("--certs-namespace", &o.certs_namespace);
   flags.text("--metrics-address", &o.metrics_address);
   flags.text("--log-level", &o.log_level);
   flags.integer("--stream-port", 0, 65535,

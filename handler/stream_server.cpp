@@ -65,6 +65,28 @@ http::status http_status_of(Errc c) {
   }
 }
 
+constexpr const char* kPlainSubprotocol = "plain.kubevirt.io";
+
+// Whether the comma-separated Sec-WebSocket-Protocol header(s) of `req` list `proto`.
+bool offers_subprotocol(const http::request<http::string_body>& req, std::string_view proto) {
+  auto range = req.equal_range(http::field::sec_websocket_protocol);
+  for (auto it = range.first; it != range.second; ++it) {
+    std::string_view v(it->value().data(), it->value().size());
+    while (!v.empty()) {
+      auto comma = v.find(',');
+      auto item = v.substr(0, comma);
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
+        item.remove_prefix(1);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t'))
+        item.remove_suffix(1);
+      if (item == proto)
+        return true;
+      v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
+    }
+  }
+  return false;
+}
+
 std::string message_body(const std::string& msg) {
   core::json::Document d;
   d.SetObject();
@@ -92,6 +114,12 @@ class StreamServer::Session : public std::enable_shared_from_this<StreamServer::
     beast::get_lowest_layer(ws_).expires_never();
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws_.binary(true);
+    // Upstream virtctl (and tools built on its client) offer `plain.kubevirt.io` and insist on
+    // the server choosing it.
+    if (offers_subprotocol(upgrade_, kPlainSubprotocol))
+      ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+        res.set(http::field::sec_websocket_protocol, kPlainSubprotocol);
+      }));
     ws_.async_accept(upgrade_, [self = shared_from_this()](beast::error_code ec) {
       if (ec) {
         self->close_unix();
@@ -411,19 +439,35 @@ core::Result<std::unique_ptr<StreamServer>> StreamServer::start(asio::io_context
   boost::system::error_code ec;
   s->ssl_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-  auto load = [&](const char* flag, const std::string& file, auto fn) -> core::Status {
-    fn(ec);
+  // Each of the three comes from its file, or else from its PEM text.
+  auto load = [&](const char* flag, const std::string& file, const std::string& pem, auto from_file,
+                  auto from_pem) -> core::Status {
+    if (file.empty() && pem.empty())
+      return Error(Errc::invalid, std::string(flag) + ": required (a PEM file, or PEM text)");
+    if (!file.empty())
+      from_file(ec);
+    else
+      from_pem(asio::buffer(pem), ec);
     if (ec)
       return Error(Errc::invalid,
-                   std::string(flag) + ": cannot load \"" + file + "\": " + ec.message());
+                   std::string(flag) + ": cannot load " +
+                       (file.empty() ? std::string("the PEM text") : "\"" + file + "\"") + ": " +
+                       ec.message());
     return {};
   };
-  KV_CHECK(load("--tls-cert", o.cert_file,
-                [&](auto& e) { s->ssl_.use_certificate_chain_file(o.cert_file, e); }));
-  KV_CHECK(load("--tls-key", o.key_file,
-                [&](auto& e) { s->ssl_.use_private_key_file(o.key_file, ssl::context::pem, e); }));
-  KV_CHECK(load("--client-ca", o.client_ca_file,
-                [&](auto& e) { s->ssl_.load_verify_file(o.client_ca_file, e); }));
+  auto& c = s->ssl_;
+  KV_CHECK(load(
+      "--tls-cert", o.cert_file, o.cert_pem,
+      [&](auto& e) { c.use_certificate_chain_file(o.cert_file, e); },
+      [&](auto b, auto& e) { c.use_certificate_chain(b, e); }));
+  KV_CHECK(load(
+      "--tls-key", o.key_file, o.key_pem,
+      [&](auto& e) { c.use_private_key_file(o.key_file, ssl::context::pem, e); },
+      [&](auto b, auto& e) { c.use_private_key(b, ssl::context::pem, e); }));
+  KV_CHECK(load(
+      "--client-ca", o.client_ca_file, o.client_ca_pem,
+      [&](auto& e) { c.load_verify_file(o.client_ca_file, e); },
+      [&](auto b, auto& e) { c.add_certificate_authority(b, e); }));
   s->ssl_.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
 
   auto addr = asio::ip::make_address(o.address, ec);

@@ -40,6 +40,9 @@ struct StreamServerOptions {
   int port = 8186;                  // 0: any free port (see StreamServer::port())
   std::string cert_file, key_file;  // the server's certificate chain and key (PEM)
   std::string client_ca_file;       // CA bundle that client certificates must chain to
+  // The same as PEM text, used when the corresponding *_file is empty (certificates read from a
+  // Secret need not touch the disk).
+  std::string cert_pem, key_pem, client_ca_pem;
   size_t max_buffered_bytes = 1 << 20;
 };
 

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -53,6 +54,11 @@ void sh(const std::string& cmd) {
   REQUIRE(std::system((cmd + " >/dev/null 2>&1").c_str()) == 0);
 }
 
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 // A CA, a server certificate for 127.0.0.1, a client certificate from the CA, and a client
 // certificate from another CA.
 struct Pki {
@@ -65,7 +71,8 @@ struct Pki {
        " -keyout ca.key -out ca.pem -days 2 -subj /CN=test-ca");
     sh("cd " + d + " && openssl req -x509 " + key +
        " -keyout other.key -out other.pem -days 2 -subj /CN=other-ca");
-    sh("cd " + d + " && printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext");
+    // Written directly: sh() redirects stdout, which would leave a `printf > file` empty.
+    std::ofstream(dir.path / "san.ext") << "subjectAltName=IP:127.0.0.1\n";
     sh("cd " + d + " && openssl req " + key +
        " -keyout server.key -out server.csr -subj /CN=virt-handler");
     sh("cd " + d +
@@ -161,13 +168,20 @@ struct Fixture {
   std::mutex mu;
   std::vector<std::string> commands;
 
-  explicit Fixture(size_t max_buffered = 1 << 20) {
+  // `pem`: hand the certificates over as PEM text instead of file names.
+  explicit Fixture(size_t max_buffered = 1 << 20, bool pem = false) {
     kv::handler::StreamServerOptions o;
     o.address = "127.0.0.1";
     o.port = 0;
-    o.cert_file = pki.p("server.pem");
-    o.key_file = pki.p("server.key");
-    o.client_ca_file = pki.p("ca.pem");
+    if (pem) {
+      o.cert_pem = slurp(pki.p("server.pem"));
+      o.key_pem = slurp(pki.p("server.key"));
+      o.client_ca_pem = slurp(pki.p("ca.pem"));
+    } else {
+      o.cert_file = pki.p("server.pem");
+      o.key_file = pki.p("server.key");
+      o.client_ca_file = pki.p("ca.pem");
+    }
     o.max_buffered_bytes = max_buffered;
     kv::handler::StreamBackend b;
     b.socket_dir = [this](const std::string& ns,
@@ -208,6 +222,7 @@ struct Client {
   asio::io_context ioc;
   ssl::context ctx{ssl::context::tls_client};
   std::unique_ptr<WsClient> ws;
+  websocket::response_type response;  // the server's answer to the upgrade
 
   Client(const Pki& pki, const std::string& cert = "client") {
     ctx.load_verify_file(pki.p("ca.pem"));
@@ -231,11 +246,16 @@ struct Client {
     ws->next_layer().handshake(ssl::stream_base::client, ec);
     return ec;
   }
-  beast::error_code open(int port, const std::string& target) {
+  beast::error_code open(int port, const std::string& target,
+                         const std::string& subprotocols = "") {
     auto ec = connect_tls(port);
     if (ec)
       return ec;
-    ws->handshake("127.0.0.1:" + std::to_string(port), target, ec);
+    if (!subprotocols.empty())
+      ws->set_option(websocket::stream_base::decorator([subprotocols](websocket::request_type& r) {
+        r.set(http::field::sec_websocket_protocol, subprotocols);
+      }));
+    ws->handshake(response, "127.0.0.1:" + std::to_string(port), target, ec);
     ws->binary(true);
     return ec;
   }
@@ -389,4 +409,47 @@ TEST_CASE("commands and errors over HTTPS") {
   Client v(f.pki);
   CHECK(v.open(f.server->port(), "/v1/namespaces/default/virtualmachineinstances/vm1/vnc"));
   CHECK(f.metrics.value("kubevirt_handler_stream_errors_total", {{"kind", "socket"}}) == 1);
+}
+
+TEST_CASE("the server echoes the plain.kubevirt.io subprotocol that virtctl asks for") {
+  Fixture f;
+  FakeSerial serial(f.serial_path());
+  SECTION("offered among others") {
+    Client c(f.pki);
+    REQUIRE_FALSE(c.open(f.server->port(), kConsole, "base64.kubevirt.io, plain.kubevirt.io"));
+    CHECK(c.response[http::field::sec_websocket_protocol] == "plain.kubevirt.io");
+    c.ws->write(asio::buffer(std::string("hi")));
+    CHECK(c.read_until("echo:hi") == "echo:hi");
+  }
+  SECTION("not offered: none chosen") {
+    Client c(f.pki);
+    REQUIRE_FALSE(c.open(f.server->port(), kConsole));
+    CHECK(c.response.count(http::field::sec_websocket_protocol) == 0);
+  }
+}
+
+TEST_CASE("certificates can be given as PEM text instead of files") {
+  Fixture f(1 << 20, /*pem=*/true);
+  FakeSerial serial(f.serial_path());
+  Client c(f.pki);
+  REQUIRE_FALSE(c.open(f.server->port(), kConsole));
+  c.ws->write(asio::buffer(std::string("pem")));
+  CHECK(c.read_until("echo:pem") == "echo:pem");
+  Client rogue(f.pki, "rogue");
+  CHECK(rogue.open(f.server->port(), kConsole));  // the client CA from PEM is enforced too
+}
+
+TEST_CASE("missing or broken certificates name the option") {
+  kv::handler::Metrics metrics;
+  asio::io_context io;
+  kv::handler::StreamServerOptions o;
+  o.address = "127.0.0.1";
+  o.port = 0;
+  auto s = StreamServer::start(io, o, {}, metrics);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.error().message.find("--tls-cert: required") != std::string::npos);
+  o.cert_pem = "not a certificate";
+  s = StreamServer::start(io, o, {}, metrics);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.error().message.find("--tls-cert: cannot load the PEM text") != std::string::npos);
 }

@@ -1,0 +1,64 @@
+#pragma once
+// virt-api's paths, as a pure function from (method, target) to what to do.
+//
+//   GET  /healthz, /metrics
+//   GET  /apis, /apis/subresources.kubevirt.io, /apis/subresources.kubevirt.io/v1   discovery
+//   GET  /apis/subresources.kubevirt.io/v1/{version,healthz}
+//   PUT
+//   /apis/subresources.kubevirt.io/v1/namespaces/{ns}/virtualmachines/{name}/{start,stop,restart}
+//   PUT  .../namespaces/{ns}/virtualmachineinstances/{name}/{pause,unpause,softreboot}
+//   GET  .../namespaces/{ns}/virtualmachineinstances/{name}/{console,vnc}          WebSocket
+//   POST /virtualmachines-validate, /virtualmachineinstances-validate, /virtualmachines-mutate
+
+#include <string>
+#include <string_view>
+
+namespace kv::apiserver {
+
+inline constexpr const char* kGroup = "subresources.kubevirt.io";
+inline constexpr const char* kVersion = "v1";
+inline constexpr const char* kGroupVersion = "subresources.kubevirt.io/v1";
+
+enum class RouteKind {
+  healthz,
+  metrics,
+  group_list,     // /apis
+  group,          // /apis/subresources.kubevirt.io
+  resource_list,  // /apis/subresources.kubevirt.io/v1
+  version,
+  vm_action,   // start, stop, restart
+  vmi_action,  // pause, unpause, softreboot
+  vmi_stream,  // console, vnc
+  validate_vm,
+  validate_vmi,
+  mutate_vm,
+  not_found,  // `error` says what is served
+  method_not_allowed,
+};
+
+struct Route {
+  RouteKind kind = RouteKind::not_found;
+  std::string ns, name, action;
+  std::string error;  // for not_found / method_not_allowed: a message for the user
+  // The resource the action is on ("virtualmachines", "virtualmachineinstances"), for authz.
+  std::string resource;
+  // Whether the caller must be an authenticated front-proxy user (aggregated API) and be
+  // authorized by a SubjectAccessReview (only the actions).
+  bool needs_front_proxy() const {
+    return kind == RouteKind::group_list || kind == RouteKind::group ||
+           kind == RouteKind::resource_list || kind == RouteKind::version ||
+           kind == RouteKind::vm_action || kind == RouteKind::vmi_action ||
+           kind == RouteKind::vmi_stream;
+  }
+  bool needs_authorization() const {
+    return kind == RouteKind::vm_action || kind == RouteKind::vmi_action ||
+           kind == RouteKind::vmi_stream;
+  }
+  // The Kubernetes verb of this request for a SubjectAccessReview ("get", "update", ...).
+  std::string verb;
+};
+
+// `method` as Beast spells it ("GET", "PUT", ...); `target` may carry a query string.
+Route route(std::string_view method, std::string_view target);
+
+}  // namespace kv::apiserver

@@ -1,0 +1,159 @@
+// The admission webhooks (api/server/admission): AdmissionReview in, AdmissionReview out with the
+// same uid; denials list every field error; garbage gets 400, never a crash.
+#include <catch2/catch.hpp>
+
+#include "api/server/admission.hpp"
+#include "core/json.hpp"
+#include "core/kube/config.hpp"
+
+using namespace kv::apiserver;
+namespace json = kv::core::json;
+
+namespace {
+
+const std::string kVmi =
+    R"({"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstance","metadata":{"name":"a","namespace":"default"},
+        "spec":{"domain":{"devices":{},"resources":{"requests":{"memory":"128Mi"}}}}})";
+
+std::string vm(const std::string& disks, const std::string& volumes) {
+  return R"({"apiVersion":"kubevirt.io/v1","kind":"VirtualMachine","metadata":{"name":"vm1","namespace":"default"},
+      "spec":{"runStrategy":"Halted","template":{"spec":{"domain":{"devices":{"disks":)" +
+         disks + R"(},"resources":{"requests":{"memory":"128Mi"}}},"volumes":)" + volumes + "}}}}";
+}
+
+std::string review_of(const std::string& op, const std::string& object, const std::string& old = "",
+                      const std::string& user = "alice") {
+  return R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-123",
+      "operation":")" +
+         op + R"(","userInfo":{"username":")" + user + R"("},"object":)" + object +
+         (old.empty() ? "" : R"(,"oldObject":)" + old) + "}}";
+}
+
+json::Document reply_of(Webhook hook, const std::string& body, AdmissionPolicy policy = {}) {
+  auto r = review(hook, body, policy);
+  REQUIRE(r.status == 200);
+  auto d = json::parse(r.body);
+  REQUIRE(d.ok());
+  CHECK(json::get_string(*d, "kind") == "AdmissionReview");
+  CHECK(json::get_string(*d, "apiVersion") == "admission.k8s.io/v1");
+  const auto* res = json::find(*d, "response");
+  REQUIRE(res);
+  CHECK(json::get_string(*res, "uid") == "u-123");
+  return std::move(*d);
+}
+
+bool allowed(const json::Value& d) {
+  return json::find_path(d, {"response", "allowed"})->GetBool();
+}
+
+std::string message(const json::Value& d) {
+  const auto* m = json::find_path(d, {"response", "status", "message"});
+  return m ? m->GetString() : "";
+}
+
+}  // namespace
+
+TEST_CASE("a valid VM is allowed") {
+  auto d = reply_of(Webhook::validate_vm,
+                    review_of("CREATE", vm(R"([{"name":"root"}])",
+                                           R"([{"name":"root","containerDisk":{"image":"x"}}])")));
+  CHECK(allowed(d));
+  CHECK_FALSE(json::find_path(d, {"response", "status"}));
+}
+
+TEST_CASE("an invalid VM is denied with 422 and every field error") {
+  auto d = reply_of(Webhook::validate_vm,
+                    review_of("CREATE", vm(R"([{"name":"root"},{"name":"data"}])", "[]")));
+  CHECK_FALSE(allowed(d));
+  CHECK(json::find_path(d, {"response", "status", "code"})->GetInt() == 422);
+  const std::string m = message(d);
+  INFO(m);
+  CHECK(m.find("spec.template.spec.domain.devices.disks[0].name") != std::string::npos);
+  CHECK(m.find("spec.template.spec.domain.devices.disks[1].name") != std::string::npos);
+  const auto* causes = json::find_path(d, {"response", "status", "details", "causes"});
+  REQUIRE(causes);
+  CHECK(causes->Size() >= 2);
+}
+
+TEST_CASE("unknown fields and wrong kinds are named") {
+  auto obj =
+      vm(R"([{"name":"root","bsu":1}])", R"([{"name":"root","containerDisk":{"image":"x"}}])");
+  auto d = reply_of(Webhook::validate_vm, review_of("UPDATE", obj));
+  CHECK_FALSE(allowed(d));
+  CHECK(message(d).find("disks[0].bsu: unknown field") != std::string::npos);
+
+  auto k = reply_of(Webhook::validate_vm, review_of("CREATE", kVmi));
+  CHECK_FALSE(allowed(k));
+  CHECK(message(k).find("allowed: VirtualMachine") != std::string::npos);
+}
+
+TEST_CASE("DELETE is allowed without looking") {
+  auto d = reply_of(Webhook::validate_vm, review_of("DELETE", "null"));
+  CHECK(allowed(d));
+}
+
+TEST_CASE("a VMI's spec cannot change on UPDATE, except by our components") {
+  auto changed = kVmi;
+  changed.replace(changed.find("128Mi"), 5, "256Mi");
+  auto d = reply_of(Webhook::validate_vmi, review_of("UPDATE", changed, kVmi));
+  CHECK_FALSE(allowed(d));
+  CHECK(message(d).find("update of VMI object is restricted") != std::string::npos);
+
+  // Metadata or status only: fine.
+  auto labelled = kVmi;
+  labelled.replace(labelled.find("\"name\":\"a\""), 10, R"("name":"a","labels":{"x":"y"})");
+  CHECK(allowed(reply_of(Webhook::validate_vmi, review_of("UPDATE", labelled, kVmi))));
+
+  AdmissionPolicy p{{"system:serviceaccount:kubevirt:"}};
+  CHECK(allowed(
+      reply_of(Webhook::validate_vmi,
+               review_of("UPDATE", changed, kVmi, "system:serviceaccount:kubevirt:virt-api"), p)));
+  CHECK(allowed(reply_of(Webhook::validate_vmi, review_of("CREATE", kVmi))));
+}
+
+TEST_CASE("the mutating webhook returns the defaults as a JSONPatch") {
+  auto obj = vm(R"([{"name":"root"}])", R"([{"name":"root","containerDisk":{"image":"x"}}])");
+  auto d = reply_of(Webhook::mutate_vm, review_of("CREATE", obj));
+  CHECK(allowed(d));
+  CHECK(json::get_string(*json::find(d, "response"), "patchType") == "JSONPatch");
+  auto patch_b64 = json::get_string(*json::find(d, "response"), "patch");
+  REQUIRE(patch_b64);
+  auto patch = kv::core::kube::base64_decode(*patch_b64);
+  REQUIRE(patch.ok());
+  auto p = json::parse(*patch);
+  REQUIRE(p.ok());
+  REQUIRE(p->IsArray());
+  CHECK(json::get_string((*p)[0], "path") == "/spec");
+  // The disk got its default bus.
+  const auto* disks =
+      json::find_path((*p)[0], {"value", "template", "spec", "domain", "devices", "disks"});
+  REQUIRE(disks);
+  CHECK(json::find_path((*disks)[0], {"disk", "bus"})->GetString() == std::string("virtio"));
+}
+
+TEST_CASE("malformed reviews get 400 with a Status, never a crash") {
+  for (const std::string& body :
+       {std::string("not json"), std::string("[]"), std::string("{}"),
+        std::string(R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"})"),
+        std::string(
+            R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{}})"),
+        std::string(R"({"apiVersion":"v1","kind":"Pod"})"), std::string("")}) {
+    INFO(body);
+    auto r = review(Webhook::validate_vm, body, {});
+    CHECK(r.status == 400);
+    auto d = json::parse(r.body);
+    REQUIRE(d.ok());
+    CHECK(json::get_string(*d, "kind") == "Status");
+    CHECK(json::get_string(*d, "message")->find("malformed AdmissionReview") == 0);
+  }
+  // A well-formed review of garbage is denied, not a 400.
+  auto d = reply_of(Webhook::validate_vm, review_of("CREATE", "[1,2]"));
+  CHECK_FALSE(allowed(d));
+}
+
+TEST_CASE("status is not judged: an UPDATE of a VM with controller-written status passes") {
+  auto obj = vm(R"([{"name":"root"}])", R"([{"name":"root","containerDisk":{"image":"x"}}])");
+  obj.insert(obj.size() - 1, R"(,"status":{"printableStatus":"Stopped","somethingNew":{"x":1}})");
+  auto d = reply_of(Webhook::validate_vm, review_of("UPDATE", obj));
+  CHECK(allowed(d));
+}
