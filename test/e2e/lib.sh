@@ -50,6 +50,9 @@ deploy_addon() {
 		crd/virtualmachineinstances.kubevirt.io >&2 || return 1
 	k -n kubevirt wait --for=condition=Available --timeout=$((120 * KV_TIMEOUT_SCALE))s deployment/virt-controller >&2 || return 1
 	k -n kubevirt rollout status --timeout=$((120 * KV_TIMEOUT_SCALE))s daemonset/virt-handler >&2 || return 1
+	k -n kubevirt wait --for=condition=Available --timeout=$((120 * KV_TIMEOUT_SCALE))s deployment/virt-api >&2 || return 1
+	# kube-apiserver reaches virt-api through the aggregator (needs the caBundle virt-api injects).
+	k wait --for=condition=Available --timeout=$((120 * KV_TIMEOUT_SCALE))s apiservice/v1.subresources.kubevirt.io >&2 || return 1
 }
 
 # ns NAME-of-object field: small jsonpath readers (empty when the object is missing).

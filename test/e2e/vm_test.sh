@@ -23,6 +23,7 @@ export KV_CLUSTER_STATE=${KV_CLUSTER_STATE:-/var/tmp/kubevirt-cpp-e2e-vm}
 . "$KV_ROOT/test/e2e/lib.sh"
 
 NS=kv-e2e
+VIRTCTL=$BUILD/tools/virtctl/virtctl
 VERSION=$(sed -n "s/^[[:space:]]*version:[[:space:]]*'\([^']*\)'.*/\1/p" "$KV_ROOT/meson.build" | head -1)
 IMG_DISK=localhost/kubevirt-cpp/test-guest-containerdisk:$VERSION
 IMG_BUSYBOX=docker.io/library/busybox:local
@@ -68,6 +69,8 @@ diagnose() {
 		k -n kubevirt logs -l kubevirt.io=virt-controller --tail=20 --prefix
 		echo "---- virt-handler (last 25 lines)"
 		k -n kubevirt logs -l kubevirt.io=virt-handler --tail=25 --prefix
+		echo "---- virt-api (last 15 lines of each)"
+		k -n kubevirt logs -l kubevirt.io=virt-api --tail=15 --prefix
 	} >&2 2>&1
 }
 
@@ -109,8 +112,9 @@ finish() {
 			cp -r "$WORK"/*.log "$LOGS/" 2>/dev/null
 			k -n kubevirt logs -l kubevirt.io=virt-controller --tail=-1 --prefix >"$LOGS/virt-controller.log" 2>&1
 			k -n kubevirt logs -l kubevirt.io=virt-handler --tail=-1 --prefix >"$LOGS/virt-handler.log" 2>&1
+			k -n kubevirt logs -l kubevirt.io=virt-api --tail=-1 --prefix >"$LOGS/virt-api.log" 2>&1
 			k get all,vm,vmi -A -o wide >"$LOGS/objects.txt" 2>&1
-			log "logs kept in $LOGS (cluster component logs, virt-controller, virt-handler, objects)"
+			log "logs kept in $LOGS (cluster component logs, virt-controller, virt-handler, virt-api, objects)"
 			echo "# logs kept in $LOGS"
 		fi
 		if [[ ${KV_E2E_KEEP:-} == 1 ]]; then
@@ -151,7 +155,8 @@ setup() {
 	"$KV_ROOT/images/build" --load "$BUILD" >"$WORK/images.log" 2>&1 || { tail -30 "$WORK/images.log" >&2; bail "images/build failed"; }
 	grep -E '^localhost/' "$WORK/images.log" | sed 's/^/# image /'
 	local img
-	for img in virt-launcher virt-handler virt-controller test-guest-containerdisk; do
+	[[ -x $VIRTCTL ]] || bail "virtctl is not built: $VIRTCTL (ninja -C $BUILD)"
+	for img in virt-launcher virt-handler virt-controller virt-api test-guest-containerdisk; do
 		grep -q "^localhost/kubevirt-cpp/$img:" "$WORK/images.log" ||
 			bail "image $img was not built: $(grep "skipped: $img" "$WORK/images.log")"
 	done
@@ -204,6 +209,8 @@ $( [[ -n $userdata ]] && { printf '        - name: cloudinit\n          cloudIni
 $volume
 EOF
 }
+
+virtctl() { "$VIRTCTL" --kubeconfig "$("$KV_CLUSTER" kubeconfig)" -n "$NS" "$@"; }
 
 pod_ip_of() { # NS VMI -> the launcher pod's IP
 	local uid
@@ -270,18 +277,72 @@ case_cloud_init() {
 	grep -q "KUBEVIRT-CPP-USER-DATA-EXIT 0" <<<"$c" || fail "the user-data script did not exit 0"
 }
 
-case_stop() {
+case_virtctl_version() {
+	local out
+	out=$(virtctl version 2>&1) || fail "virtctl version failed: $out"
+	log "virtctl version: $out"
+	grep -q "^Client Version: .*$VERSION" <<<"$out" || fail "virtctl version shows no client version $VERSION: $out"
+	grep -q "^Server Version: .*$VERSION" <<<"$out" || fail "virtctl version shows no server version $VERSION (virt-api through the aggregated API): $out"
+}
+
+# The guest's shell is on its serial console: a command typed through virtctl console runs there.
+# The line the guest prints ($((6*7)) evaluated) differs from what was typed, so the check cannot
+# be satisfied by an echo of the input.
+case_virtctl_console() {
+	local pid
+	# Without a terminal virtctl copies stdin to the console and the console to stdout until the
+	# server closes the stream or it gets a signal.
+	printf '\necho KV-E2E-CONSOLE-$((6*7))-%s\n' "$TOKEN" |
+		"$VIRTCTL" --kubeconfig "$("$KV_CLUSTER" kubeconfig)" -n "$NS" console e2e-vm --timeout 1 \
+			>"$WORK/console.out" 2>"$WORK/console.err" &
+	pid=$!
+	wait_until 60 "the guest's answer on virtctl console" grep -q "KV-E2E-CONSOLE-42-$TOKEN" "$WORK/console.out" ||
+		{ kill "$pid" 2>/dev/null; fail "no KV-E2E-CONSOLE-42-$TOKEN in the console output: $(tail -c 600 "$WORK/console.out"); stderr: $(cat "$WORK/console.err")"; }
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid" || true
+	log "virtctl console stderr: $(tr '\n' ' ' <"$WORK/console.err")"
+	grep -q "Successfully connected to e2e-vm console" "$WORK/console.err" || fail "virtctl console did not say it connected: $(cat "$WORK/console.err")"
+}
+
+case_virtctl_pause() {
+	local ip
+	ip=$(pod_ip_of "$NS" e2e-vm)
+	virtctl pause vmi e2e-vm >&2
+	wait_until 60 "VMI e2e-vm condition Paused=True" \
+		bash -c "[[ \$('$KV_CLUSTER' kubectl -n $NS get vmi e2e-vm -o jsonpath='{.status.conditions[?(@.type==\"Paused\")].status}') == True ]]"
+	wait_until 60 "VM e2e-vm printableStatus Paused" vm_printable_is "$NS" e2e-vm Paused
+	! curl -sS -m 3 "http://$ip:8080/" >/dev/null 2>&1 || fail "the paused guest still answers HTTP"
+	virtctl unpause vmi e2e-vm >&2
+	wait_until 60 "VMI e2e-vm without Paused=True" \
+		bash -c "[[ \$('$KV_CLUSTER' kubectl -n $NS get vmi e2e-vm -o jsonpath='{.status.conditions[?(@.type==\"Paused\")].status}') != True ]]"
+	curl -sS -m 10 --retry 3 --retry-connrefused "http://$ip:8080/" >/dev/null || fail "the unpaused guest does not answer HTTP"
+	wait_until 60 "VM e2e-vm printableStatus Running" vm_printable_is "$NS" e2e-vm Running
+}
+
+case_virtctl_restart() {
 	local uid
 	uid=$(vmi_uid "$NS" e2e-vm)
-	k -n "$NS" patch vm e2e-vm --type merge -p '{"spec":{"runStrategy":"Halted"}}' >&2
+	virtctl restart e2e-vm >&2
+	wait_until 180 "a new VMI e2e-vm (not $uid) Running" vmi_replaced_running "$NS" e2e-vm "$uid"
+	wait_until 180 "the console of the new VMI to print $GUEST_READY" console_has "$NS" e2e-vm "$GUEST_READY"
+}
+
+case_stop() {
+	local uid out
+	uid=$(vmi_uid "$NS" e2e-vm)
+	virtctl stop e2e-vm >&2
 	wait_until 120 "VM e2e-vm printableStatus Stopped" vm_printable_is "$NS" e2e-vm Stopped
 	wait_until 60 "VMI e2e-vm gone" vmi_gone "$NS" e2e-vm
 	wait_until 60 "the launcher pod of VMI $uid gone" no_launcher_pods "$NS" "$uid"
 	log "kubectl get vm: $(k -n "$NS" get vm e2e-vm --no-headers)"
+	# Stopping it again is an error that says why.
+	if out=$(virtctl stop e2e-vm 2>&1); then fail "virtctl stop of a stopped VM succeeded: $out"; fi
+	log "virtctl stop of the stopped VM: $out"
+	[[ $out == *e2e-vm* || $out == *"not running"* || $out == *"Halted"* ]] || fail "unclear error for stopping a stopped VM: $out"
 }
 
 case_start() {
-	k -n "$NS" patch vm e2e-vm --type merge -p '{"spec":{"runStrategy":"Always"}}' >&2
+	virtctl start e2e-vm >&2
 	wait_running_and_ready e2e-vm
 	wait_until 60 "VM e2e-vm printableStatus Running" vm_printable_is "$NS" e2e-vm Running
 }
@@ -396,6 +457,21 @@ case_invalid() {
 	[[ $out == *'spec.runStrategy: Unsupported value: "Sometimes"'* ]] || fail "the message does not name spec.runStrategy and the bad value: $out"
 	[[ $out == *'"Always"'* ]] || fail "the message does not list the allowed values: $out"
 	! k -n "$NS" get vm e2e-invalid >/dev/null 2>&1 || fail "the invalid VM exists"
+}
+
+# What the CRD schema cannot see, virt-api's validating webhook does: a disk without a volume.
+case_webhook() {
+	local out
+	vm_yaml e2e-badref Always >"$WORK/vm-badref.yaml"
+	sed -i 's/^\(        - name: \)root$/\1rootfs/' "$WORK/vm-badref.yaml"
+	if out=$(k apply -f "$WORK/vm-badref.yaml" 2>&1); then
+		fail "a VM whose disk has no volume was accepted: $out"
+	fi
+	log "kubectl apply said: $out"
+	[[ $out == *'The VirtualMachine "e2e-badref" is invalid'* ]] || fail "the message does not name the VM: $out"
+	[[ $out == *'spec.template.spec.domain.devices.disks[0].name: "root" has no matching volume'* ]] ||
+		fail "the message does not name the disk and what is wrong: $out"
+	! k -n "$NS" get vm e2e-badref >/dev/null 2>&1 || fail "the invalid VM exists"
 }
 
 case_missing_image() {
@@ -516,12 +592,17 @@ setup
 run_case "a VM from a containerDisk reaches Running, its console prints the ready line, kubectl get vm shows Running and Ready" case_vm_running keep
 run_case "the guest answers HTTP on the pod IP from the node; the VMI shows that IP" case_http keep
 run_case "the guest got its cloud-init user data and ran it" case_cloud_init keep
-run_case "stop (runStrategy Halted): the VM shows Stopped, VMI and launcher pod are gone" case_stop keep
-run_case "start again (runStrategy Always): Running and the ready line" case_start keep
+run_case "virtctl version shows the client and virt-api's version" case_virtctl_version keep
+run_case "virtctl console: a command typed on the serial console runs in the guest" case_virtctl_console keep
+run_case "virtctl pause / unpause: the VMI shows Paused and the guest stops answering, then resumes" case_virtctl_pause keep
+run_case "virtctl restart: a new VMI runs and prints the ready line" case_virtctl_restart keep
+run_case "virtctl stop: the VM shows Stopped, VMI and launcher pod are gone; stopping again is a clear error" case_stop keep
+run_case "virtctl start: Running and the ready line" case_start keep
 run_case "a guest poweroff with runStrategy Always: the VMI Succeeds and a new VMI runs" case_guest_poweroff keep
 run_case "deleting the launcher pod: the VMI fails and the VM starts a new one" case_delete_pod keep
 run_case "deleting the VM removes its VMI and launcher pod" case_delete_vm
 run_case "a PVC disk (hostPath PV) keeps a file the guest wrote across a restart" case_pvc
 run_case "an invalid VM is rejected with a message naming the field and the allowed values" case_invalid
+run_case "virt-api's webhook rejects a VM whose disk has no volume, naming the disk" case_webhook
 run_case "a VM whose containerDisk image does not exist shows ErrImagePull/ImagePullBackOff" case_missing_image
 run_case "figures: start latency of VMs and busybox pods, launcher memory" case_figures
