@@ -24,10 +24,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 #include <thread>
 
 #include "api/server/run.hpp"
@@ -36,45 +33,20 @@
 #include "core/kube/client.hpp"
 #include "core/kube/config.hpp"
 #include "handler/stream_server.hpp"
+#include "test/support/temp_dir.hpp"
+#include "test/support/test_certs.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace ssl = asio::ssl;
-namespace fs = std::filesystem;
 namespace json = kv::core::json;
 namespace kube = kv::core::kube;
 using asio::ip::tcp;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/kv-api-it-XXXXXX";
-    if (!mkdtemp(tmpl))
-      throw std::runtime_error("mkdtemp failed");
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-void sh(const std::string& cmd) {
-  if (std::system((cmd + " >/dev/null 2>&1").c_str()) != 0)
-    throw std::runtime_error("failed: " + cmd);
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 json::Document parse(const std::string& text) {
   auto d = json::parse(text);
@@ -223,15 +195,16 @@ std::string vm_manifest(const std::string& name, const std::string& run_strategy
 // Everything the tests share: the control plane's clients and PKI, our certificates, virt-api
 // and a handler stream server, registered with kube-apiserver. Built once; torn down at exit.
 struct Env {
-  TempDir dir;
+  kv::test::TempDir dir{"kv-api-it"};
   std::string cluster_pki;
   kube::RestConfig admin_config;
   std::unique_ptr<kube::KubeClient> admin;
   Tls ours;  // CA of virt-api and the handler; virt-api's client certificate
   std::string api_cert, api_key, handler_cert, handler_key;
+  kv::test::KeyPair bob_pair;  // a client certificate from the cluster's CA
 
   // The handler side.
-  TempDir sockets;
+  kv::test::TempDir sockets{"kv-api-it"};
   kv::handler::Metrics handler_metrics;
   asio::io_context handler_io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{
@@ -277,35 +250,30 @@ struct Env {
 
   std::string p(const std::string& f) const { return (dir.path / f).string(); }
 
+  // Our CA and the certificates virt-api and the handler serve and present, as PEM and (for the
+  // virt-api binary's flags) as files <name>.pem / <name>.key in `dir`; and bob, whom the
+  // cluster's CA vouches for but RBAC grants nothing.
   void make_pki() {
-    const std::string d = "cd " + dir.path.string() + " && ";
-    const std::string key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
-    sh(d + "openssl req -x509 " + key + " -keyout ca.key -out ca.pem -days 2 -subj /CN=kv-ca");
-    auto issue = [&](const std::string& name, const std::string& cn, const std::string& ext,
-                     const std::string& ca) {
-      std::ofstream(dir.path / (name + ".ext")) << ext << "\n";
-      sh(d + "openssl req " + key + " -keyout " + name + ".key -out " + name +
-         ".csr -subj /CN=" + cn);
-      sh(d + "openssl x509 -req -in " + name + ".csr -CA " + ca + ".crt -CAkey " + ca +
-         ".key -CAcreateserial -out " + name + ".pem -days 2 -extfile " + name + ".ext");
-    };
-    sh(d + "cp ca.pem ca.crt");
-    std::string sans = "subjectAltName=DNS:virt-api.kubevirt.svc,IP:127.0.0.1";
+    const auto ca = kv::test::make_ca("kv-ca");
+    std::vector<std::string> api_ips = {"127.0.0.1"};
     if (auto ip = host_ip(); !ip.empty())
-      sans += ",IP:" + ip;
-    issue("api", "virt-api.kubevirt.svc", sans, "ca");
-    issue("client", "virt-api", "extendedKeyUsage=clientAuth", "ca");
-    issue("handler", "virt-handler",
-          "subjectAltName=DNS:virt-handler.kubevirt.svc\nextendedKeyUsage=serverAuth", "ca");
-    // A user the cluster knows but RBAC grants nothing.
-    sh(d + "cp " + cluster_pki + "/ca.crt cluster.crt && cp " + cluster_pki +
-       "/ca.key cluster.key");
-    issue("bob", "bob", "extendedKeyUsage=clientAuth", "cluster");
-    ours = {slurp(p("ca.pem")), slurp(p("client.pem")), slurp(p("client.key"))};
-    api_cert = slurp(p("api.pem"));
-    api_key = slurp(p("api.key"));
-    handler_cert = slurp(p("handler.pem"));
-    handler_key = slurp(p("handler.key"));
+      api_ips.push_back(ip);
+    const auto api_pair =
+        kv::test::server_cert(ca, "virt-api.kubevirt.svc", {"virt-api.kubevirt.svc"}, api_ips);
+    const auto client = kv::test::client_cert(ca, "virt-api");
+    const auto handler_pair =
+        kv::test::server_cert(ca, "virt-handler", {"virt-handler.kubevirt.svc"}, {});
+    const auto cluster_ca =
+        kv::test::read_key_pair(cluster_pki + "/ca.crt", cluster_pki + "/ca.key");
+    bob_pair = kv::test::client_cert(cluster_ca, "bob");
+    kv::test::write_key_pair(dir.path, "ca", ca);
+    kv::test::write_key_pair(dir.path, "api", api_pair);
+    kv::test::write_key_pair(dir.path, "client", client);
+    ours = {ca.cert_pem, client.cert_pem, client.key_pem};
+    api_cert = api_pair.cert_pem;
+    api_key = api_pair.key_pem;
+    handler_cert = handler_pair.cert_pem;
+    handler_key = handler_pair.key_pem;
   }
 
   void start_handler() {
@@ -440,8 +408,8 @@ struct Env {
   // A kube client as `bob` (authenticated, no RBAC).
   std::unique_ptr<kube::KubeClient> bob() {
     auto cfg = admin_config;
-    cfg.client_cert_pem = slurp(p("bob.pem"));
-    cfg.client_key_pem = slurp(p("bob.key"));
+    cfg.client_cert_pem = bob_pair.cert_pem;
+    cfg.client_key_pem = bob_pair.key_pem;
     cfg.bearer_token.clear();
     auto c = kube::make_client(cfg);
     if (!c.ok())
@@ -571,8 +539,8 @@ TEST_CASE("users without RBAC are refused; virt-api checks again behind the fron
 
   // Straight to virt-api with the front proxy's certificate claiming bob: our own
   // SubjectAccessReview says no.
-  Tls front{e.ours.ca_pem, slurp(e.cluster_pki + "/front-proxy-client.crt"),
-            slurp(e.cluster_pki + "/front-proxy-client.key")};
+  Tls front{e.ours.ca_pem, kv::test::read_text(e.cluster_pki + "/front-proxy-client.crt"),
+            kv::test::read_text(e.cluster_pki + "/front-proxy-client.key")};
   auto direct = https("127.0.0.1", e.api->port(), front, http::verb::put, kVms + "vm-rbac/stop",
                       {{"X-Remote-User", "bob"}, {"X-Remote-Group", "system:authenticated"}});
   CHECK(direct.status == 403);
@@ -794,8 +762,8 @@ TEST_CASE("the virt-api binary serves with its flags, reads the front-proxy sett
                e.p("api.key"), "--client-cert", e.p("client.pem"), "--client-key",
                e.p("client.key"), "--ca", e.p("ca.pem"), "--log-level", "warn"});
   REQUIRE(child.pid > 0);
-  Tls front{e.ours.ca_pem, slurp(e.cluster_pki + "/front-proxy-client.crt"),
-            slurp(e.cluster_pki + "/front-proxy-client.key")};
+  Tls front{e.ours.ca_pem, kv::test::read_text(e.cluster_pki + "/front-proxy-client.crt"),
+            kv::test::read_text(e.cluster_pki + "/front-proxy-client.key")};
   HttpResult discovery;
   CHECK(eventually(
       [&] {

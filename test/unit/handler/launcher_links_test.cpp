@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "handler/launcher_links.hpp"
+#include "test/support/temp_dir.hpp"
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
@@ -22,19 +23,6 @@ using kv::handler::Metrics;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/kv-handler-links-XXXXXX";
-    REQUIRE(mkdtemp(tmpl));
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 // A launcher stand-in: binds `path` (through a short symlink to its directory, as the launcher
 // binds inside its pod), answers every request ok with state `state`, and sends events on demand.
@@ -144,7 +132,7 @@ class FakeLauncher {
 };
 
 struct Fixture {
-  TempDir tmp;
+  kv::test::TempDir tmp{"kv-handler-links"};
   fs::path long_dir;
   Metrics metrics;
   asio::io_context io;
@@ -246,7 +234,7 @@ TEST_CASE("a launcher pod replaced by another starts the link afresh") {
   launcher.send_event(proto::EventKind::exiting, "guest-shutdown", "shutoff");
   REQUIRE(f.wait([](auto& s) { return s.view.exit_reason.has_value(); }));
 
-  TempDir other;
+  kv::test::TempDir other{"kv-handler-links"};
   FakeLauncher second(other.path, f.tmp.path / "s2");
   f.links->connect("ns/vm", (other.path / "launcher.sock").string());
   REQUIRE(f.wait([&](auto& s) {

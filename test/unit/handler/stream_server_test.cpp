@@ -1,6 +1,6 @@
 // The handler's console/VNC/command server for virt-api (handler/stream_server): a real TLS
-// server on loopback, a Beast WebSocket client with client certificates made by openssl, and a
-// unix socket standing in for QEMU's serial console.
+// server on loopback, a Beast WebSocket client with client certificates from core/pki
+// (test/support/test_certs.hpp), and a unix socket standing in for QEMU's serial console.
 #include <catch2/catch.hpp>
 
 #include <sys/socket.h>
@@ -15,20 +15,18 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include <atomic>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <thread>
 
 #include "handler/stream_server.hpp"
+#include "test/support/temp_dir.hpp"
+#include "test/support/test_certs.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace ssl = asio::ssl;
-namespace fs = std::filesystem;
 using asio::ip::tcp;
 using kv::handler::Metrics;
 using kv::handler::StreamServer;
@@ -36,58 +34,21 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/kv-handler-stream-XXXXXX";
-    REQUIRE(mkdtemp(tmpl));
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-void sh(const std::string& cmd) {
-  INFO(cmd);
-  REQUIRE(std::system((cmd + " >/dev/null 2>&1").c_str()) == 0);
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // A CA, a server certificate for 127.0.0.1, a client certificate from the CA, and a client
-// certificate from another CA.
+// certificate from another CA; as PEM text and as files <name>.pem / <name>.key in `dir`.
 struct Pki {
-  TempDir dir;
-  std::string p(const std::string& f) const { return (dir.path / f).string(); }
+  kv::test::TempDir dir{"kv-handler-stream"};
+  kv::test::KeyPair ca = kv::test::make_ca("test-ca");
+  kv::test::KeyPair server = kv::test::server_cert(ca, "virt-handler", {}, {"127.0.0.1"});
+  kv::test::KeyPair client = kv::test::client_cert(ca, "virt-api");
+  kv::test::KeyPair rogue = kv::test::client_cert(kv::test::make_ca("other-ca"), "rogue");
   Pki() {
-    const std::string d = dir.path.string();
-    const std::string key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
-    sh("cd " + d + " && openssl req -x509 " + key +
-       " -keyout ca.key -out ca.pem -days 2 -subj /CN=test-ca");
-    sh("cd " + d + " && openssl req -x509 " + key +
-       " -keyout other.key -out other.pem -days 2 -subj /CN=other-ca");
-    // Written directly: sh() redirects stdout, which would leave a `printf > file` empty.
-    std::ofstream(dir.path / "san.ext") << "subjectAltName=IP:127.0.0.1\n";
-    sh("cd " + d + " && openssl req " + key +
-       " -keyout server.key -out server.csr -subj /CN=virt-handler");
-    sh("cd " + d +
-       " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out "
-       "server.pem -days 2 -extfile san.ext");
-    sh("cd " + d + " && openssl req " + key +
-       " -keyout client.key -out client.csr -subj /CN=virt-api");
-    sh("cd " + d +
-       " && openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out "
-       "client.pem -days 2");
-    sh("cd " + d + " && openssl req " + key + " -keyout rogue.key -out rogue.csr -subj /CN=rogue");
-    sh("cd " + d +
-       " && openssl x509 -req -in rogue.csr -CA other.pem -CAkey other.key -CAcreateserial -out "
-       "rogue.pem -days 2");
+    kv::test::write_key_pair(dir.path, "ca", ca);
+    kv::test::write_key_pair(dir.path, "server", server);
+    kv::test::write_key_pair(dir.path, "client", client);
+    kv::test::write_key_pair(dir.path, "rogue", rogue);
   }
+  std::string p(const std::string& f) const { return (dir.path / f).string(); }
 };
 
 // Stands in for QEMU's `<serial type='unix'>` server socket: one client at a time. In echo mode
@@ -159,7 +120,7 @@ class FakeSerial {
 
 struct Fixture {
   Pki pki;
-  TempDir sockets;
+  kv::test::TempDir sockets{"kv-handler-stream"};
   Metrics metrics;
   asio::io_context io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{io.get_executor()};
@@ -174,9 +135,9 @@ struct Fixture {
     o.address = "127.0.0.1";
     o.port = 0;
     if (pem) {
-      o.cert_pem = slurp(pki.p("server.pem"));
-      o.key_pem = slurp(pki.p("server.key"));
-      o.client_ca_pem = slurp(pki.p("ca.pem"));
+      o.cert_pem = pki.server.cert_pem;
+      o.key_pem = pki.server.key_pem;
+      o.client_ca_pem = pki.ca.cert_pem;
     } else {
       o.cert_file = pki.p("server.pem");
       o.key_file = pki.p("server.key");

@@ -8,20 +8,12 @@
 #include <fstream>
 
 #include "launcher/process.hpp"
+#include "test/support/temp_dir.hpp"
 
 using namespace kv::launcher;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/kv-disks-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 std::string sh(const std::vector<std::string>& argv) {
   auto r = run(argv);
@@ -40,17 +32,17 @@ std::string file_bytes(const std::string& p) {
 
 TEST_CASE(
     "containerDisk: a qcow2 overlay over the image's only disk file; the image is untouched") {
-  TempDir t;
-  fs::create_directories(t.path + "/cd/root/disk");
-  std::string base = t.path + "/cd/root/disk/img.qcow2";
+  kv::test::TempDir t("kv-disks");
+  fs::create_directories(t.path / "cd/root/disk");
+  std::string base = (t.path / "cd/root/disk/img.qcow2").string();
   sh({"qemu-img", "create", "-q", "-f", "qcow2", base, "16M"});
   std::string before = file_bytes(base);
 
   DiskPlan d;
   d.name = "root";
   d.kind = DiskKind::container_disk;
-  d.base = t.path + "/cd/root/disk";  // a directory: its single file is the disk
-  d.path = t.path + "/eph/disks/root.qcow2";
+  d.base = (t.path / "cd/root/disk").string();  // a directory: its single file is the disk
+  d.path = (t.path / "eph/disks/root.qcow2").string();
   d.format = "qcow2";
   REQUIRE(prepare_disk(d).ok());
   std::string info = sh({"qemu-img", "info", "--output=json", d.path});
@@ -61,31 +53,32 @@ TEST_CASE(
   CHECK(file_bytes(base) == before);
 
   // Two files in the directory: say which is meant.
-  sh({"qemu-img", "create", "-q", "-f", "qcow2", t.path + "/cd/root/disk/other.qcow2", "1M"});
+  sh({"qemu-img", "create", "-q", "-f", "qcow2", (t.path / "cd/root/disk/other.qcow2").string(),
+      "1M"});
   auto st = prepare_disk(d);
   REQUIRE_FALSE(st.ok());
   CHECK(st.error().message.find("expected exactly one disk") != std::string::npos);
 }
 
 TEST_CASE("emptyDisk: a qcow2 with the given capacity") {
-  TempDir t;
+  kv::test::TempDir t("kv-disks");
   DiskPlan d;
   d.name = "scratch";
   d.kind = DiskKind::empty_disk;
   d.capacity_bytes = 64ll * 1024 * 1024;
-  d.path = t.path + "/disks/scratch.qcow2";
+  d.path = (t.path / "disks/scratch.qcow2").string();
   REQUIRE(prepare_disk(d).ok());
   CHECK(sh({"qemu-img", "info", "--output=json", d.path}).find("\"virtual-size\": 67108864") !=
         std::string::npos);
 }
 
 TEST_CASE("PVC: disk.img is created sparse when missing and never overwritten") {
-  TempDir t;
-  fs::create_directories(t.path + "/pvc/data");
+  kv::test::TempDir t("kv-disks");
+  fs::create_directories(t.path / "pvc/data");
   DiskPlan d;
   d.name = "data";
   d.kind = DiskKind::pvc;
-  d.path = t.path + "/pvc/data/disk.img";
+  d.path = (t.path / "pvc/data/disk.img").string();
   REQUIRE(prepare_disk(d).ok());
   struct stat st {};
   REQUIRE(stat(d.path.c_str(), &st) == 0);
@@ -98,18 +91,18 @@ TEST_CASE("PVC: disk.img is created sparse when missing and never overwritten") 
   CHECK(file_bytes(d.path) == "user data");
 
   DiskPlan missing = d;
-  missing.path = t.path + "/pvc/absent/disk.img";
+  missing.path = (t.path / "pvc/absent/disk.img").string();
   auto err = prepare_disk(missing);
   REQUIRE_FALSE(err.ok());
   CHECK(err.error().message.find("is not mounted") != std::string::npos);
 }
 
 TEST_CASE("cloud-init: a cidata ISO holding exactly what the spec said") {
-  TempDir t;
+  kv::test::TempDir t("kv-disks");
   DiskPlan d;
   d.name = "ci";
   d.kind = DiskKind::cloud_init;
-  d.path = t.path + "/cloud-init/ci.iso";
+  d.path = (t.path / "cloud-init/ci.iso").string();
   d.meta_data = "instance-id: abc\nlocal-hostname: vm1\n";
   d.user_data = "#cloud-config\nruncmd: [echo hi]\n";
   d.network_config = "version: 2\n";

@@ -6,25 +6,16 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <filesystem>
 #include <thread>
 
 #include "launcher/client.hpp"
+#include "test/support/temp_dir.hpp"
 
 using namespace kv::launcher;
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/kv-srv-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 // A server on its own io_context thread; requests are answered with a status naming the command.
 struct ServerThread {
@@ -83,8 +74,8 @@ std::string raw_exchange(const std::string& path, const std::string& bytes) {
 }  // namespace
 
 TEST_CASE("two clients each get their responses and every event") {
-  TempDir dir;
-  std::string path = dir.path + "/launcher.sock";
+  kv::test::TempDir dir("kv-srv");
+  std::string path = (dir.path / "launcher.sock").string();
   ServerThread srv(path);
   SyncClient a, b;
   REQUIRE(a.connect(path, 5s).ok());
@@ -109,8 +100,8 @@ TEST_CASE("two clients each get their responses and every event") {
 }
 
 TEST_CASE("garbage gets an error and a hang-up; other clients do not notice") {
-  TempDir dir;
-  std::string path = dir.path + "/launcher.sock";
+  kv::test::TempDir dir("kv-srv");
+  std::string path = (dir.path / "launcher.sock").string();
   ServerThread srv(path);
   SyncClient good;
   REQUIRE(good.connect(path, 5s).ok());
@@ -152,8 +143,8 @@ TEST_CASE("garbage gets an error and a hang-up; other clients do not notice") {
 }
 
 TEST_CASE("a client that disconnects while events are queued does not disturb the server") {
-  TempDir dir;
-  std::string path = dir.path + "/launcher.sock";
+  kv::test::TempDir dir("kv-srv");
+  std::string path = (dir.path / "launcher.sock").string();
   ServerThread srv(path);
   {
     SyncClient gone;

@@ -2,69 +2,27 @@
 // the requestheader CA and carry an allowed CN before X-Remote-* headers are believed.
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-
 #include "api/server/authn.hpp"
+#include "test/support/test_certs.hpp"
 
 using namespace kv::apiserver;
 namespace json = kv::core::json;
-namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/kv-apiserver-authn-XXXXXX";
-    REQUIRE(mkdtemp(tmpl));
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-void sh(const std::string& cmd) {
-  INFO(cmd);
-  REQUIRE(std::system((cmd + " >/dev/null 2>&1").c_str()) == 0);
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // A front-proxy CA with a client certificate "front-proxy-client", and another CA's certificate
 // with the same CN.
 struct Pki {
-  TempDir dir;
   std::string ca, client, rogue;
-  Pki() {
-    const std::string d = "cd " + dir.path.string() + " && ";
-    const std::string key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
-    sh(d + "openssl req -x509 " + key + " -keyout ca.key -out ca.pem -days 2 -subj /CN=fp-ca");
-    sh(d + "openssl req -x509 " + key + " -keyout o.key -out o.pem -days 2 -subj /CN=other");
-    std::ofstream(dir.path / "client.ext") << "extendedKeyUsage=clientAuth\n";
-    for (const auto& [name, ca] : {std::pair{"client", "ca"}, std::pair{"rogue", "o"}}) {
-      sh(d + "openssl req " + key + " -keyout " + name + ".key -out " + name +
-         ".csr -subj /CN=front-proxy-client");
-      sh(d + "openssl x509 -req -in " + name + ".csr -CA " + ca + ".pem -CAkey " + ca +
-         ".key -CAcreateserial -out " + name + ".pem -days 2 -extfile client.ext");
-    }
-    ca = slurp(dir.path / "ca.pem");
-    client = slurp(dir.path / "client.pem");
-    rogue = slurp(dir.path / "rogue.pem");
-  }
 };
 
-Pki& pki() {
-  static Pki p;
+const Pki& pki() {
+  static const Pki p = [] {
+    const auto ca = kv::test::make_ca("fp-ca");
+    const auto other = kv::test::make_ca("other");
+    return Pki{ca.cert_pem, kv::test::client_cert(ca, "front-proxy-client").cert_pem,
+               kv::test::client_cert(other, "front-proxy-client").cert_pem};
+  }();
   return p;
 }
 
