@@ -59,6 +59,8 @@ Result<Flags::Outcome> Flags::parse(int argc, const char* const* argv) const {
       has_value = true;
     }
     auto it = flags_.find(arg);
+    if (it == flags_.end() && arg.rfind("-", 0) != 0)
+      return Error(Errc::invalid, "unexpected argument \"" + arg + "\" (flags only)");
     if (it == flags_.end())
       return Error(Errc::invalid, "unknown flag " + arg);
     if (!has_value) {
@@ -67,6 +69,10 @@ Result<Flags::Outcome> Flags::parse(int argc, const char* const* argv) const {
         std::string next = i + 1 < argc ? argv[i + 1] : "";
         bool word = next == "true" || next == "false" || next == "1" || next == "0" ||
                     next == "yes" || next == "no";
+        // None of our programs takes positional arguments: a word after a boolean flag is its
+        // (wrong) value, and the message should say so rather than call it an unknown flag.
+        if (!word && !next.empty() && next[0] != '-')
+          return Error(Errc::invalid, arg + ": \"" + next + "\" is not true or false");
         value = word ? argv[++i] : "true";
       } else if (i + 1 >= argc) {
         return Error(Errc::invalid, arg + ": needs a value");

@@ -72,4 +72,7 @@ TEST_CASE("bad flags are errors that name the flag and what is allowed") {
   CHECK(message({"--port", "70000"}) == "--port: \"70000\" is not an integer from 0 to 65535");
   CHECK(message({"--port", "8o"}) == "--port: \"8o\" is not an integer from 0 to 65535");
   CHECK(message({"--emulate=maybe"}) == "--emulate: \"maybe\" is not true or false");
+  // The same mistake written with a space, and a stray word.
+  CHECK(message({"--emulate", "maybe"}) == "--emulate: \"maybe\" is not true or false");
+  CHECK(message({"--dir", "/x", "extra"}) == "unexpected argument \"extra\" (flags only)");
 }
