@@ -1,6 +1,7 @@
 #include "controller/controller.hpp"
 
 #include <algorithm>
+#include <functional>
 
 #include "api/v1/codec.hpp"
 #include "controller/pod_render.hpp"
@@ -56,18 +57,35 @@ json::Document with_status(const json::Value& obj, json::Value status, std::stri
   return d;
 }
 
-std::string finalizers_patch(const std::vector<std::string>& finalizers, std::string_view rv) {
+// {"metadata": {key: value, "resourceVersion": rv}}. A resourceVersion in a merge patch makes it
+// conditional: 409 if the object moved on.
+std::string conditional_metadata_patch(
+    std::string_view rv, std::string_view key,
+    const std::function<json::Value(json::Document::AllocatorType&)>& value) {
   json::Document d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
   json::Value m(rapidjson::kObjectType);
-  json::Value list(rapidjson::kArrayType);
-  for (const auto& f : finalizers)
-    list.PushBack(json::string_value(f, a), a);
-  json::set(m, "finalizers", std::move(list), a);
-  // A resourceVersion in a merge patch makes it conditional: 409 if the object moved on.
+  json::set(m, key, value(a), a);
   json::set(m, "resourceVersion", rv, a);
   json::set(d, "metadata", std::move(m), a);
   return json::to_string(d);
+}
+
+std::string finalizers_patch(const std::vector<std::string>& finalizers, std::string_view rv) {
+  return conditional_metadata_patch(rv, "finalizers", [&](auto& a) {
+    json::Value list(rapidjson::kArrayType);
+    for (const auto& f : finalizers)
+      list.PushBack(json::string_value(f, a), a);
+    return list;
+  });
+}
+
+std::string label_patch(std::string_view label, std::string_view value, std::string_view rv) {
+  return conditional_metadata_patch(rv, "labels", [&](auto& a) {
+    json::Value labels(rapidjson::kObjectType);
+    json::set(labels, label, value, a);
+    return labels;
+  });
 }
 
 bool transient(const Error& e) {
@@ -511,6 +529,13 @@ Status Controller::sync_vmi(const std::string& key) {
                            kube::PatchType::merge, finalizers_patch(fins, rv));
     if (!r.ok())
       return r.error();  // the rest would race with a newer object: redo from the cache
+    rv = std::string(meta::resource_version(*r));
+  }
+  if (a.node_label) {
+    auto r = client_.patch(kube::resources::virtual_machine_instances(), ns, name,
+                           kube::PatchType::merge, label_patch(kNodeNameLabel, *a.node_label, rv));
+    if (!r.ok())
+      return r.error();  // as for the finalizer: redo from the cache
     rv = std::string(meta::resource_version(*r));
   }
   for (const auto& p : a.delete_pods) {

@@ -231,6 +231,12 @@ VmiActions reconcile_vmi(const VmiInputs& in) {
                                [&](const LauncherPod& p) { return p.uid == it->first; });
     it = present ? std::next(it) : st.active_pods.erase(it);
   }
+  // The node as a label too, as upstream: `kubectl get vmi -l kubevirt.io/nodeName=n1`.
+  if (st.node_name && !st.node_name->empty()) {
+    auto it = vmi.metadata.labels.find(kNodeNameLabel);
+    if (it == vmi.metadata.labels.end() || it->second != *st.node_name)
+      out.node_label = *st.node_name;
+  }
   return out;
 }
 

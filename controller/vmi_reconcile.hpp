@@ -7,15 +7,18 @@
 // The phases this controller writes (the handler writes Running, Succeeded and Failed once it
 // has the VMI; the controller writes Failed only in the cases drawn here):
 //
-//            pod created            pod Running, "compute" ready,
-//   Pending ------------> Scheduling ------------------------------> Scheduled --(handler)-->
-//   Running
-//      |                       |        status.nodeName := node           |                     |
-//      |  missing PVC: stays   | pod Failed/Succeeded, deleted,           | pod Failed or gone  |
-//      handler's |  Pending, condition   | or being deleted                         | or being
-//      deleted    | node heartbeat |  Synchronized=False   v v                     | stale and pod
-//      |  FailedPvcNotFound  Failed  <----------------------------------------------------------+
-//      not Running
+// clang-format off
+//             pod created          pod Running,
+//                                  "compute" ready,
+//   Pending --------------> Scheduling ---------------> Scheduled --(handler)--> Running
+//                               |    status.nodeName      |                         |
+//   missing PVC:                |    := node              |                         |
+//   stays Pending,              | pod Failed/Succeeded,   | pod Failed or gone      | the handler's
+//   condition                   | deleted, or being       | or being deleted        | heartbeat is
+//   Synchronized=False          | deleted                 |                         | stale and the
+//   FailedPvcNotFound           v                         v                         | pod not Running
+//                             Failed <----------------------------------------------+
+// clang-format on
 //
 // While Scheduling, the pod's troubles become VMI conditions (the VM's printableStatus reads
 // them): PodScheduled=False/Unschedulable with the scheduler's message; Synchronized=False with
@@ -70,8 +73,13 @@ struct VmiInputs {
   Clock::time_point now{};
 };
 
+// The label naming the VMI's node (set once status.nodeName is known), as upstream.
+inline constexpr const char* kNodeNameLabel = "kubevirt.io/nodeName";
+
 struct VmiActions {
   bool add_finalizer = false;
+  // Set metadata.labels[kNodeNameLabel] to this.
+  std::optional<std::string> node_label;
   bool remove_finalizer = false;
   bool create_pod = false;
   std::vector<std::string> delete_pods;          // names

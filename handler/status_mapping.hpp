@@ -5,15 +5,17 @@
 //
 // The handler owns a VMI from Scheduled on (the controller wrote status.nodeName = our node):
 //
-//                 launcher answers sync,                    launcher says `exiting`
-//                 domain running/paused/...                 (or the pod ended / vanished)
-//   Scheduled ----------------------------------> Running -------------------------------->
-//   Succeeded
-//       |                                            |                                     | Failed
-//       |  launcher exits / pod ends before start    |  conditions follow the domain:
-//       '--------------------------------------------+---> Failed     Ready  True  running
-//                                                                      Ready  False paused (Paused)
-//                                                                      Paused True  paused
+// clang-format off
+//               launcher answers sync,             launcher says `exiting`
+//               domain running/paused/...          (or the pod ended / vanished)
+//   Scheduled ----------------------------> Running ------------------> Succeeded or Failed
+//       |                                      |
+//       |  launcher exits / pod ends           |
+//       |  before start                        |  conditions follow the domain:
+//       '--------------------------------------+---> Failed    Ready  True   running
+//                                                              Ready  False  paused (Paused)
+//                                                              Paused True   paused
+// clang-format on
 //  - Final phases (Succeeded, Failed) are never left; phases before Scheduled are the controller's.
 //  - How the VM ended decides Succeeded or Failed (upstream's rule): the guest powered off ->
 //    Succeeded; QEMU died, the guest crashed, or the domain had to be destroyed (ACPI ignored

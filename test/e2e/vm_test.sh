@@ -254,6 +254,10 @@ case_vm_running() {
 	line=$(k -n "$NS" get vm e2e-vm --no-headers)
 	log "kubectl get vm: $line"
 	[[ $(awk '{print $3, $4}' <<<"$line") == "Running true" ]] || fail "kubectl get vm shows '$line', want STATUS Running and READY true"
+	local node
+	node=$(vmi_field "$NS" e2e-vm '{.status.nodeName}')
+	[[ $(k -n "$NS" get vmi -l "kubevirt.io/nodeName=$node" -o name) == *e2e-vm* ]] ||
+		fail "kubectl get vmi -l kubevirt.io/nodeName=$node does not list e2e-vm"
 	wait_until 30 "VMI e2e-vm condition Ready=True" \
 		bash -c "[[ \$('$KV_CLUSTER' kubectl -n $NS get vmi e2e-vm -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}') == True ]]"
 }
@@ -582,6 +586,14 @@ EOF
 					ws / n / mib, (ws / n) / mib - 256, g / n / mib, (ws - g) / n / mib
 			}' "$WORK/fig-mem"
 		fi
+		# Control-plane cost: the add-on's own processes on the node (RSS, kB -> MiB, each replica).
+		local c rss
+		printf 'add-on processes, RSS after the runs above:'
+		for c in virt-controller virt-handler virt-api; do
+			rss=$(ps -o rss= -C "$c" | awk '{ printf "%s%.0f", (NR > 1 ? "+" : ""), $1 / 1024 }')
+			printf ' %s %s MiB;' "$c" "${rss:-?}"
+		done
+		echo
 	} | tee "$WORK/figures.txt" | sed 's/^/# /'
 	cat "$WORK/figures.txt" >&2
 	[[ -z ${KV_E2E_REPORT:-} ]] || cp "$WORK/figures.txt" "$KV_E2E_REPORT"
@@ -589,7 +601,7 @@ EOF
 
 # --- run -----------------------------------------------------------------------------------------
 setup
-run_case "a VM from a containerDisk reaches Running, its console prints the ready line, kubectl get vm shows Running and Ready" case_vm_running keep
+run_case "a VM from a containerDisk reaches Running, its console prints the ready line, kubectl get vm shows Running and Ready, the VMI carries its node label" case_vm_running keep
 run_case "the guest answers HTTP on the pod IP from the node; the VMI shows that IP" case_http keep
 run_case "the guest got its cloud-init user data and ran it" case_cloud_init keep
 run_case "virtctl version shows the client and virt-api's version" case_virtctl_version keep

@@ -256,6 +256,18 @@ TEST_CASE("reconcile_vmi: finalizer and deletion") {
   CHECK_FALSE(d3.create_pod);
 }
 
+TEST_CASE("reconcile_vmi: the node becomes the label kubevirt.io/nodeName, once") {
+  auto vmi = make_vmi(VmiPhase::scheduling);
+  auto before = reconcile_vmi({&vmi, {pod("Pending", false, "n1")}, false, {}, false, t0()});
+  CHECK_FALSE(before.node_label);  // not scheduled yet: no node to name
+  auto out = reconcile_vmi({&vmi, {pod("Running", true, "n1")}, false, {}, false, t0()});
+  CHECK(out.node_label == "n1");
+  vmi.status = out.status;
+  vmi.metadata.labels[kNodeNameLabel] = "n1";
+  auto again = reconcile_vmi({&vmi, {pod("Running", true, "n1")}, false, {}, false, t0()});
+  CHECK_FALSE(again.node_label);
+}
+
 TEST_CASE("reconcile_vmi: a steady state writes nothing and records nothing") {
   auto vmi = make_vmi(VmiPhase::scheduling);
   auto p = pod("Pending", false, "n1");
