@@ -309,7 +309,6 @@ class Splice : public std::enable_shared_from_this<Splice> {
   void start(std::string to_handler, std::string to_client) {
     beast::get_lowest_layer(client_).expires_never();
     beast::get_lowest_layer(handler_).expires_never();
-    auto self = shared_from_this();
     // Bytes already read past the HTTP headers go first.
     write_then_pump(client_, handler_, a_, std::move(to_handler));
     write_then_pump(handler_, client_, b_, std::move(to_client));
