@@ -1,4 +1,5 @@
 #include "controller/controller.hpp"
+#include "addon/resources.hpp"
 
 #include <algorithm>
 #include <functional>
@@ -7,7 +8,7 @@
 #include "controller/pod_render.hpp"
 #include "controller/vm_reconcile.hpp"
 #include "controller/vmi_reconcile.hpp"
-#include "core/kube/config.hpp"
+#include "core/kube/kubeconfig.hpp"
 #include "core/kube/resource.hpp"
 #include "core/log.hpp"
 
@@ -138,8 +139,8 @@ Controller::Controller(kube::KubeClient& client, Metrics& metrics, ControllerOpt
     o.clock = opts_.clock;
     return std::make_unique<kube::Informer>(client_, std::move(r), std::move(o));
   };
-  vms_ = informer(kube::resources::virtual_machines(), {}, opts_.resync_period);
-  vmis_ = informer(kube::resources::virtual_machine_instances(), {}, opts_.resync_period);
+  vms_ = informer(addon::resources::virtual_machines(), {}, opts_.resync_period);
+  vmis_ = informer(addon::resources::virtual_machine_instances(), {}, opts_.resync_period);
   kube::ListWatchOptions pod_lw;
   pod_lw.label_selector = std::string(kAppLabel) + "=" + kAppLabelValue;
   pods_ = informer(kube::resources::pods(), pod_lw, std::chrono::milliseconds(0));
@@ -397,7 +398,7 @@ Status Controller::sync_vm(const std::string& key) {
   if (a.create_vmi) {
     json::Document d;
     json::Value v = api::v1::encode(*a.create_vmi, d.GetAllocator());
-    auto r = client_.create(kube::resources::virtual_machine_instances(), ns, v);
+    auto r = client_.create(addon::resources::virtual_machine_instances(), ns, v);
     if (!r.ok() && r.error().code != Errc::exists) {
       create_failed = true;
       const std::string msg = "Error creating virtual machine instance: " + r.error().message;
@@ -415,7 +416,7 @@ Status Controller::sync_vm(const std::string& key) {
   if (a.delete_vmi_uid) {
     kube::DeleteOptions o;
     o.precondition_uid = *a.delete_vmi_uid;
-    auto r = client_.remove(kube::resources::virtual_machine_instances(), ns, name, o);
+    auto r = client_.remove(addon::resources::virtual_machine_instances(), ns, name, o);
     if (!r.ok() && r.error().code != Errc::not_found) {
       delete_failed = true;
       record(*obj, "Warning", "FailedDelete",
@@ -433,7 +434,7 @@ Status Controller::sync_vm(const std::string& key) {
                            meta::resource_version(*obj));
     kube::WriteOptions wo;
     wo.subresource = "status";
-    auto r = client_.update(kube::resources::virtual_machines(), ns, put, wo);
+    auto r = client_.update(addon::resources::virtual_machines(), ns, put, wo);
     if (!r.ok()) {
       if (result.ok())
         result = r.error();
@@ -461,8 +462,8 @@ Status Controller::sync_vm(const std::string& key) {
                                 json::set(d, "metadata", std::move(m), al);
                                 return json::to_string(d);
                               }();
-    auto r =
-        client_.patch(kube::resources::virtual_machines(), ns, name, kube::PatchType::merge, patch);
+    auto r = client_.patch(addon::resources::virtual_machines(), ns, name, kube::PatchType::merge,
+                           patch);
     if (!r.ok() && result.ok())
       result = r.error();
     if (a.start_failure && r.ok())
@@ -472,8 +473,8 @@ Status Controller::sync_vm(const std::string& key) {
   if (a.set_running) {
     std::string patch = vm->spec.run_strategy ? R"({"spec":{"runStrategy":"Always"}})"
                                               : R"({"spec":{"running":true}})";
-    auto r =
-        client_.patch(kube::resources::virtual_machines(), ns, name, kube::PatchType::merge, patch);
+    auto r = client_.patch(addon::resources::virtual_machines(), ns, name, kube::PatchType::merge,
+                           patch);
     if (!r.ok() && result.ok())
       result = r.error();
   }
@@ -525,14 +526,14 @@ Status Controller::sync_vmi(const std::string& key) {
   if (a.add_finalizer) {
     auto fins = vmi->metadata.finalizers;
     fins.push_back(kVmiFinalizer);
-    auto r = client_.patch(kube::resources::virtual_machine_instances(), ns, name,
+    auto r = client_.patch(addon::resources::virtual_machine_instances(), ns, name,
                            kube::PatchType::merge, finalizers_patch(fins, rv));
     if (!r.ok())
       return r.error();  // the rest would race with a newer object: redo from the cache
     rv = std::string(meta::resource_version(*r));
   }
   if (a.node_label) {
-    auto r = client_.patch(kube::resources::virtual_machine_instances(), ns, name,
+    auto r = client_.patch(addon::resources::virtual_machine_instances(), ns, name,
                            kube::PatchType::merge, label_patch(kNodeNameLabel, *a.node_label, rv));
     if (!r.ok())
       return r.error();  // as for the finalizer: redo from the cache
@@ -590,7 +591,7 @@ Status Controller::sync_vmi(const std::string& key) {
     auto put = with_status(*obj, api::v1::encode(a.status, tmp.GetAllocator()), rv);
     kube::WriteOptions wo;
     wo.subresource = "status";
-    auto r = client_.update(kube::resources::virtual_machine_instances(), ns, put, wo);
+    auto r = client_.update(addon::resources::virtual_machine_instances(), ns, put, wo);
     if (!r.ok()) {
       if (result.ok())
         result = r.error();
@@ -617,7 +618,7 @@ Status Controller::sync_vmi(const std::string& key) {
   if (a.remove_finalizer) {
     auto fins = vmi->metadata.finalizers;
     fins.erase(std::remove(fins.begin(), fins.end(), kVmiFinalizer), fins.end());
-    auto r = client_.patch(kube::resources::virtual_machine_instances(), ns, name,
+    auto r = client_.patch(addon::resources::virtual_machine_instances(), ns, name,
                            kube::PatchType::merge, finalizers_patch(fins, rv));
     if (!r.ok() && r.error().code != Errc::not_found && result.ok())
       result = r.error();

@@ -26,7 +26,7 @@
 #include <thread>
 #include <vector>
 
-#include "controller/config.hpp"
+#include "controller/cluster_config.hpp"
 #include "controller/metrics.hpp"
 #include "core/kube/client.hpp"
 #include "core/kube/events.hpp"

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "api/v1/types.hpp"
-#include "controller/config.hpp"
+#include "controller/cluster_config.hpp"
 #include "core/json.hpp"
 #include "core/result.hpp"
 

@@ -15,7 +15,7 @@
 #include "controller/http_server.hpp"
 #include "controller/metrics.hpp"
 #include "core/kube/client.hpp"
-#include "core/kube/config.hpp"
+#include "core/kube/kubeconfig.hpp"
 #include "core/kube/leader_election.hpp"
 #include "core/log.hpp"
 

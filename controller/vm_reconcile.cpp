@@ -5,7 +5,7 @@
 #include "api/v1/codec.hpp"
 #include "controller/pod_render.hpp"
 #include "core/json.hpp"
-#include "core/kube/config.hpp"
+#include "core/kube/kubeconfig.hpp"
 
 namespace kv::controller {
 namespace {

@@ -4,7 +4,7 @@
 
 #include "api/v1/codec.hpp"
 #include "controller/pod_render.hpp"
-#include "core/kube/config.hpp"
+#include "core/kube/kubeconfig.hpp"
 #include "core/kube/resource.hpp"
 
 namespace kv::controller {

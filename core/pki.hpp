@@ -1,6 +1,6 @@
 #pragma once
 // A small certificate authority on the OpenSSL 3 C API: what virt-api needs to bootstrap the
-// cluster's TLS without an operator (core/kube/cert_secrets.hpp stores the results in Secrets).
+// cluster's TLS without an operator (addon/cert_secrets.hpp stores the results in Secrets).
 //
 // Keys are ECDSA P-256; certificates are X.509 v3 signed with SHA-256. All functions are pure
 // apart from key and serial-number randomness, thread-safe, and take "now" as an argument where

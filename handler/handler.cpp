@@ -1,11 +1,12 @@
 #include "handler/handler.hpp"
+#include "addon/resources.hpp"
 
 #include <csignal>
 #include <filesystem>
 
+#include "addon/cert_secrets.hpp"
 #include "api/v1/codec.hpp"
-#include "core/kube/cert_secrets.hpp"
-#include "core/kube/config.hpp"
+#include "core/kube/kubeconfig.hpp"
 #include "core/log.hpp"
 #include "handler/heartbeat.hpp"
 #include "handler/metrics_server.hpp"
@@ -15,7 +16,7 @@ namespace kv::handler {
 namespace fs = std::filesystem;
 namespace json = core::json;
 namespace kube = core::kube;
-namespace proto = launcher::proto;
+namespace proto = launcher_com::proto;
 using api::v1::VmiPhase;
 using core::Errc;
 using core::Error;
@@ -169,7 +170,7 @@ Status Handler::start(std::chrono::milliseconds sync_timeout) {
   vo.resync_period = opts_.resync_period;
   // CRDs have no field selector on status.nodeName: watch every VMI, act on ours (an index).
   vmis_ =
-      std::make_unique<kube::Informer>(client_, kube::resources::virtual_machine_instances(), vo);
+      std::make_unique<kube::Informer>(client_, addon::resources::virtual_machine_instances(), vo);
   vmis_->add_index(kNodeIndex, kube::index_by_field({"status", "nodeName"}));
   vmis_->add_index(kUidIndex, kube::index_by_field({"metadata", "uid"}));
   auto vmi_changed = [this, node](const kube::ObjectPtr& o) {
@@ -314,9 +315,9 @@ void Handler::stream_server_from_secret() {
   core::log::info("stream server: waiting for its certificate Secret", {{"secret", secret}});
   while (!cert_cancel_->cancelled()) {
     // A bounded wait so that a long absence is logged now and then, not only once.
-    auto data = kube::wait_for_secret(client_, opts_.certs_namespace, opts_.certs_secret,
-                                      {"tls.crt", "tls.key", "ca.crt"}, cert_cancel_.get(),
-                                      std::chrono::steady_clock::now() + 5min);
+    auto data = addon::wait_for_secret(client_, opts_.certs_namespace, opts_.certs_secret,
+                                       {"tls.crt", "tls.key", "ca.crt"}, cert_cancel_.get(),
+                                       std::chrono::steady_clock::now() + 5min);
     if (cert_cancel_->cancelled())
       return;
     Status st;
@@ -531,7 +532,7 @@ Result<std::optional<std::chrono::milliseconds>> Handler::stop_vm(const std::str
 Status Handler::write_status(const std::string& key, const StatusInput& first) {
   StatusInput in = first;
   std::optional<api::v1::VirtualMachineInstance> fresh;
-  const auto vmis = kube::resources::virtual_machine_instances();
+  const auto vmis = addon::resources::virtual_machine_instances();
   for (int attempt = 0; attempt < 5; ++attempt) {
     auto desired = desired_status(in);
     auto patch = status_patch(*in.vmi, desired);

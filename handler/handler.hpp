@@ -43,7 +43,7 @@ struct Options {
   std::string client_ca_file;  // CA that signs virt-api's client certificate
   // Without the three files above, the stream server's certificate, key and client CA come
   // from this Secret (tls.crt, tls.key, ca.crt), which virt-api creates at its start
-  // (core/kube/cert_secrets.hpp); the server starts as soon as the Secret is there.
+  // (addon/cert_secrets.hpp); the server starts as soon as the Secret is there.
   std::string certs_secret = "virt-handler-certs";
   std::string certs_namespace = "kubevirt";
   // Plain-HTTP /metrics and /healthz. Port 0: disabled.

@@ -1,7 +1,7 @@
 #include "handler/heartbeat.hpp"
 
 #include "core/json.hpp"
-#include "core/kube/config.hpp"
+#include "core/kube/kubeconfig.hpp"
 
 namespace kv::handler {
 namespace json = core::json;

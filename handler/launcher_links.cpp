@@ -5,7 +5,7 @@
 
 namespace kv::handler {
 namespace asio = boost::asio;
-namespace proto = launcher::proto;
+namespace proto = launcher_com::proto;
 using core::Errc;
 using core::Error;
 
@@ -40,7 +40,7 @@ std::vector<std::string> LauncherLinks::keys() const {
 }
 
 void LauncherLinks::connect(const std::string& key, const std::string& socket_path) {
-  std::shared_ptr<launcher::Client> old;
+  std::shared_ptr<launcher_com::Client> old;
   std::uint64_t gen = 0;
   {
     std::lock_guard lock(mu_);
@@ -60,7 +60,7 @@ void LauncherLinks::connect(const std::string& key, const std::string& socket_pa
   asio::post(io_, [this, key, socket_path, gen, old] {
     if (old)
       old->close();
-    auto client = launcher::Client::create(io_);
+    auto client = launcher_com::Client::create(io_);
     client->on_event([this, key, gen](const proto::Event& e) { on_event(key, gen, e); });
     client->on_close([this, key, gen](const Error& e) { on_closed(key, gen, e); });
     {
@@ -114,7 +114,7 @@ void LauncherLinks::connect(const std::string& key, const std::string& socket_pa
 
 void LauncherLinks::request(const std::string& key, proto::Request req, Done done) {
   asio::post(io_, [this, key, req = std::move(req), done = std::move(done)]() mutable {
-    std::shared_ptr<launcher::Client> client;
+    std::shared_ptr<launcher_com::Client> client;
     std::uint64_t gen = 0;
     {
       std::lock_guard lock(mu_);
@@ -235,7 +235,7 @@ void LauncherLinks::mark_kill_sent(const std::string& key) {
 }
 
 void LauncherLinks::drop(const std::string& key) {
-  std::shared_ptr<launcher::Client> client;
+  std::shared_ptr<launcher_com::Client> client;
   {
     std::lock_guard lock(mu_);
     auto it = links_.find(key);

@@ -30,7 +30,7 @@
 
 #include "handler/metrics.hpp"
 #include "handler/status_mapping.hpp"
-#include "launcher/client.hpp"
+#include "launcher_com/client.hpp"
 
 namespace kv::handler {
 
@@ -51,7 +51,7 @@ struct LinkSnapshot {
 class LauncherLinks {
  public:
   using Notify = std::function<void(const std::string& key)>;
-  using Done = std::function<void(core::Result<launcher::proto::Response>)>;
+  using Done = std::function<void(core::Result<launcher_com::proto::Response>)>;
 
   LauncherLinks(boost::asio::io_context& io, Metrics& metrics, Notify notify,
                 std::chrono::milliseconds request_timeout = std::chrono::seconds(30));
@@ -65,7 +65,7 @@ class LauncherLinks {
   // Sends a request on the link's current connection; `done` runs on the io thread (may be
   // empty). Responses carrying a domain status update the view. Errc::unavailable when not
   // connected.
-  void request(const std::string& key, launcher::proto::Request req, Done done);
+  void request(const std::string& key, launcher_com::proto::Request req, Done done);
   // Marks what was sent (so the reconcile loop sends it once per connection).
   void mark_sync_sent(const std::string& key, std::int64_t grace_seconds);
   void mark_shutdown_sent(const std::string& key);
@@ -79,10 +79,10 @@ class LauncherLinks {
  private:
   struct Link {
     LinkSnapshot s;
-    std::shared_ptr<launcher::Client> client;
+    std::shared_ptr<launcher_com::Client> client;
     std::uint64_t generation = 0;  // bumps on every new connection; stale callbacks are ignored
   };
-  void on_event(const std::string& key, std::uint64_t gen, const launcher::proto::Event& e);
+  void on_event(const std::string& key, std::uint64_t gen, const launcher_com::proto::Event& e);
   void on_closed(const std::string& key, std::uint64_t gen, const core::Error& e);
 
   boost::asio::io_context& io_;

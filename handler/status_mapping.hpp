@@ -29,7 +29,7 @@
 
 #include "api/v1/types.hpp"
 #include "core/json.hpp"
-#include "launcher/protocol.hpp"
+#include "launcher_com/protocol.hpp"
 
 namespace kv::handler {
 
@@ -38,7 +38,7 @@ struct LauncherView {
   bool connected = false;       // the command socket is open now
   bool ever_connected = false;  // we talked to this launcher at least once (this handler run)
   // The domain status from the last event or response; nullopt before the first.
-  std::optional<launcher::proto::DomainStatus> domain;
+  std::optional<launcher_com::proto::DomainStatus> domain;
   // Reason of the last `shutdown` / `crashed` event: libvirt's stop detail ("shutdown",
   // "destroyed", "failed" = QEMU died, "crashed" = guest panic).
   std::string stop_reason;

@@ -18,7 +18,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace ssl = asio::ssl;
-namespace proto = launcher::proto;
+namespace proto = launcher_com::proto;
 using core::Errc;
 using core::Error;
 using tcp = asio::ip::tcp;

@@ -31,7 +31,7 @@
 
 #include "core/result.hpp"
 #include "handler/metrics.hpp"
-#include "launcher/protocol.hpp"
+#include "launcher_com/protocol.hpp"
 
 namespace kv::handler {
 
@@ -54,7 +54,7 @@ struct StreamBackend {
       socket_dir;
   // Sends a command to the VMI's launcher; `done` is called once (on the io thread).
   std::function<void(const std::string& ns, const std::string& name,
-                     launcher::proto::Command command, std::function<void(core::Status)> done)>
+                     launcher_com::proto::Command command, std::function<void(core::Status)> done)>
       command;
 };
 

@@ -1,15 +1,18 @@
 #pragma once
 // The seam between the launcher's logic and libvirt: one domain, the operations the command
 // socket offers, and its lifecycle events. DomainManagerImpl talks to libvirt; unit tests use a
-// fake (test/unit/launcher/fake_domain_manager.hpp).
+// fake (test/fakes/fake_domain_manager.hpp).
 
 #include <functional>
 #include <string>
 
 #include "core/result.hpp"
-#include "launcher/protocol.hpp"
+#include "launcher_com/protocol.hpp"
 
 namespace kv::launcher {
+// The launcher speaks the handler-launcher protocol (launcher_com/); its types are used everywhere
+// here, so they get a short name.
+namespace proto = launcher_com::proto;
 
 // A lifecycle event of the domain, already in the protocol's words.
 struct DomainEvent {

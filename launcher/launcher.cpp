@@ -17,13 +17,13 @@
 #include "core/json.hpp"
 #include "core/log.hpp"
 #include "launcher/console.hpp"
-#include "launcher/controller.hpp"
 #include "launcher/disks.hpp"
 #include "launcher/domain_builder.hpp"
 #include "launcher/domain_manager_impl.hpp"
+#include "launcher/domain_supervisor.hpp"
 #include "launcher/libvirtd.hpp"
 #include "launcher/process.hpp"
-#include "launcher/server.hpp"
+#include "launcher_com/command_server.hpp"
 
 namespace kv::launcher {
 namespace asio = boost::asio;
@@ -32,6 +32,7 @@ namespace klog = core::log;
 using core::Errc;
 using core::Error;
 using core::Result;
+using launcher_com::CommandServer;
 using namespace std::chrono_literals;
 
 namespace {
@@ -139,23 +140,23 @@ int run(const Options& opts) {
 
   // Filled by the first sync; the domain name is known only then, so the manager is created
   // with a name taken from the VMI file or the first sync (one launcher runs one VMI).
-  std::unique_ptr<Controller> controller;
+  std::unique_ptr<DomainSupervisor> supervisor;
   std::unique_ptr<CommandServer> server;
   std::unique_ptr<ConsoleCopier> console;
   asio::steady_timer grace_timer(io);
   int exit_code = -1;
 
   // Libvirt's event thread -> our thread.
-  auto sink = [&io, &controller](const DomainEvent& e) {
-    asio::post(io, [&controller, e] {
-      if (controller)
-        controller->on_domain_event(e);
+  auto sink = [&io, &supervisor](const DomainEvent& e) {
+    asio::post(io, [&supervisor, e] {
+      if (supervisor)
+        supervisor->on_domain_event(e);
     });
   };
-  auto on_close = [&io, &controller] {
-    asio::post(io, [&controller] {
-      if (controller)
-        controller->on_connection_lost();
+  auto on_close = [&io, &supervisor] {
+    asio::post(io, [&supervisor] {
+      if (supervisor)
+        supervisor->on_connection_lost();
     });
   };
 
@@ -239,7 +240,7 @@ int run(const Options& opts) {
     return p;
   };
 
-  ControllerHooks hooks;
+  SupervisorHooks hooks;
   hooks.broadcast = [&](const proto::Event& e) {
     if (server)
       server->broadcast(e);
@@ -247,8 +248,8 @@ int run(const Options& opts) {
   hooks.arm_grace_timer = [&](std::chrono::seconds s) {
     grace_timer.expires_after(s);
     grace_timer.async_wait([&](boost::system::error_code ec) {
-      if (!ec && controller)
-        controller->on_grace_expired();
+      if (!ec && supervisor)
+        supervisor->on_grace_expired();
     });
   };
   hooks.cancel_grace_timer = [&] { grace_timer.cancel(); };
@@ -270,14 +271,14 @@ int run(const Options& opts) {
     else
       io.stop();
   };
-  controller = std::make_unique<Controller>(lazy, prepare, hooks, opts.grace_period_seconds);
+  supervisor = std::make_unique<DomainSupervisor>(lazy, prepare, hooks, opts.grace_period_seconds);
 
   std::string sock = env.socket_dir + "/" + kCommandSocketName;
   auto srv =
       CommandServer::listen(io, sock, [&](const proto::Request& r, CommandServer::Reply reply) {
         klog::info("command",
                    {{"command", proto::command_name(r.command)}, {"id", std::to_string(r.id)}});
-        controller->handle(r, reply);
+        supervisor->handle(r, reply);
       });
   if (!srv.ok()) {
     klog::error("cannot open the command socket", {{"error", srv.error().to_string()}});
@@ -291,7 +292,7 @@ int run(const Options& opts) {
     if (ec)
       return;
     klog::info("signal", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
-    controller->on_sigterm();
+    supervisor->on_sigterm();
     signals.async_wait(on_signal);
   };
   signals.async_wait(on_signal);
@@ -307,10 +308,10 @@ int run(const Options& opts) {
       proto::Request r;
       r.command = proto::Command::sync;
       r.vmi_json = *text;
-      controller->handle(r, [&](proto::Response resp) {
+      supervisor->handle(r, [&](proto::Response resp) {
         if (!resp.ok()) {
           klog::error("sync of --vmi-file failed", {{"error", resp.error->to_string()}});
-          if (controller->phase() == Phase::idle)
+          if (supervisor->phase() == Phase::idle)
             hooks.exit(1);
         }
       });
@@ -332,7 +333,7 @@ int run(const Options& opts) {
     }
   }
   server.reset();
-  controller.reset();
+  supervisor.reset();
   impl.reset();
   conn->reset();
   (*daemon)->stop();

@@ -1,4 +1,5 @@
 #include "api/server/actions.hpp"
+#include "addon/resources.hpp"
 
 #include "api/server/lifecycle.hpp"
 #include "core/json.hpp"
@@ -135,13 +136,13 @@ HttpReply vm_action(kube::KubeClient& client, const Route& r, const std::string&
     return error_reply(*e);
   const auto opts = std::get<LifecycleOptions>(parsed);
   for (int attempt = 0;; ++attempt) {
-    auto vm = client.get(kube::resources::virtual_machines(), r.ns, r.name);
+    auto vm = client.get(addon::resources::virtual_machines(), r.ns, r.name);
     if (!vm.ok()) {
       if (vm.error().code == Errc::not_found)
         return error_reply(not_found("virtualmachine", r.name));
       return error_reply(internal_error(vm.error().message));
     }
-    auto vmi = client.get(kube::resources::virtual_machine_instances(), r.ns, r.name);
+    auto vmi = client.get(addon::resources::virtual_machine_instances(), r.ns, r.name);
     if (!vmi.ok() && vmi.error().code != Errc::not_found)
       return error_reply(internal_error(vmi.error().message));
     auto plan = plan_vm_action(action, *vm, vmi.ok() ? &*vmi : nullptr, opts);
@@ -153,8 +154,8 @@ HttpReply vm_action(kube::KubeClient& client, const Route& r, const std::string&
       po.subresource = p.subresource;
       po.dry_run = opts.dry_run;
       const auto res = p.resource == "virtualmachines"
-                           ? kube::resources::virtual_machines()
-                           : kube::resources::virtual_machine_instances();
+                           ? addon::resources::virtual_machines()
+                           : addon::resources::virtual_machine_instances();
       auto out = client.patch(res, r.ns, r.name, kube::PatchType::json, p.body, po);
       if (out.ok())
         continue;
@@ -193,7 +194,7 @@ HttpReply vm_action(kube::KubeClient& client, const Route& r, const std::string&
 std::variant<HandlerAddress, ApiError> locate_handler(kube::KubeClient& client, const Route& r,
                                                       const std::string& handler_namespace,
                                                       int handler_port) {
-  auto vmi = client.get(kube::resources::virtual_machine_instances(), r.ns, r.name);
+  auto vmi = client.get(addon::resources::virtual_machine_instances(), r.ns, r.name);
   if (!vmi.ok()) {
     if (vmi.error().code == Errc::not_found)
       return not_found("virtualmachineinstance", r.name);

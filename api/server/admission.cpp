@@ -3,7 +3,7 @@
 #include "api/server/status.hpp"
 #include "api/v1/validation.hpp"
 #include "core/json.hpp"
-#include "core/kube/config.hpp"
+#include "core/kube/kubeconfig.hpp"
 
 namespace kv::apiserver {
 namespace json = core::json;

@@ -7,8 +7,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/kube/cert_secrets.hpp"
-#include "core/kube/config.hpp"
+#include "addon/cert_secrets.hpp"
+#include "core/kube/kubeconfig.hpp"
 #include "core/log.hpp"
 
 namespace kv::apiserver {
@@ -69,7 +69,7 @@ core::Result<ServerConfig> server_config_from(const Options& o, bool certs_to_co
 core::Result<Options> with_cluster_certificates(core::kube::KubeClient& client, Options o) {
   if (o.certs_namespace.empty() || !o.tls_cert_file.empty() || !o.cert_pem.empty())
     return o;
-  auto certs = core::kube::ensure_certificates(client, o.certs_namespace);
+  auto certs = addon::ensure_certificates(client, o.certs_namespace);
   if (!certs.ok())
     return Error(certs.error().code, "the certificates in namespace " + o.certs_namespace + ": " +
                                          certs.error().message);
@@ -86,9 +86,8 @@ core::Result<Options> with_cluster_certificates(core::kube::KubeClient& client, 
 core::Status keep_ca_bundles(core::kube::KubeClient& client, const Options& o) {
   if (o.certs_namespace.empty() || o.ca_pem.empty())
     return {};
-  auto report =
-      core::kube::inject_ca_bundle(client, o.ca_pem, o.apiservice_name,
-                                   o.validating_webhook_configs, o.mutating_webhook_configs);
+  auto report = addon::inject_ca_bundle(client, o.ca_pem, o.apiservice_name,
+                                        o.validating_webhook_configs, o.mutating_webhook_configs);
   if (!report.ok())
     return std::move(report).error();
   for (const auto& name : report->patched)

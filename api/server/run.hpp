@@ -23,7 +23,7 @@ struct Options {
   std::string handler_server_name = "virt-handler.kubevirt.svc";
   std::string log_level = "info";
   int auth_refresh_seconds = 30;  // re-read extension-apiserver-authentication this often
-  // Where the add-on's certificates live (core/kube/cert_secrets.hpp). When set and no serving
+  // Where the add-on's certificates live (addon/cert_secrets.hpp). When set and no serving
   // certificate is given, virt-api makes or loads them there at start and keeps the CA in the
   // APIService and the webhook configurations below. Empty: certificates come from the flags.
   std::string certs_namespace;

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "core/json.hpp"
-#include "core/kube/config.hpp"
+#include "core/kube/kubeconfig.hpp"
 #include "core/kube/resource.hpp"
 #include "core/result.hpp"
 

@@ -7,8 +7,8 @@
 #include <mutex>
 
 #include "core/kube/client.hpp"
-#include "core/kube/config.hpp"
 #include "core/kube/http.hpp"
+#include "core/kube/kubeconfig.hpp"
 #include "core/kube/resource.hpp"
 
 namespace kv::core::kube {

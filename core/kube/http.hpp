@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "core/kube/client.hpp"
-#include "core/kube/config.hpp"
+#include "core/kube/kubeconfig.hpp"
 #include "core/result.hpp"
 
 namespace kv::core::kube {

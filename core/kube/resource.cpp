@@ -31,12 +31,6 @@ Resource custom_resource_definitions() {
   return {"apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
           false};
 }
-Resource virtual_machines() {
-  return {"kubevirt.io", "v1", "virtualmachines", "VirtualMachine", true};
-}
-Resource virtual_machine_instances() {
-  return {"kubevirt.io", "v1", "virtualmachineinstances", "VirtualMachineInstance", true};
-}
 }  // namespace resources
 
 std::string url_escape(std::string_view s) {

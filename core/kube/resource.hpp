@@ -43,8 +43,6 @@ Resource events();
 Resource services();
 Resource leases();
 Resource custom_resource_definitions();
-Resource virtual_machines();
-Resource virtual_machine_instances();
 }  // namespace resources
 
 // "/api/v1/namespaces/ns/configmaps/name/status" (ns ignored for cluster-scoped resources; empty

@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/kube/config.hpp"
+#include "core/kube/kubeconfig.hpp"
 #include "core/result.hpp"
 
 namespace kv::core::kube {

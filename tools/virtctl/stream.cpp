@@ -1,4 +1,5 @@
 #include "tools/virtctl/stream.hpp"
+#include "addon/resources.hpp"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -310,7 +311,7 @@ int run_console(core::kube::KubeClient& client, const Dialer& dial, const Consol
   };
 
   for (;;) {
-    auto vmi = client.get(core::kube::resources::virtual_machine_instances(), opts.ns, opts.name);
+    auto vmi = client.get(kv::addon::resources::virtual_machine_instances(), opts.ns, opts.name);
     if (!vmi.ok()) {
       // http_error() prefixes "GET path: "; the user wants the server's words.
       std::string msg = vmi.error().message;

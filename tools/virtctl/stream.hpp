@@ -17,7 +17,7 @@
 #include <string_view>
 
 #include "core/kube/client.hpp"
-#include "core/kube/config.hpp"
+#include "core/kube/kubeconfig.hpp"
 #include "core/kube/websocket.hpp"
 #include "core/result.hpp"
 #include "tools/virtctl/args.hpp"

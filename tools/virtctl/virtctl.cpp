@@ -3,7 +3,7 @@
 #include <ostream>
 
 #include "core/kube/client.hpp"
-#include "core/kube/config.hpp"
+#include "core/kube/kubeconfig.hpp"
 #include "core/kube/websocket.hpp"
 #include "tools/virtctl/args.hpp"
 #include "tools/virtctl/commands.hpp"

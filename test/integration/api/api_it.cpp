@@ -27,11 +27,12 @@
 #include <mutex>
 #include <thread>
 
+#include "addon/resources.hpp"
 #include "api/server/run.hpp"
 #include "api/server/server.hpp"
 #include "core/json.hpp"
 #include "core/kube/client.hpp"
-#include "core/kube/config.hpp"
+#include "core/kube/kubeconfig.hpp"
 #include "handler/stream_server.hpp"
 #include "test/support/temp_dir.hpp"
 #include "test/support/test_certs.hpp"
@@ -292,10 +293,10 @@ struct Env {
       return kv::core::Error(kv::core::Errc::not_found, ns + "/" + name + " is not on node1");
     };
     b.command = [this](const std::string&, const std::string& name,
-                       kv::launcher::proto::Command cmd,
+                       kv::launcher_com::proto::Command cmd,
                        std::function<void(kv::core::Status)> done) {
       std::lock_guard lock(mu);
-      commands.push_back(name + ":" + std::string(kv::launcher::proto::command_name(cmd)));
+      commands.push_back(name + ":" + std::string(kv::launcher_com::proto::command_name(cmd)));
       done({});
     };
     auto s = kv::handler::StreamServer::start(handler_io, o, std::move(b), handler_metrics);
@@ -470,10 +471,10 @@ TEST_CASE("discovery through kube-apiserver lists the subresources") {
 
 TEST_CASE("stop and start change the VM the way the controller reads it") {
   auto& e = env();
-  e.create(kube::resources::virtual_machines(), "default", vm_manifest("vm-always", "Always"));
+  e.create(kv::addon::resources::virtual_machines(), "default", vm_manifest("vm-always", "Always"));
   auto stop = put(*e.admin, kVms + "vm-always/stop");
   CHECK(stop.status == 202);
-  auto vm = e.admin->get(kube::resources::virtual_machines(), "default", "vm-always");
+  auto vm = e.admin->get(kv::addon::resources::virtual_machines(), "default", "vm-always");
   REQUIRE(vm.ok());
   CHECK(json::find_path(*vm, {"spec", "runStrategy"})->GetString() == std::string("Halted"));
 
@@ -486,14 +487,14 @@ TEST_CASE("stop and start change the VM the way the controller reads it") {
 
   auto start = put(*e.admin, kVms + "vm-always/start");
   CHECK(start.status == 202);
-  vm = e.admin->get(kube::resources::virtual_machines(), "default", "vm-always");
+  vm = e.admin->get(kv::addon::resources::virtual_machines(), "default", "vm-always");
   REQUIRE(vm.ok());
   CHECK(json::find_path(*vm, {"spec", "runStrategy"})->GetString() == std::string("Always"));
 
   // Manual: a Start request in status.stateChangeRequests, for the controller.
-  e.create(kube::resources::virtual_machines(), "default", vm_manifest("vm-manual", "Manual"));
+  e.create(kv::addon::resources::virtual_machines(), "default", vm_manifest("vm-manual", "Manual"));
   CHECK(put(*e.admin, kVms + "vm-manual/start").status == 202);
-  auto manual = e.admin->get(kube::resources::virtual_machines(), "default", "vm-manual");
+  auto manual = e.admin->get(kv::addon::resources::virtual_machines(), "default", "vm-manual");
   REQUIRE(manual.ok());
   const auto* reqs = json::find_path(*manual, {"status", "stateChangeRequests"});
   REQUIRE(reqs);
@@ -518,22 +519,22 @@ TEST_CASE("an invalid VM is rejected by the webhook with the field's message") {
   auto& e = env();
   std::string bad = vm_manifest("vm-bad", "Halted");
   bad.replace(bad.find(R"("volumes":[{"name":"root")"), 25, R"("volumes":[{"name":"other")");
-  auto res = e.admin->create(kube::resources::virtual_machines(), "default", parse(bad));
+  auto res = e.admin->create(kv::addon::resources::virtual_machines(), "default", parse(bad));
   REQUIRE_FALSE(res.ok());
   INFO(res.error().message);
   CHECK(res.error().message.find("denied the request") != std::string::npos);
   CHECK(res.error().message.find("spec.template.spec.domain.devices.disks[0].name") !=
         std::string::npos);
-  CHECK_FALSE(e.admin->get(kube::resources::virtual_machines(), "default", "vm-bad").ok());
+  CHECK_FALSE(e.admin->get(kv::addon::resources::virtual_machines(), "default", "vm-bad").ok());
 }
 
 TEST_CASE("users without RBAC are refused; virt-api checks again behind the front proxy") {
   auto& e = env();
-  e.create(kube::resources::virtual_machines(), "default", vm_manifest("vm-rbac", "Always"));
+  e.create(kv::addon::resources::virtual_machines(), "default", vm_manifest("vm-rbac", "Always"));
   auto bob = e.bob();
   auto res = put(*bob, kVms + "vm-rbac/stop");
   CHECK(res.status == 403);
-  auto vm = e.admin->get(kube::resources::virtual_machines(), "default", "vm-rbac");
+  auto vm = e.admin->get(kv::addon::resources::virtual_machines(), "default", "vm-rbac");
   REQUIRE(vm.ok());
   CHECK(json::find_path(*vm, {"spec", "runStrategy"})->GetString() == std::string("Always"));
 
@@ -578,7 +579,7 @@ TEST_CASE("console through kube-apiserver reaches the handler; pause is forwarde
       R"({"status":{"phase":"Running","podIP":"127.0.0.1","podIPs":[{"ip":"127.0.0.1"}]}})",
       status);
   REQUIRE(pod.ok());
-  e.create(kube::resources::virtual_machine_instances(), "default",
+  e.create(kv::addon::resources::virtual_machine_instances(), "default",
            R"({"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstance",
                "metadata":{"name":"vmi-console","namespace":"default"},"spec":)" +
                std::string(kVmiSpec) + "}");
@@ -588,8 +589,8 @@ TEST_CASE("console through kube-apiserver reaches the handler; pause is forwarde
   CHECK(early.status == 409);
   CHECK(status_message(early.body).find("VMI is not running") != std::string::npos);
 
-  auto vmi = e.admin->patch(kube::resources::virtual_machine_instances(), "default", "vmi-console",
-                            kube::PatchType::merge,
+  auto vmi = e.admin->patch(kv::addon::resources::virtual_machine_instances(), "default",
+                            "vmi-console", kube::PatchType::merge,
                             R"({"status":{"phase":"Running","nodeName":"node1"}})", status);
   REQUIRE(vmi.ok());
 
@@ -664,12 +665,12 @@ TEST_CASE("console through kube-apiserver reaches the handler; pause is forwarde
     CHECK(e.commands == std::vector<std::string>{"vmi-console:pause"});
   }
   // A VMI the handler does not have: its 404 comes back as a Status.
-  e.create(kube::resources::virtual_machine_instances(), "default",
+  e.create(kv::addon::resources::virtual_machine_instances(), "default",
            R"({"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstance",
                "metadata":{"name":"vmi-elsewhere","namespace":"default"},"spec":)" +
                std::string(kVmiSpec) + "}");
   REQUIRE(e.admin
-              ->patch(kube::resources::virtual_machine_instances(), "default", "vmi-elsewhere",
+              ->patch(kv::addon::resources::virtual_machine_instances(), "default", "vmi-elsewhere",
                       kube::PatchType::merge,
                       R"({"status":{"phase":"Running","nodeName":"node1"}})", status)
               .ok());
@@ -683,12 +684,12 @@ TEST_CASE("console through kube-apiserver reaches the handler; pause is forwarde
 
 TEST_CASE("a VMI's spec cannot be changed by a user") {
   auto& e = env();
-  e.create(kube::resources::virtual_machine_instances(), "default",
+  e.create(kv::addon::resources::virtual_machine_instances(), "default",
            R"({"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstance",
                "metadata":{"name":"vmi-fixed","namespace":"default"},"spec":)" +
                std::string(kVmiSpec) + "}");
   auto res =
-      e.admin->patch(kube::resources::virtual_machine_instances(), "default", "vmi-fixed",
+      e.admin->patch(kv::addon::resources::virtual_machine_instances(), "default", "vmi-fixed",
                      kube::PatchType::merge, R"({"spec":{"terminationGracePeriodSeconds":5}})");
   REQUIRE_FALSE(res.ok());
   CHECK(res.error().message.find("update of VMI object is restricted") != std::string::npos);
@@ -698,8 +699,8 @@ TEST_CASE("the mutating webhook fills in the defaults") {
   auto& e = env();
   std::string m = vm_manifest("vm-defaults", "Halted");
   m.erase(m.find(R"("runStrategy":"Halted",)"), 23);
-  e.create(kube::resources::virtual_machines(), "default", m);
-  auto vm = e.admin->get(kube::resources::virtual_machines(), "default", "vm-defaults");
+  e.create(kv::addon::resources::virtual_machines(), "default", m);
+  auto vm = e.admin->get(kv::addon::resources::virtual_machines(), "default", "vm-defaults");
   REQUIRE(vm.ok());
   INFO(json::to_string(*vm));
   CHECK(json::find_path(*vm, {"spec", "runStrategy"})->GetString() == std::string("Halted"));

@@ -19,9 +19,10 @@
 #include <set>
 #include <thread>
 
+#include "addon/resources.hpp"
 #include "core/json.hpp"
 #include "core/kube/client.hpp"
-#include "core/kube/config.hpp"
+#include "core/kube/kubeconfig.hpp"
 #include "core/kube/resource.hpp"
 
 namespace json = kv::core::json;
@@ -44,8 +45,8 @@ kube::KubeClient& client() {
   return *c;
 }
 
-const kube::Resource kVms = kube::resources::virtual_machines();
-const kube::Resource kVmis = kube::resources::virtual_machine_instances();
+const kube::Resource kVms = kv::addon::resources::virtual_machines();
+const kube::Resource kVmis = kv::addon::resources::virtual_machine_instances();
 const kube::Resource kPods = kube::resources::pods();
 
 // Polls cond until true or the deadline; no fixed sleeps stand in for conditions.

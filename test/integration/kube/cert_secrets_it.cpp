@@ -1,6 +1,6 @@
-// core/kube/cert_secrets against a real etcd + kube-apiserver. Run through
+// addon/cert_secrets against a real etcd + kube-apiserver. Run through
 // test/integration/with_control_plane.sh, which sets KUBECONFIG.
-#include "core/kube/cert_secrets.hpp"
+#include "addon/cert_secrets.hpp"
 
 #include <catch2/catch.hpp>
 #include <thread>
@@ -10,6 +10,7 @@
 using namespace std::chrono_literals;
 using namespace kv::core;
 using namespace kv::core::kube;
+using namespace kv::addon;
 
 namespace {
 

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "addon/resources.hpp"
 #include "core/kube/client.hpp"
 #include "core/kube/events.hpp"
 #include "core/kube/http.hpp"
@@ -332,7 +333,7 @@ TEST_CASE("our CRDs: install, discover, create a VMI, update its status subresou
   CHECK(vmi_res->namespaced);
   auto vm_res = api().resolve("kubevirt.io/v1", "VirtualMachine");
   REQUIRE(vm_res.ok());
-  CHECK(*vm_res == resources::virtual_machines());
+  CHECK(*vm_res == kv::addon::resources::virtual_machines());
 
   const std::string ns = "it-crd";
   ensure_namespace(ns);

@@ -20,9 +20,9 @@
 #include <vector>
 
 #include "core/result.hpp"
-#include "launcher/client.hpp"
 #include "launcher/launcher.hpp"
 #include "launcher/process.hpp"
+#include "launcher_com/client.hpp"
 
 namespace kv::launcher::testing {
 
@@ -31,6 +31,8 @@ using core::Errc;
 using core::Error;
 using core::Result;
 using core::Status;
+using launcher_com::SyncClient;
+namespace proto = launcher_com::proto;
 
 inline constexpr uid_t kLauncherUid = 65534;  // nobody
 inline constexpr gid_t kLauncherGid = 65534;

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "api/v1/types.hpp"
-#include "core/kube/config.hpp"
+#include "core/kube/kubeconfig.hpp"
 
 namespace kv::controller::testing {
 

@@ -1,6 +1,6 @@
 // virt-handler's certificate from a Secret: the Handler against the fake KubeClient (the seam),
 // its real stream server on loopback, and a TLS client playing virt-api with the certificates
-// that virt-api's bootstrap (core/kube/cert_secrets) makes.
+// that virt-api's bootstrap (addon/cert_secrets) makes.
 #include <utility>  // before Asio: Boost 1.74 awaitable.hpp uses std::exchange unincluded
 
 #include <boost/asio.hpp>
@@ -9,9 +9,9 @@
 #include <catch2/catch.hpp>
 #include <thread>
 
-#include "core/kube/cert_secrets.hpp"
+#include "addon/cert_secrets.hpp"
 #include "handler/handler.hpp"
-#include "test/unit/core/kube/fake_kube_client.hpp"
+#include "test/fakes/fake_kube_client.hpp"
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
@@ -88,7 +88,7 @@ TEST_CASE("handler: without certificate files the stream server starts once the 
   CHECK(h.metrics().render().find("kubevirt_handler_stream_server_ready 0") != std::string::npos);
 
   // virt-api starts and makes the certificates.
-  auto api = kube::ensure_certificates(client, "kubevirt");
+  auto api = kv::addon::ensure_certificates(client, "kubevirt");
   REQUIRE(api.ok());
   REQUIRE(wait_for([&] { return h.stream_server_port() != 0; }, 10s));
   CHECK(h.stream_server_port() == opts.stream_port);
@@ -103,7 +103,7 @@ TEST_CASE("handler: without certificate files the stream server starts once the 
             .rfind("error:", 0) == 0);
   auto other_ca = kv::core::pki::make_ca("other");
   REQUIRE(other_ca.ok());
-  auto stranger = kv::core::pki::issue(*other_ca, kube::api_leaf_spec("kubevirt"));
+  auto stranger = kv::core::pki::issue(*other_ca, kv::addon::api_leaf_spec("kubevirt"));
   REQUIRE(stranger.ok());
   CHECK(get_healthz(opts.stream_port, api->ca_pem, "virt-handler.kubevirt.svc", &*stranger)
             .rfind("error:", 0) == 0);

@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/json.hpp"
-#include "core/kube/config.hpp"
+#include "core/kube/kubeconfig.hpp"
 #include "handler/heartbeat.hpp"
 
 using namespace kv;

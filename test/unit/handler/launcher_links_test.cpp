@@ -1,5 +1,5 @@
 // The handler's launcher connections (handler/launcher_links): against a stand-in launcher that
-// speaks the real protocol (launcher/protocol.hpp) on a unix socket, at a path longer than a
+// speaks the real protocol (launcher_com/protocol.hpp) on a unix socket, at a path longer than a
 // unix socket address holds, as under /var/lib/kubelet.
 #include <catch2/catch.hpp>
 
@@ -17,7 +17,7 @@
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
-namespace proto = kv::launcher::proto;
+namespace proto = kv::launcher_com::proto;
 using kv::handler::LauncherLinks;
 using kv::handler::Metrics;
 using namespace std::chrono_literals;

@@ -37,8 +37,8 @@ VirtualMachineInstance vmi_in(VmiPhase phase) {
   return v;
 }
 
-launcher::proto::DomainStatus domain(const std::string& state, const std::string& reason = "") {
-  launcher::proto::DomainStatus d;
+launcher_com::proto::DomainStatus domain(const std::string& state, const std::string& reason = "") {
+  launcher_com::proto::DomainStatus d;
   d.state = state;
   d.reason = reason;
   d.interfaces.push_back({"default", "52:54:00:12:34:56", "10.0.2.2"});

@@ -152,11 +152,12 @@ struct Fixture {
       return kv::core::Error(kv::core::Errc::not_found,
                              "VirtualMachineInstance " + ns + "/" + name + " is not on node n1");
     };
-    b.command = [this](const std::string&, const std::string& name, kv::launcher::proto::Command c,
+    b.command = [this](const std::string&, const std::string& name,
+                       kv::launcher_com::proto::Command c,
                        std::function<void(kv::core::Status)> done) {
       {
         std::lock_guard lock(mu);
-        commands.emplace_back(kv::launcher::proto::command_name(c));
+        commands.emplace_back(kv::launcher_com::proto::command_name(c));
       }
       if (name == "stopped")
         done(kv::core::Error(kv::core::Errc::invalid, "pause: no running VM"));

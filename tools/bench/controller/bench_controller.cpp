@@ -24,9 +24,10 @@
 #include <thread>
 #include <vector>
 
+#include "addon/resources.hpp"
 #include "core/json.hpp"
 #include "core/kube/client.hpp"
-#include "core/kube/config.hpp"
+#include "core/kube/kubeconfig.hpp"
 #include "core/kube/resource.hpp"
 
 namespace json = kv::core::json;
@@ -188,7 +189,7 @@ int main(int argc, char** argv) {
           "spec":{"runStrategy":"Always","template":{"spec":{"domain":{"memory":{"guest":"64Mi"},
             "devices":{"disks":[{"name":"root","disk":{}}]}},
             "volumes":[{"name":"root","containerDisk":{"image":"localhost/kubevirt-cpp/test-guest:latest"}}]}}}})");
-        if (!client.create(kube::resources::virtual_machines(), ns, *doc).ok())
+        if (!client.create(kv::addon::resources::virtual_machines(), ns, *doc).ok())
           ++failed;
       }
     });

@@ -15,6 +15,7 @@
 
 using namespace kv::launcher;
 using namespace kv::launcher::testing;
+namespace proto = kv::launcher_com::proto;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 

@@ -3,9 +3,10 @@
 // finding the virt-handler of a VMI's node.
 #include <catch2/catch.hpp>
 
+#include "addon/resources.hpp"
 #include "api/server/actions.hpp"
 #include "core/json.hpp"
-#include "test/unit/core/kube/fake_kube_client.hpp"
+#include "test/fakes/fake_kube_client.hpp"
 
 using namespace kv::apiserver;
 namespace json = kv::core::json;
@@ -88,13 +89,13 @@ void add(Client& c, const kube::Resource& r, const std::string& ns, const std::s
 }
 
 void add_vm(Client& c, const std::string& name, const std::string& run_strategy) {
-  add(c, kube::resources::virtual_machines(), "default",
+  add(c, kv::addon::resources::virtual_machines(), "default",
       R"({"apiVersion":"kubevirt.io/v1","kind":"VirtualMachine","metadata":{"name":")" + name +
           R"("},"spec":{"runStrategy":")" + run_strategy + R"(","template":{"spec":{}}}})");
 }
 
 void add_vmi(Client& c, const std::string& name, const std::string& status) {
-  add(c, kube::resources::virtual_machine_instances(), "default",
+  add(c, kv::addon::resources::virtual_machine_instances(), "default",
       R"({"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstance","metadata":{"name":")" +
           name + R"("},"spec":{},"status":)" + status + "}");
 }
@@ -179,7 +180,7 @@ TEST_CASE("restart --grace-period=0 deletes the launcher pod of the current VMI"
   Client c;
   add_vm(c, "vm1", "Always");
   add_vmi(c, "vm1", R"({"phase":"Running"})");
-  auto vmi = c.fake.get(kube::resources::virtual_machine_instances(), "default", "vm1");
+  auto vmi = c.fake.get(kv::addon::resources::virtual_machine_instances(), "default", "vm1");
   REQUIRE(vmi.ok());
   const std::string uid(json::find_path(*vmi, {"metadata", "uid"})->GetString());
   add(c, kube::resources::pods(), "default",

@@ -4,7 +4,7 @@
 
 #include "api/server/admission.hpp"
 #include "core/json.hpp"
-#include "core/kube/config.hpp"
+#include "core/kube/kubeconfig.hpp"
 
 using namespace kv::apiserver;
 namespace json = kv::core::json;

@@ -3,8 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include "core/kube/client_impl.hpp"
-#include "test/unit/core/kube/fake_server.hpp"
-#include "test/unit/core/kube/test_util.hpp"
+#include "test/fakes/fake_server.hpp"
+#include "test/support/kube_test_util.hpp"
 
 using namespace kv::core;
 using namespace kv::core::kube;

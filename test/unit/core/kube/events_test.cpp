@@ -2,7 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "test/unit/core/kube/fake_kube_client.hpp"
+#include "test/fakes/fake_kube_client.hpp"
 
 using namespace std::chrono_literals;
 using namespace kv::core::kube;

@@ -3,9 +3,9 @@
 #include <catch2/catch.hpp>
 #include <thread>
 
-#include "test/unit/core/kube/fake_clock.hpp"
-#include "test/unit/core/kube/fake_kube_client.hpp"
-#include "test/unit/core/kube/test_util.hpp"
+#include "test/fakes/fake_clock.hpp"
+#include "test/fakes/fake_kube_client.hpp"
+#include "test/support/kube_test_util.hpp"
 
 using namespace std::chrono_literals;
 using namespace kv::core::kube;

@@ -19,7 +19,7 @@
 #include <mutex>
 #include <thread>
 
-#include "test/unit/core/kube/test_util.hpp"
+#include "test/support/kube_test_util.hpp"
 
 using namespace kv::core;
 using namespace kv::core::kube;

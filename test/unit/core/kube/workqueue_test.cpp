@@ -5,8 +5,8 @@
 #include <set>
 #include <thread>
 
-#include "test/unit/core/kube/fake_clock.hpp"
-#include "test/unit/core/kube/test_util.hpp"
+#include "test/fakes/fake_clock.hpp"
+#include "test/support/kube_test_util.hpp"
 
 using namespace std::chrono_literals;
 using kv::core::kube::WorkQueue;

@@ -5,8 +5,8 @@
 #include <catch2/catch.hpp>
 #include <sstream>
 
-#include "test/unit/core/kube/fake_server.hpp"
-#include "test/unit/core/kube/test_util.hpp"
+#include "test/fakes/fake_server.hpp"
+#include "test/support/kube_test_util.hpp"
 #include "tools/virtctl/virtctl.hpp"
 
 using namespace kv::virtctl;

@@ -1,6 +1,7 @@
 // The console and VNC copying, terminal-free: pipes and sockets on one side, a fake
 // MessageStream (the seam standing in for the WebSocket to virt-api) on the other.
 #include "tools/virtctl/stream.hpp"
+#include "addon/resources.hpp"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -15,8 +16,8 @@
 #include <thread>
 
 #include "core/kube/resource.hpp"
-#include "test/unit/core/kube/fake_kube_client.hpp"
-#include "test/unit/core/kube/test_util.hpp"
+#include "test/fakes/fake_kube_client.hpp"
+#include "test/support/kube_test_util.hpp"
 
 using namespace kv::virtctl;
 using kv::core::Errc;
@@ -247,7 +248,7 @@ void add_vmi(kv::test::FakeKubeClient& client, const std::string& phase) {
       R"({"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstance","metadata":{"name":"vm1","namespace":"ns1"},"status":{"phase":")" +
       phase + R"("}})");
   REQUIRE(doc.ok());
-  REQUIRE(client.create(kube::resources::virtual_machine_instances(), "ns1", *doc).ok());
+  REQUIRE(client.create(kv::addon::resources::virtual_machine_instances(), "ns1", *doc).ok());
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "core/kube/config.hpp"
+#include "core/kube/kubeconfig.hpp"
 
 #include <fcntl.h>
 #include <openssl/bio.h>

@@ -1,4 +1,4 @@
-#include "controller/config.hpp"
+#include "controller/cluster_config.hpp"
 
 #include <cerrno>
 #include <cstdlib>

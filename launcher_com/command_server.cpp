@@ -1,4 +1,4 @@
-#include "launcher/server.hpp"
+#include "launcher_com/command_server.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,7 +7,7 @@
 
 #include "core/log.hpp"
 
-namespace kv::launcher {
+namespace kv::launcher_com {
 namespace asio = boost::asio;
 using core::Errc;
 using core::Error;
@@ -223,4 +223,4 @@ void CommandServer::shutdown(std::chrono::milliseconds timeout, std::function<vo
   (*check)();
 }
 
-}  // namespace kv::launcher
+}  // namespace kv::launcher_com

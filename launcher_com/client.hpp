@@ -1,5 +1,5 @@
 #pragma once
-// Clients of the launcher's command socket (launcher/protocol.hpp). No libvirt.
+// Clients of the launcher's command socket (launcher_com/protocol.hpp). No libvirt.
 //
 //  - Client: asynchronous, on the caller's io_context (virt-handler). All callbacks run on that
 //    io_context; the object must outlive its pending operations (hold it in a shared_ptr).
@@ -20,9 +20,9 @@
 #include <string>
 #include <thread>
 
-#include "launcher/protocol.hpp"
+#include "launcher_com/protocol.hpp"
 
-namespace kv::launcher {
+namespace kv::launcher_com {
 
 class Client : public std::enable_shared_from_this<Client> {
  public:
@@ -100,4 +100,4 @@ class SyncClient {
   bool closed_ = false;
 };
 
-}  // namespace kv::launcher
+}  // namespace kv::launcher_com

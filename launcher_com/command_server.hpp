@@ -1,8 +1,9 @@
 #pragma once
-// The command socket: a unix socket in the shared directory, framed JSON (launcher/protocol.hpp)
-// over Boost.Asio. Any number of clients; each gets responses to its own requests and every
-// event. A client sending garbage gets one error response (id 0) and is disconnected; nothing it
-// sends reaches the VM unless it is a well-formed request. Runs on one io_context thread.
+// The command socket: a unix socket in the shared directory, framed JSON
+// (launcher_com/protocol.hpp) over Boost.Asio. Any number of clients; each gets responses to its
+// own requests and every event. A client sending garbage gets one error response (id 0) and is
+// disconnected; nothing it sends reaches the VM unless it is a well-formed request. Runs on one
+// io_context thread.
 
 #include <utility>  // before Asio: Boost 1.74 awaitable.hpp uses std::exchange unincluded
 
@@ -14,9 +15,9 @@
 #include <string>
 
 #include "core/result.hpp"
-#include "launcher/protocol.hpp"
+#include "launcher_com/protocol.hpp"
 
-namespace kv::launcher {
+namespace kv::launcher_com {
 
 class CommandServer {
  public:
@@ -50,4 +51,4 @@ class CommandServer {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
-}  // namespace kv::launcher
+}  // namespace kv::launcher_com

@@ -1,4 +1,4 @@
-#include "launcher/lifecycle.hpp"
+#include "launcher/domain_lifecycle.hpp"
 
 namespace kv::launcher {
 using proto::EventKind;

@@ -1,10 +1,10 @@
-#include "core/kube/config.hpp"
+#include "core/kube/kubeconfig.hpp"
 
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 
-#include "test/unit/core/kube/test_util.hpp"
+#include "test/support/kube_test_util.hpp"
 
 using namespace kv::core;
 using namespace kv::core::kube;

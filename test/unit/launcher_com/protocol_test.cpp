@@ -1,8 +1,8 @@
-#include "launcher/protocol.hpp"
+#include "launcher_com/protocol.hpp"
 
 #include <catch2/catch.hpp>
 
-namespace proto = kv::launcher::proto;
+namespace proto = kv::launcher_com::proto;
 using kv::core::Errc;
 
 TEST_CASE("requests, responses and events survive encode and decode") {

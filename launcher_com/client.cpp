@@ -1,8 +1,8 @@
-#include "launcher/client.hpp"
+#include "launcher_com/client.hpp"
 
 #include <future>
 
-namespace kv::launcher {
+namespace kv::launcher_com {
 namespace asio = boost::asio;
 using core::Errc;
 using core::Error;
@@ -213,4 +213,4 @@ void SyncClient::close() {
   fut.wait();
 }
 
-}  // namespace kv::launcher
+}  // namespace kv::launcher_com

@@ -1,12 +1,13 @@
-#include "core/kube/cert_secrets.hpp"
+#include "addon/cert_secrets.hpp"
 
 #include <catch2/catch.hpp>
 #include <thread>
 
-#include "test/unit/core/kube/fake_kube_client.hpp"
+#include "test/fakes/fake_kube_client.hpp"
 
 using namespace std::chrono_literals;
 using namespace kv::core::kube;
+using namespace kv::addon;
 using kv::core::Errc;
 using kv::core::Error;
 using kv::test::FakeKubeClient;

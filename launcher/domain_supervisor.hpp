@@ -9,9 +9,9 @@
 #include <string>
 
 #include "launcher/domain_builder.hpp"
+#include "launcher/domain_lifecycle.hpp"
 #include "launcher/domain_manager.hpp"
-#include "launcher/lifecycle.hpp"
-#include "launcher/protocol.hpp"
+#include "launcher_com/protocol.hpp"
 
 namespace kv::launcher {
 
@@ -25,7 +25,7 @@ struct PreparedDomain {
 };
 using Preparer = std::function<core::Result<PreparedDomain>(const std::string& vmi_json)>;
 
-struct ControllerHooks {
+struct SupervisorHooks {
   std::function<void(const proto::Event&)> broadcast;
   std::function<void(std::chrono::seconds)> arm_grace_timer;  // calls on_grace_expired() later
   std::function<void()> cancel_grace_timer;
@@ -33,10 +33,10 @@ struct ControllerHooks {
   std::function<void(int exit_status)> exit;  // after the `exiting` event was broadcast
 };
 
-class Controller {
+class DomainSupervisor {
  public:
-  Controller(DomainManager& dm, Preparer prepare, ControllerHooks hooks,
-             std::int64_t default_grace_seconds)
+  DomainSupervisor(DomainManager& dm, Preparer prepare, SupervisorHooks hooks,
+                   std::int64_t default_grace_seconds)
       : dm_(dm),
         prepare_(std::move(prepare)),
         hooks_(std::move(hooks)),
@@ -59,7 +59,7 @@ class Controller {
 
   DomainManager& dm_;
   Preparer prepare_;
-  ControllerHooks hooks_;
+  SupervisorHooks hooks_;
   std::int64_t grace_;
   Phase phase_ = Phase::idle;
   std::optional<ExitReason> reason_;

@@ -1,5 +1,5 @@
 // The command socket against real unix sockets: a stub handler stands in for the controller.
-#include "launcher/server.hpp"
+#include "launcher_com/command_server.hpp"
 
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -8,10 +8,10 @@
 #include <catch2/catch.hpp>
 #include <thread>
 
-#include "launcher/client.hpp"
+#include "launcher_com/client.hpp"
 #include "test/support/temp_dir.hpp"
 
-using namespace kv::launcher;
+using namespace kv::launcher_com;
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 

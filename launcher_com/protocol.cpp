@@ -1,11 +1,11 @@
-#include "launcher/protocol.hpp"
+#include "launcher_com/protocol.hpp"
 
 #include <array>
 #include <utility>
 
 #include "core/json.hpp"
 
-namespace kv::launcher::proto {
+namespace kv::launcher_com::proto {
 namespace json = core::json;
 using core::Errc;
 
@@ -298,4 +298,4 @@ Result<std::optional<std::string>> FrameReader::next() {
   return std::optional<std::string>{std::move(body)};
 }
 
-}  // namespace kv::launcher::proto
+}  // namespace kv::launcher_com::proto

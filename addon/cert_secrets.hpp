@@ -28,7 +28,13 @@
 #include "core/pki.hpp"
 #include "core/result.hpp"
 
-namespace kv::core::kube {
+namespace kv::addon {
+namespace pki = core::pki;
+using core::Result;
+using core::Status;
+using core::kube::Cancel;
+using core::kube::KubeClient;
+using core::kube::Resource;
 
 inline constexpr const char* kCaSecretName = "kubevirt-ca";
 inline constexpr const char* kApiCertsSecretName = "virt-api-certs";
@@ -103,4 +109,4 @@ Result<std::map<std::string, std::string>> wait_for_secret(
     const std::vector<std::string>& required_keys, Cancel* cancel,
     std::chrono::steady_clock::time_point deadline);
 
-}  // namespace kv::core::kube
+}  // namespace kv::addon

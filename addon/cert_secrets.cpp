@@ -1,4 +1,4 @@
-#include "core/kube/cert_secrets.hpp"
+#include "addon/cert_secrets.hpp"
 
 #include <algorithm>
 #include <condition_variable>
@@ -8,7 +8,12 @@
 
 #include "core/log.hpp"
 
-namespace kv::core::kube {
+namespace kv::addon {
+using namespace core::kube;
+using core::Errc;
+using core::Error;
+namespace json = core::json;
+namespace log = core::log;
 
 namespace {
 
@@ -509,4 +514,4 @@ Result<std::map<std::string, std::string>> wait_for_secret(
   return ended();
 }
 
-}  // namespace kv::core::kube
+}  // namespace kv::addon

@@ -1,8 +1,8 @@
-#include "launcher/controller.hpp"
+#include "launcher/domain_supervisor.hpp"
 
 #include <catch2/catch.hpp>
 
-#include "test/unit/launcher/fake_domain_manager.hpp"
+#include "test/fakes/fake_domain_manager.hpp"
 
 using namespace kv::launcher;
 using kv::core::Errc;
@@ -17,7 +17,7 @@ struct Harness {
   std::vector<std::chrono::seconds> armed;
   int cancelled = 0;
   std::optional<int> exit_code;
-  std::unique_ptr<Controller> c;
+  std::unique_ptr<DomainSupervisor> c;
 
   Harness() {
     Preparer prep = [](const std::string& vmi) -> kv::core::Result<PreparedDomain> {
@@ -32,12 +32,12 @@ struct Harness {
                               "10.0.2.2",          "10.0.2.3",    {}};
       return p;
     };
-    ControllerHooks h;
+    SupervisorHooks h;
     h.broadcast = [this](const proto::Event& e) { events.push_back(e); };
     h.arm_grace_timer = [this](std::chrono::seconds s) { armed.push_back(s); };
     h.cancel_grace_timer = [this] { ++cancelled; };
     h.exit = [this](int code) { exit_code = code; };
-    c = std::make_unique<Controller>(dm, prep, h, 30);
+    c = std::make_unique<DomainSupervisor>(dm, prep, h, 30);
   }
 
   proto::Response send(proto::Command cmd, std::string vmi = "",

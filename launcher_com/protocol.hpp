@@ -26,7 +26,7 @@
 
 #include "core/result.hpp"
 
-namespace kv::launcher::proto {
+namespace kv::launcher_com::proto {
 
 using core::Error;
 using core::Result;
@@ -119,4 +119,4 @@ class FrameReader {
   std::string buf_;
 };
 
-}  // namespace kv::launcher::proto
+}  // namespace kv::launcher_com::proto

@@ -1,6 +1,6 @@
 #pragma once
 // The launcher's lifecycle, as a pure state machine: step(phase, input) -> next phase, actions,
-// and (when the launcher must exit) how the VM ended. The Controller executes the actions.
+// and (when the launcher must exit) how the VM ended. The DomainSupervisor executes the actions.
 //
 //              sync ok                 paused event
 //    idle ---------------> running <-------------------> paused

@@ -1,5 +1,5 @@
 // The kubevirt-config ConfigMap: every key, and errors that name the key and what is allowed.
-#include "controller/config.hpp"
+#include "controller/cluster_config.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-#include "launcher/lifecycle.hpp"
+#include "launcher/domain_lifecycle.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-#include "launcher/controller.hpp"
+#include "launcher/domain_supervisor.hpp"
 
 #include "core/log.hpp"
 
@@ -8,7 +8,7 @@ using core::Error;
 using core::Status;
 using proto::Command;
 
-proto::DomainStatus Controller::status() {
+proto::DomainStatus DomainSupervisor::status() {
   proto::DomainStatus s;
   auto info = dm_.info();
   if (info.ok()) {
@@ -24,7 +24,7 @@ proto::DomainStatus Controller::status() {
   return s;
 }
 
-Status Controller::sync(const std::string& vmi_json) {
+Status DomainSupervisor::sync(const std::string& vmi_json) {
   if (vmi_json.empty())
     return Error(Errc::invalid, "vmi: sync needs the VirtualMachineInstance");
   auto prepared = prepare_(vmi_json);
@@ -57,8 +57,8 @@ Status Controller::sync(const std::string& vmi_json) {
   return {};
 }
 
-void Controller::handle(const proto::Request& req,
-                        const std::function<void(proto::Response)>& reply) {
+void DomainSupervisor::handle(const proto::Request& req,
+                              const std::function<void(proto::Response)>& reply) {
   proto::Response resp;
   resp.id = req.id;
   Status st;
@@ -117,7 +117,7 @@ void Controller::handle(const proto::Request& req,
   reply(std::move(resp));
 }
 
-void Controller::on_domain_event(const DomainEvent& e) {
+void DomainSupervisor::on_domain_event(const DomainEvent& e) {
   core::log::info("domain event", {{"event", proto::event_name(e.kind)}, {"reason", e.reason}});
   proto::Event ev;
   ev.kind = e.kind;
@@ -128,22 +128,22 @@ void Controller::on_domain_event(const DomainEvent& e) {
   feed(Input{Input::Kind::domain_event, e, 0});
 }
 
-void Controller::on_sigterm() {
+void DomainSupervisor::on_sigterm() {
   core::log::info("SIGTERM: shutting the VM down",
                   {{"grace_seconds", std::to_string(grace_)}, {"phase", phase_name(phase_)}});
   feed(Input{Input::Kind::shutdown_requested, {}, grace_});
 }
 
-void Controller::on_grace_expired() {
+void DomainSupervisor::on_grace_expired() {
   core::log::warn("grace period expired: destroying the VM");
   feed(Input{Input::Kind::grace_expired, {}, 0});
 }
 
-void Controller::on_connection_lost() {
+void DomainSupervisor::on_connection_lost() {
   feed(Input{Input::Kind::connection_lost, {}, 0});
 }
 
-void Controller::feed(const Input& in) {
+void DomainSupervisor::feed(const Input& in) {
   Transition t = step(phase_, in);
   if (t.next != phase_)
     core::log::info("launcher phase", {{"from", phase_name(phase_)}, {"to", phase_name(t.next)}});
