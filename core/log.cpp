@@ -9,6 +9,8 @@
 #include <ctime>
 #include <mutex>
 
+#include "core/encoding.hpp"
+
 namespace kv::core::log {
 namespace {
 
@@ -39,18 +41,7 @@ std::string_view level_name(Level l) {
 }
 
 std::string timestamp() {
-  auto now = std::chrono::system_clock::now();
-  auto secs = std::chrono::system_clock::to_time_t(now);
-  auto micros =
-      std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() %
-      1000000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(micros));
-  return buf;
+  return format_rfc3339_micro(std::chrono::system_clock::now());
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "core/log.hpp"
+#include "core/process.hpp"
 
 namespace kv::launcher {
 using core::Errc;
@@ -64,76 +65,26 @@ void reaper_loop() {
   }
 }
 
-// Closes every descriptor >= 3 in a freshly forked child.
-void close_inherited_fds() {
-#ifdef SYS_close_range
-  if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
-    return;
-#endif
-  long max = sysconf(_SC_OPEN_MAX);
-  for (int fd = 3; fd < max; ++fd)
-    close(fd);
-}
-
 // Forks and execs; out_fd (or /dev/null when < 0) becomes stdout and stderr.
 Result<pid_t> spawn_fd(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                        int out_fd) {
-  if (argv.empty())
-    return Error(Errc::invalid, "spawn: empty argv");
-  std::vector<char*> cargv;
-  for (const auto& a : argv)
-    cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  std::vector<char*> cenv;
-  for (const auto& e : env)
-    cenv.push_back(const_cast<char*>(e.c_str()));
-  cenv.push_back(nullptr);
   KV_CHECK(start_reaper());
-  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (devnull < 0)
-    return core::errno_error("open /dev/null", errno);
-  int out = out_fd >= 0 ? out_fd : devnull;
-  pid_t parent = getpid();
-
+  core::process::ExecSpec spec;
+  spec.argv = argv;
+  spec.env = env;
+  spec.stdout_fd = spec.stderr_fd = out_fd;
+  // A signal to the launcher's group must not reach libvirtd or a helper: the launcher decides
+  // how they stop. And nothing it started may outlive it.
+  spec.own_process_group = true;
+  spec.die_with_parent = true;
   auto& r = reaper();
-  pid_t pid;
-  {
-    // Held across fork so the reaper cannot collect the child before we watch it.
-    std::lock_guard l(r.mu);
-    pid = fork();
-    if (pid == 0) {
-      // Child: async-signal-safe calls only.
-      // Our own process group: a signal to the launcher's group (Ctrl-C, `timeout`) must not
-      // reach libvirtd or a helper; the launcher decides how they stop.
-      setpgid(0, 0);
-      prctl(PR_SET_PDEATHSIG, SIGTERM);
-      if (getppid() != parent)
-        _exit(127);
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);
-      dup2(devnull, 0);
-      dup2(out, 1);
-      dup2(out, 2);
-      close_inherited_fds();
-      if (env.empty())
-        execvp(cargv[0], cargv.data());
-      else
-        execvpe(cargv[0], cargv.data(), cenv.data());
-      const char msg[] = "exec failed\n";
-      ssize_t ignored = write(2, msg, sizeof msg - 1);
-      (void)ignored;
-      _exit(127);
-    }
-    if (pid > 0) {
-      r.watched.insert(pid);
-      r.spawned_cv.notify_all();
-    }
+  // Held across fork so the reaper cannot collect the child before we watch it.
+  std::lock_guard l(r.mu);
+  auto pid = core::process::fork_exec(spec);
+  if (pid.ok()) {
+    r.watched.insert(*pid);
+    r.spawned_cv.notify_all();
   }
-  int err = errno;
-  close(devnull);
-  if (pid < 0)
-    return core::errno_error("fork", err);
   return pid;
 }
 
@@ -230,30 +181,10 @@ Result<RunResult> run(const std::vector<std::string>& argv, std::chrono::millise
   Child child(*pid);
   RunResult res;
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  char buf[4096];
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      close(p[0]);
-      return Error(Errc::timeout,
-                   argv[0] + " did not finish within " + std::to_string(timeout.count()) + " ms");
-    }
-    pollfd pfd{p[0], POLLIN, 0};
-    int n = poll(&pfd, 1, static_cast<int>(left.count()));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      continue;
-    ssize_t got = read(p[0], buf, sizeof buf);
-    if (got < 0 && errno == EINTR)
-      continue;
-    if (got <= 0)
-      break;
-    if (res.output.size() < 64 * 1024)
-      res.output.append(buf, static_cast<size_t>(got));
-  }
-  close(p[0]);
+  std::string unused;
+  if (!core::process::read_to_end(p[0], -1, res.output, unused, deadline, 64 * 1024).ok())
+    return Error(Errc::timeout,
+                 argv[0] + " did not finish within " + std::to_string(timeout.count()) + " ms");
   auto st = child.wait(std::max<std::chrono::milliseconds>(
       1ms, std::chrono::duration_cast<std::chrono::milliseconds>(
                deadline - std::chrono::steady_clock::now())));

@@ -21,6 +21,7 @@
 #include <sstream>
 
 #include "core/json.hpp"
+#include "core/process.hpp"
 #include "core/yaml.hpp"
 
 extern char** environ;
@@ -498,88 +499,27 @@ Result<ExecOutput> run_command(const std::vector<std::string>& argv,
     ::close(out_pipe[1]);
     return errno_error("pipe", e);
   }
-  // Build argv/envp before fork: only async-signal-safe calls in the child.
-  std::vector<char*> cargv;
-  for (const auto& a : argv)
-    cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  std::vector<std::string> env_strings;
-  for (char** e = environ; e && *e; ++e) {
-    std::string_view s(*e);
-    bool overridden = false;
-    for (const auto& [k, v] : extra_env)
-      if (s.size() > k.size() && s.substr(0, k.size()) == k && s[k.size()] == '=')
-        overridden = true;
-    if (!overridden)
-      env_strings.emplace_back(s);
-  }
-  for (const auto& [k, v] : extra_env)
-    env_strings.push_back(k + "=" + v);
-  std::vector<char*> cenv;
-  for (auto& s : env_strings)
-    cenv.push_back(s.data());
-  cenv.push_back(nullptr);
-
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    int e = errno;
-    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]})
-      ::close(fd);
-    return errno_error("fork", e);
-  }
-  if (pid == 0) {
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0)
-      ::dup2(devnull, 0);
-    ::dup2(out_pipe[1], 1);
-    ::dup2(err_pipe[1], 2);
-    ::execvpe(cargv[0], cargv.data(), cenv.data());
-    const char msg[] = "exec failed\n";
-    ssize_t ignored = ::write(2, msg, sizeof msg - 1);
-    (void)ignored;
-    ::_exit(127);
-  }
+  process::ExecSpec spec;
+  spec.argv = argv;
+  spec.env = process::environment_with(extra_env);
+  spec.stdout_fd = out_pipe[1];
+  spec.stderr_fd = err_pipe[1];
+  auto pid = process::fork_exec(spec);
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
-  ExecOutput res;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
-  int open_fds = 2;
-  bool timed_out = false;
-  while (open_fds > 0) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    deadline - std::chrono::steady_clock::now())
-                    .count();
-    if (left <= 0) {
-      timed_out = true;
-      break;
-    }
-    int n = ::poll(fds, 2, static_cast<int>(left));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      break;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
-        continue;
-      char buf[4096];
-      ssize_t r = ::read(fds[i].fd, buf, sizeof buf);
-      if (r > 0) {
-        (i == 0 ? res.out : res.err).append(buf, static_cast<size_t>(r));
-      } else if (r == 0 || (r < 0 && errno != EINTR)) {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      }
-    }
+  if (!pid.ok()) {
+    ::close(out_pipe[0]);
+    ::close(err_pipe[0]);
+    return pid.error();
   }
-  for (auto& f : fds)
-    if (f.fd >= 0)
-      ::close(f.fd);
+  ExecOutput res;
+  const bool timed_out = !process::read_to_end(out_pipe[0], err_pipe[0], res.out, res.err,
+                                               std::chrono::steady_clock::now() + timeout)
+                              .ok();
   if (timed_out)
-    ::kill(pid, SIGKILL);
+    ::kill(*pid, SIGKILL);
   int wstatus = 0;
-  while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+  while (::waitpid(*pid, &wstatus, 0) < 0 && errno == EINTR) {
   }
   if (timed_out)
     return Error(Errc::timeout, "exec credential plugin " + argv[0] + " did not finish within " +
@@ -668,52 +608,6 @@ void CredentialSource::invalidate() {
 
 // --- helpers ---
 
-Result<std::string> base64_decode(std::string_view in) {
-  std::string clean;
-  clean.reserve(in.size());
-  size_t pad = 0;
-  for (size_t i = 0; i < in.size(); ++i) {
-    char ch = in[i];
-    if (ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t')
-      continue;
-    bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-              ch == '+' || ch == '/';
-    if (ch == '=') {
-      ++pad;
-    } else if (!ok || pad > 0) {
-      return Error(Errc::invalid,
-                   "invalid base64: unexpected character " +
-                       (ok ? std::string("after padding") : "'" + std::string(1, ch) + "'") +
-                       " at offset " + std::to_string(i));
-    }
-    clean += ch;
-  }
-  if (pad > 2 || (clean.size() - pad) % 4 == 1)
-    return Error(Errc::invalid, "invalid base64: wrong length " + std::to_string(clean.size()));
-  while (clean.size() % 4 != 0)
-    clean += '=';
-  size_t total_pad = 0;
-  for (size_t i = clean.size(); i > 0 && clean[i - 1] == '='; --i)
-    ++total_pad;
-  std::string out(clean.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(clean.data()),
-                          static_cast<int>(clean.size()));
-  if (n < 0)
-    return Error(Errc::invalid, "invalid base64: " + openssl_error());
-  out.resize(static_cast<size_t>(n) - total_pad);
-  return out;
-}
-
-std::string base64_encode(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
 Result<std::string> check_pem_certs(std::string text, const std::string& what) {
   BIO* bio = BIO_new_mem_buf(text.data(), static_cast<int>(text.size()));
   if (!bio)
@@ -740,98 +634,6 @@ Result<std::string> check_pem_key(std::string text, const std::string& what) {
     return Error(Errc::invalid, what + ": not a PEM private key: " + openssl_error());
   EVP_PKEY_free(key);
   return text;
-}
-
-Result<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view s) {
-  auto bad = [&] {
-    return Error(Errc::invalid,
-                 "\"" + std::string(s) + "\" is not an RFC 3339 time (like 2024-01-02T03:04:05Z)");
-  };
-  auto num = [&](size_t pos, size_t len, int& out) {
-    if (pos + len > s.size())
-      return false;
-    out = 0;
-    for (size_t i = pos; i < pos + len; ++i) {
-      if (s[i] < '0' || s[i] > '9')
-        return false;
-      out = out * 10 + (s[i] - '0');
-    }
-    return true;
-  };
-  std::tm tm{};
-  int y, mo, d, h, mi, sec;
-  if (!num(0, 4, y) || s.size() < 20 || s[4] != '-' || !num(5, 2, mo) || s[7] != '-' ||
-      !num(8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !num(11, 2, h) ||
-      s[13] != ':' || !num(14, 2, mi) || s[16] != ':' || !num(17, 2, sec))
-    return bad();
-  size_t pos = 19;
-  long long frac_ns = 0;
-  if (pos < s.size() && s[pos] == '.') {
-    ++pos;
-    long long scale = 100000000;
-    size_t start = pos;
-    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-      frac_ns += (s[pos] - '0') * scale;
-      scale /= 10;
-      ++pos;
-    }
-    if (pos == start)
-      return bad();
-  }
-  long offset_s = 0;
-  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-    ++pos;
-  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-    int oh, om;
-    if (!num(pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !num(pos + 4, 2, om))
-      return bad();
-    offset_s = (oh * 3600 + om * 60) * (s[pos] == '-' ? -1 : 1);
-    pos += 6;
-  } else {
-    return bad();
-  }
-  if (pos != s.size())
-    return bad();
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  time_t t = ::timegm(&tm);
-  return std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(
-          std::chrono::seconds(t - offset_s) + std::chrono::nanoseconds(frac_ns)));
-}
-
-namespace {
-std::string format_time(std::chrono::system_clock::time_point t, bool micro) {
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-  time_t secs = static_cast<time_t>(us / 1000000);
-  long frac = static_cast<long>(us % 1000000);
-  if (frac < 0) {
-    frac += 1000000;
-    --secs;
-  }
-  std::tm tm{};
-  ::gmtime_r(&secs, &tm);
-  char buf[64];
-  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string out(buf, n);
-  if (micro) {
-    char f[16];
-    std::snprintf(f, sizeof f, ".%06ld", frac);
-    out += f;
-  }
-  return out + "Z";
-}
-}  // namespace
-
-std::string format_rfc3339_micro(std::chrono::system_clock::time_point t) {
-  return format_time(t, true);
-}
-std::string format_rfc3339(std::chrono::system_clock::time_point t) {
-  return format_time(t, false);
 }
 
 }  // namespace kv::core::kube

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/encoding.hpp"
 #include "core/result.hpp"
 
 namespace kv::core::kube {
@@ -126,17 +127,14 @@ class CredentialSource {
 
 // --- helpers shared with the transport and tests ---
 
-// Standard base64 (RFC 4648, padding optional, whitespace ignored). Errc::invalid on bad input.
-Result<std::string> base64_decode(std::string_view in);
-std::string base64_encode(std::string_view in);
+// base64 and RFC 3339 live in core/encoding.hpp; the client's callers use them by these names.
+using core::base64_decode;
+using core::base64_encode;
+using core::format_rfc3339;
+using core::format_rfc3339_micro;
+using core::parse_rfc3339;
 // Checks that text holds at least one PEM certificate (what) and returns it unchanged.
 Result<std::string> check_pem_certs(std::string text, const std::string& what);
 Result<std::string> check_pem_key(std::string text, const std::string& what);
-// Parses RFC 3339 ("2024-01-02T03:04:05Z", fractional seconds and offsets allowed).
-Result<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view s);
-// Formats with microseconds, UTC, as Kubernetes MicroTime: "2024-01-02T03:04:05.123456Z".
-std::string format_rfc3339_micro(std::chrono::system_clock::time_point t);
-// Seconds precision, as metav1.Time: "2024-01-02T03:04:05Z".
-std::string format_rfc3339(std::chrono::system_clock::time_point t);
 
 }  // namespace kv::core::kube

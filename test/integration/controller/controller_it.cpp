@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "addon/resources.hpp"
+#include "core/http_get.hpp"
 #include "core/json.hpp"
 #include "core/kube/client.hpp"
 #include "core/kube/kubeconfig.hpp"
@@ -108,43 +109,12 @@ class ControllerProcess {
   bool alive() const { return pid_ > 0 && kill(pid_, 0) == 0; }
   // GET on the controller's own HTTP port (status code, or -1 when unreachable).
   int http_status(const std::string& path) const {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port_);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      close(fd);
-      return -1;
-    }
-    std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    (void)!write(fd, req.data(), req.size());
-    char buf[64] = {};
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n < 12)
-      return -1;
-    return std::atoi(buf + 9);
+    auto r = kv::core::http_get("127.0.0.1", port_, path);
+    return r.ok() ? r->status : -1;
   }
   std::string http_body(const std::string& path) const {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port_);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      close(fd);
-      return {};
-    }
-    std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    (void)!write(fd, req.data(), req.size());
-    std::string out;
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0)
-      out.append(buf, n);
-    close(fd);
-    return out;
+    auto r = kv::core::http_get("127.0.0.1", port_, path);
+    return r.ok() ? r->body : std::string();
   }
   bool leading() const { return http_status("/readyz") == 200; }
   std::string log_tail() const {

@@ -4,7 +4,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "test/integration/launcher/harness.hpp"
+#include "tools/launcher_pod/launcher_pod.hpp"
 
 using namespace kv::launcher;
 using namespace kv::launcher::testing;

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "addon/resources.hpp"
+#include "core/http_get.hpp"
 #include "core/json.hpp"
 #include "core/kube/client.hpp"
 #include "core/kube/kubeconfig.hpp"
@@ -53,25 +54,14 @@ unsigned short free_port() {
   return ntohs(a.sin_port);
 }
 
+// The body of GET /path on the controller's HTTP port ("" when it does not answer 200).
 std::string http_get(unsigned short port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return {};
-  }
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-  (void)!write(fd, req.data(), req.size());
-  std::string out;
-  char buf[8192];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0)
-    out.append(buf, n);
-  close(fd);
-  return out;
+  auto r = kv::core::http_get("127.0.0.1", port, path);
+  return r.ok() && r->status == 200 ? r->body : std::string();
+}
+bool http_ok(unsigned short port, const std::string& path) {
+  auto r = kv::core::http_get("127.0.0.1", port, path);
+  return r.ok() && r->status == 200;
 }
 
 long rss_kib(pid_t pid) {
@@ -166,7 +156,7 @@ int main(int argc, char** argv) {
     (void)client.remove(kube::resources::namespaces(), "", ns);
   };
   auto ready_deadline = Clock::now() + std::chrono::seconds(60);
-  while (http_get(port, "/readyz").find(" 200 ") == std::string::npos) {
+  while (!http_ok(port, "/readyz")) {
     if (Clock::now() > ready_deadline) {
       cleanup();
       die("controller not ready within 60 s");

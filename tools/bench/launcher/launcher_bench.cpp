@@ -11,7 +11,7 @@
 #include <numeric>
 #include <sstream>
 
-#include "test/integration/launcher/harness.hpp"
+#include "tools/launcher_pod/launcher_pod.hpp"
 
 using namespace kv::launcher;
 using namespace kv::launcher::testing;

@@ -342,22 +342,3 @@ TEST_CASE("in-cluster config reads the service account and the service env") {
   REQUIRE_FALSE(outside.ok());
   CHECK(outside.error().code == Errc::not_found);
 }
-
-TEST_CASE("base64 and RFC 3339 helpers") {
-  CHECK(base64_decode("aGVsbG8=").value() == "hello");
-  CHECK(base64_decode("aGVsbG8").value() == "hello");  // padding optional
-  CHECK(base64_decode("aGVs\nbG8=\n").value() == "hello");
-  CHECK(base64_decode("").value().empty());
-  CHECK_FALSE(base64_decode("a$b=").ok());
-  CHECK_FALSE(base64_decode("aGVsbG8=x").ok());
-  CHECK(base64_encode("hello") == "aGVsbG8=");
-
-  auto t = parse_rfc3339("2024-01-02T03:04:05.123456Z");
-  REQUIRE(t.ok());
-  CHECK(format_rfc3339_micro(*t) == "2024-01-02T03:04:05.123456Z");
-  CHECK(format_rfc3339(*t) == "2024-01-02T03:04:05Z");
-  auto off = parse_rfc3339("2024-01-02T05:04:05+02:00");
-  REQUIRE(off.ok());
-  CHECK(format_rfc3339(*off) == "2024-01-02T03:04:05Z");
-  CHECK_FALSE(parse_rfc3339("2024-01-02 nonsense").ok());
-}

@@ -2,8 +2,9 @@
 // Runs a real virt-launcher as in a pod: as a non-root user (nobody, which has a passwd entry, as
 // session-mode libvirtd needs) in a network namespace of its own (a pod's netns: forwarded ports
 // do not collide with the host's), with private socket/ephemeral/PVC directories under one temp
-// dir. Used by the integration tests and by tools/bench/launcher. Needs root (to switch user and
-// create the namespace) and the test guest from test/guests/build-guest.
+// dir. Used by the launcher integration tests and by tools/bench/launcher (so it lives outside
+// test/). Needs root (to switch user and create the namespace) and the test guest from
+// test/guests/build-guest.
 
 #include <pwd.h>
 #include <signal.h>
