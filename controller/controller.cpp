@@ -531,7 +531,8 @@ Status Controller::carry_out_vmi(const std::string& key, const json::Value& obj,
   auto rv = patch_vmi_metadata(obj, in, a);
   if (!rv.ok())
     return std::move(rv).error();  // the rest would race with a newer object: redo from the cache
-  Status result = delete_launcher_pods(obj, a.delete_pods);
+  Status result =
+      delete_launcher_pods(obj, in.vmi->metadata.namespace_.value_or(""), a.delete_pods);
   const bool create_failed = a.create_pod && !create_launcher_pod(obj, in, a, result);
   std::string status_rv = write_vmi_status(obj, in, a, *rv, result);
   if (a.remove_finalizer) {
@@ -574,11 +575,11 @@ Result<std::string> Controller::patch_vmi_metadata(const json::Value& obj, const
   return rv;
 }
 
-Status Controller::delete_launcher_pods(const json::Value& obj,
+Status Controller::delete_launcher_pods(const json::Value& obj, const std::string& ns,
                                         const std::vector<std::string>& pods) {
   Status result;
   for (const auto& p : pods) {
-    auto r = client_.remove(kube::resources::pods(), std::string(meta::ns(obj)), p);
+    auto r = client_.remove(kube::resources::pods(), ns, p);
     if (!r.ok() && r.error().code != Errc::not_found) {
       record(obj, "Warning", "FailedDelete", "Error deleting pod " + p + ": " + r.error().message);
       result = r.error();

@@ -109,7 +109,7 @@ class Controller {
   core::Result<std::string> patch_vmi_metadata(const core::json::Value& obj, const VmiInputs& in,
                                                const VmiActions& a);
   // The last failure (not-found counts as done); each deletion becomes an Event.
-  core::Status delete_launcher_pods(const core::json::Value& obj,
+  core::Status delete_launcher_pods(const core::json::Value& obj, const std::string& ns,
                                     const std::vector<std::string>& pods);
   // False when the pod could not be rendered or created: the phase goes back, a
   // Synchronized=False/FailedCreate condition and Event say why, and a transient API error is
