@@ -21,6 +21,7 @@ namespace meta = core::kube::meta;
 namespace log = core::log;
 using core::Errc;
 using core::Error;
+using core::Result;
 using core::Status;
 
 constexpr const char* kHeartbeatAnnotation = "kubevirt.io/heartbeat";
@@ -493,144 +494,183 @@ Status Controller::sync_vmi(const std::string& key) {
   auto obj = vmis_->store().get(key);
   if (!obj)
     return {};
-  const auto log = logger_for(*obj);
   auto vmi = api::v1::decode_vmi(*obj);
   if (!vmi.ok()) {
-    log.error("cannot read VirtualMachineInstance; skipping", {{"error", vmi.error().message}});
+    logger_for(*obj).error("cannot read VirtualMachineInstance; skipping",
+                           {{"error", vmi.error().message}});
     return {};
   }
-  const std::string ns = vmi->metadata.namespace_.value_or("");
-  const std::string name = vmi->metadata.name.value_or("");
-  const std::string uid = vmi->metadata.uid.value_or("");
+  const VmiInputs in = observe_vmi(*vmi);
+  VmiActions a = reconcile_vmi(in);
+  return carry_out_vmi(key, *obj, in, a);
+}
 
+VmiInputs Controller::observe_vmi(const api::v1::VirtualMachineInstance& vmi) {
+  const std::string ns = vmi.metadata.namespace_.value_or("");
+  const std::string uid = vmi.metadata.uid.value_or("");
   VmiInputs in;
-  in.vmi = &*vmi;
+  in.vmi = &vmi;
   for (const auto& p : pods_->store().by_index(kIndexCreatedBy, uid))
     if (meta::ns(*p) == ns)
       in.pods.push_back(launcher_pod_from(*p));
   if (!in.pods.empty())
     expectations_.observed(uid);
   in.pod_creation_expected = in.pods.empty() && expectations_.pending(uid);
-  for (const auto& v : vmi->spec.volumes)
+  for (const auto& v : vmi.spec.volumes)
     if (v.persistent_volume_claim &&
         !pvcs_->store().get(meta::key(ns, v.persistent_volume_claim->claim_name)))
       in.missing_pvcs.push_back(v.persistent_volume_claim->claim_name);
-  if (vmi->status && vmi->status->node_name)
-    in.handler_stale = handler_stale(*vmi->status->node_name, clock_.now());
+  if (vmi.status && vmi.status->node_name)
+    in.handler_stale = handler_stale(*vmi.status->node_name, clock_.now());
   in.now = clock_.wall_now();
+  return in;
+}
 
-  VmiActions a = reconcile_vmi(in);
-  std::string rv(meta::resource_version(*obj));
-  Status result;
+Status Controller::carry_out_vmi(const std::string& key, const json::Value& obj,
+                                 const VmiInputs& in, VmiActions& a) {
+  auto rv = patch_vmi_metadata(obj, in, a);
+  if (!rv.ok())
+    return std::move(rv).error();  // the rest would race with a newer object: redo from the cache
+  Status result =
+      delete_launcher_pods(obj, in.vmi->metadata.namespace_.value_or(""), a.delete_pods);
+  const bool create_failed = a.create_pod && !create_launcher_pod(obj, in, a, result);
+  std::string status_rv = write_vmi_status(obj, in, a, *rv, result);
+  if (a.remove_finalizer) {
+    auto removed = remove_vmi_finalizer(*in.vmi, status_rv);
+    if (!removed.ok() && result.ok())
+      result = removed;
+  }
+  for (const auto& e : a.events) {
+    if (e.reason == "SuccessfulCreate" && create_failed)
+      continue;
+    record(obj, e.type, e.reason, e.message);
+  }
+  if (a.requeue_after)
+    vmi_queue_.add_after(key, *a.requeue_after);
+  return result;
+}
 
+Result<std::string> Controller::patch_vmi_metadata(const json::Value& obj, const VmiInputs& in,
+                                                   const VmiActions& a) {
+  const auto& vmi = *in.vmi;
+  const std::string ns = vmi.metadata.namespace_.value_or("");
+  const std::string name = vmi.metadata.name.value_or("");
+  std::string rv(meta::resource_version(obj));
   if (a.add_finalizer) {
-    auto fins = vmi->metadata.finalizers;
+    auto fins = vmi.metadata.finalizers;
     fins.push_back(kVmiFinalizer);
     auto r = client_.patch(addon::resources::virtual_machine_instances(), ns, name,
                            kube::PatchType::merge, finalizers_patch(fins, rv));
     if (!r.ok())
-      return r.error();  // the rest would race with a newer object: redo from the cache
+      return std::move(r).error();
     rv = std::string(meta::resource_version(*r));
   }
   if (a.node_label) {
     auto r = client_.patch(addon::resources::virtual_machine_instances(), ns, name,
                            kube::PatchType::merge, label_patch(kNodeNameLabel, *a.node_label, rv));
     if (!r.ok())
-      return r.error();  // as for the finalizer: redo from the cache
+      return std::move(r).error();
     rv = std::string(meta::resource_version(*r));
   }
-  for (const auto& p : a.delete_pods) {
+  return rv;
+}
+
+Status Controller::delete_launcher_pods(const json::Value& obj, const std::string& ns,
+                                        const std::vector<std::string>& pods) {
+  Status result;
+  for (const auto& p : pods) {
     auto r = client_.remove(kube::resources::pods(), ns, p);
     if (!r.ok() && r.error().code != Errc::not_found) {
-      record(*obj, "Warning", "FailedDelete", "Error deleting pod " + p + ": " + r.error().message);
+      record(obj, "Warning", "FailedDelete", "Error deleting pod " + p + ": " + r.error().message);
       result = r.error();
     } else {
-      log.info("deleted launcher pod", {{"pod", p}});
-      record(*obj, "Normal", "SuccessfulDelete", "Deleted virtual machine pod " + p);
+      logger_for(obj).info("deleted launcher pod", {{"pod", p}});
+      record(obj, "Normal", "SuccessfulDelete", "Deleted virtual machine pod " + p);
     }
   }
-  bool create_failed = false;
-  if (a.create_pod) {
-    // reconcile_vmi moves to Scheduling assuming the create succeeds; undone on failure.
-    const auto old_phase = vmi->status && vmi->status->phase
-                               ? vmi->status->phase
-                               : std::optional(api::v1::VmiPhase::pending);
-    auto cfg = config_.get();
-    auto pod = render_launcher_pod(*vmi, *cfg);
-    if (!pod.ok()) {
-      create_failed = true;
-      a.status.phase = old_phase;
-      const std::string msg = "cannot render the launcher pod: " + pod.error().message;
-      set_condition(a.status.conditions,
-                    api::v1::Condition{"Synchronized", "False", {}, {}, "FailedCreate", msg},
-                    kube::format_rfc3339(in.now));
-      record(*obj, "Warning", "FailedCreate", msg);
-    } else {
-      expectations_.expect(uid);
-      auto r = client_.create(kube::resources::pods(), ns, *pod);
-      if (!r.ok() && r.error().code != Errc::exists) {
-        expectations_.observed(uid);
-        create_failed = true;
-        a.status.phase = old_phase;
-        const std::string msg = "Error creating pod: " + r.error().message;
-        record(*obj, "Warning", "FailedCreate", msg);
-        set_condition(a.status.conditions,
-                      api::v1::Condition{"Synchronized", "False", {}, {}, "FailedCreate", msg},
-                      kube::format_rfc3339(in.now));
-        if (transient(r.error()))
-          result = r.error();
-      } else if (r.ok()) {
-        log.info("created launcher pod", {{"pod", std::string(meta::name(*r))}});
-      }
-    }
-  }
-
-  const auto old = vmi->status.value_or(api::v1::VirtualMachineInstanceStatus{});
-  if (!(a.status == old)) {
-    json::Document tmp;
-    auto put = with_status(*obj, api::v1::encode(a.status, tmp.GetAllocator()), rv);
-    kube::WriteOptions wo;
-    wo.subresource = "status";
-    auto r = client_.update(addon::resources::virtual_machine_instances(), ns, put, wo);
-    if (!r.ok()) {
-      if (result.ok())
-        result = r.error();
-      a.events.erase(
-          std::remove_if(a.events.begin(), a.events.end(),
-                         [](const ObjectEvent& e) { return e.reason != "SuccessfulCreate"; }),
-          a.events.end());
-    } else {
-      rv = std::string(meta::resource_version(*r));
-      if (a.status.phase != old.phase) {
-        const std::string phase(api::v1::to_string(*a.status.phase));
-        metrics_.inc("kv_controller_vmi_phase_transitions_total", {{"phase", phase}});
-        log.info("VMI phase changed", {{"phase", phase}, {"reason", a.status.reason.value_or("")}});
-        if (*a.status.phase == api::v1::VmiPhase::scheduled && vmi->metadata.creation_timestamp) {
-          auto created = kube::parse_rfc3339(*vmi->metadata.creation_timestamp);
-          if (created.ok())
-            metrics_.observe("kv_controller_vmi_scheduled_seconds", {},
-                             std::chrono::duration<double>(in.now - *created).count(),
-                             {0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600});
-        }
-      }
-    }
-  }
-  if (a.remove_finalizer) {
-    auto fins = vmi->metadata.finalizers;
-    fins.erase(std::remove(fins.begin(), fins.end(), kVmiFinalizer), fins.end());
-    auto r = client_.patch(addon::resources::virtual_machine_instances(), ns, name,
-                           kube::PatchType::merge, finalizers_patch(fins, rv));
-    if (!r.ok() && r.error().code != Errc::not_found && result.ok())
-      result = r.error();
-  }
-  for (const auto& e : a.events) {
-    if (e.reason == "SuccessfulCreate" && create_failed)
-      continue;
-    record(*obj, e.type, e.reason, e.message);
-  }
-  if (a.requeue_after)
-    vmi_queue_.add_after(key, *a.requeue_after);
   return result;
+}
+
+bool Controller::create_launcher_pod(const json::Value& obj, const VmiInputs& in, VmiActions& a,
+                                     Status& result) {
+  const auto& vmi = *in.vmi;
+  const std::string uid = vmi.metadata.uid.value_or("");
+  // reconcile_vmi moves to Scheduling assuming the create succeeds; undone on failure.
+  const auto old_phase = vmi.status && vmi.status->phase
+                             ? vmi.status->phase
+                             : std::optional(api::v1::VmiPhase::pending);
+  auto failed = [&](const std::string& msg) {
+    a.status.phase = old_phase;
+    set_condition(a.status.conditions,
+                  api::v1::Condition{"Synchronized", "False", {}, {}, "FailedCreate", msg},
+                  kube::format_rfc3339(in.now));
+    record(obj, "Warning", "FailedCreate", msg);
+    return false;
+  };
+  auto cfg = config_.get();
+  auto pod = render_launcher_pod(vmi, *cfg);
+  if (!pod.ok())
+    return failed("cannot render the launcher pod: " + pod.error().message);
+  expectations_.expect(uid);
+  auto r = client_.create(kube::resources::pods(), vmi.metadata.namespace_.value_or(""), *pod);
+  if (!r.ok() && r.error().code != Errc::exists) {
+    expectations_.observed(uid);
+    if (transient(r.error()))
+      result = r.error();
+    return failed("Error creating pod: " + r.error().message);
+  }
+  if (r.ok())
+    logger_for(obj).info("created launcher pod", {{"pod", std::string(meta::name(*r))}});
+  return true;
+}
+
+std::string Controller::write_vmi_status(const json::Value& obj, const VmiInputs& in, VmiActions& a,
+                                         std::string rv, Status& result) {
+  const auto& vmi = *in.vmi;
+  const auto log = logger_for(obj);
+  const auto old = vmi.status.value_or(api::v1::VirtualMachineInstanceStatus{});
+  if (a.status == old)
+    return rv;
+  json::Document tmp;
+  auto put = with_status(obj, api::v1::encode(a.status, tmp.GetAllocator()), rv);
+  kube::WriteOptions wo;
+  wo.subresource = "status";
+  auto r = client_.update(addon::resources::virtual_machine_instances(),
+                          vmi.metadata.namespace_.value_or(""), put, wo);
+  if (!r.ok()) {
+    if (result.ok())
+      result = r.error();
+    a.events.erase(
+        std::remove_if(a.events.begin(), a.events.end(),
+                       [](const ObjectEvent& e) { return e.reason != "SuccessfulCreate"; }),
+        a.events.end());
+    return rv;
+  }
+  if (a.status.phase != old.phase) {
+    const std::string phase(api::v1::to_string(*a.status.phase));
+    metrics_.inc("kv_controller_vmi_phase_transitions_total", {{"phase", phase}});
+    log.info("VMI phase changed", {{"phase", phase}, {"reason", a.status.reason.value_or("")}});
+    if (*a.status.phase == api::v1::VmiPhase::scheduled && vmi.metadata.creation_timestamp) {
+      auto created = kube::parse_rfc3339(*vmi.metadata.creation_timestamp);
+      if (created.ok())
+        metrics_.observe("kv_controller_vmi_scheduled_seconds", {},
+                         std::chrono::duration<double>(in.now - *created).count(),
+                         {0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600});
+    }
+  }
+  return std::string(meta::resource_version(*r));
+}
+
+Status Controller::remove_vmi_finalizer(const api::v1::VirtualMachineInstance& vmi,
+                                        const std::string& rv) {
+  auto fins = vmi.metadata.finalizers;
+  fins.erase(std::remove(fins.begin(), fins.end(), kVmiFinalizer), fins.end());
+  auto r = client_.patch(addon::resources::virtual_machine_instances(),
+                         vmi.metadata.namespace_.value_or(""), vmi.metadata.name.value_or(""),
+                         kube::PatchType::merge, finalizers_patch(fins, rv));
+  if (!r.ok() && r.error().code != Errc::not_found)
+    return r.error();
+  return {};
 }
 
 }  // namespace kv::controller

@@ -28,6 +28,7 @@
 
 #include "controller/cluster_config.hpp"
 #include "controller/metrics.hpp"
+#include "controller/vmi_reconcile.hpp"
 #include "core/kube/client.hpp"
 #include "core/kube/events.hpp"
 #include "core/kube/informer.hpp"
@@ -95,6 +96,32 @@ class Controller {
   bool handler_stale(const std::string& node, core::kube::Clock::time_point now_steady) const;
   void record(const core::json::Value& obj, const std::string& type, const std::string& reason,
               const std::string& message);
+
+  // sync_vmi's steps. observe_vmi: what the caches say about the VMI, as reconcile_vmi's inputs
+  // (notes pod creations the cache now shows). carry_out_vmi: its actions, in the order that
+  // keeps them safe: metadata patches (each on the resourceVersion the previous returned; a
+  // failure ends the round), pod deletions and creation, the status, the finalizer's removal
+  // last; then the events and the requeue. obj is the VMI as cached, in.vmi its decoding.
+  VmiInputs observe_vmi(const api::v1::VirtualMachineInstance& vmi);
+  core::Status carry_out_vmi(const std::string& key, const core::json::Value& obj,
+                             const VmiInputs& in, VmiActions& a);
+  // The finalizer and node label patches; the resourceVersion after them.
+  core::Result<std::string> patch_vmi_metadata(const core::json::Value& obj, const VmiInputs& in,
+                                               const VmiActions& a);
+  // The last failure (not-found counts as done); each deletion becomes an Event.
+  core::Status delete_launcher_pods(const core::json::Value& obj, const std::string& ns,
+                                    const std::vector<std::string>& pods);
+  // False when the pod could not be rendered or created: the phase goes back, a
+  // Synchronized=False/FailedCreate condition and Event say why, and a transient API error is
+  // put in result.
+  bool create_launcher_pod(const core::json::Value& obj, const VmiInputs& in, VmiActions& a,
+                           core::Status& result);
+  // Writes a.status when it differs; the resourceVersion after. A failed write goes to result
+  // (unless it holds an error) and drops the events but SuccessfulCreate.
+  std::string write_vmi_status(const core::json::Value& obj, const VmiInputs& in, VmiActions& a,
+                               std::string rv, core::Status& result);
+  core::Status remove_vmi_finalizer(const api::v1::VirtualMachineInstance& vmi,
+                                    const std::string& rv);
 
   core::kube::KubeClient& client_;
   Metrics& metrics_;

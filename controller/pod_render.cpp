@@ -198,24 +198,13 @@ std::string launcher_pod_name(const VirtualMachineInstance& vmi) {
   return "virt-launcher-" + base + "-" + suffix;
 }
 
-Result<json::Document> render_launcher_pod(const VirtualMachineInstance& vmi, const Config& cfg) {
-  const auto& spec = vmi.spec;
+namespace {
+
+// --- metadata: name, labels, annotations, the owner reference to the VMI
+
+json::Value pod_metadata(Builder& b, const VirtualMachineInstance& vmi) {
   const std::string name = vmi.metadata.name.value_or("");
   const std::string uid = vmi.metadata.uid.value_or("");
-  auto guest = guest_memory_bytes(spec);
-  if (!guest.ok())
-    return std::move(guest).error();
-  const int64_t overhead = memory_overhead_bytes(spec, *guest, cfg);
-  const int64_t grace = spec.termination_grace_period_seconds.value_or(
-      api::v1::kDefaultTerminationGracePeriodSeconds);
-
-  json::Document doc(rapidjson::kObjectType);
-  auto& a = doc.GetAllocator();
-  Builder b(a);
-  b.set(doc, "apiVersion", "v1");
-  b.set(doc, "kind", "Pod");
-
-  // --- metadata
   auto meta = b.obj();
   b.set(meta, "name", launcher_pod_name(vmi));
   b.set(meta, "namespace", vmi.metadata.namespace_.value_or(""));
@@ -238,141 +227,235 @@ Result<json::Document> render_launcher_pod(const VirtualMachineInstance& vmi, co
   b.set(owner, "blockOwnerDeletion", b.boolean(true));
   b.push(owners, std::move(owner));
   b.set(meta, "ownerReferences", std::move(owners));
-  b.set(doc, "metadata", std::move(meta));
+  return meta;
+}
 
-  // --- volumes and the launcher's mounts, disk by disk
-  auto volumes = b.arr();
-  auto mounts = b.arr();
-  auto init = b.arr();
-  b.push(volumes, b.empty_dir_volume("sockets"));
-  b.push(mounts, b.mount("sockets", kSocketDir, false));
-  b.push(volumes, b.empty_dir_volume("ephemeral"));
-  b.push(mounts, b.mount("ephemeral", kEphemeralDir, false));
+// --- storage: the pod's volumes, the launcher's mounts, the init containers that copy
+// containerDisks and kernel-boot files out of their images
 
-  bool has_container_disk = false;
-  for (const auto& v : spec.volumes)
-    has_container_disk = has_container_disk || v.container_disk.has_value();
-  const api::v1::KernelBootContainer* kernel = nullptr;
-  if (spec.domain.firmware && spec.domain.firmware->kernel_boot &&
-      spec.domain.firmware->kernel_boot->container)
-    kernel = &*spec.domain.firmware->kernel_boot->container;
+// What the storage step adds to the pod, in the order the pod lists them.
+struct PodStorage {
+  json::Value volumes;
+  json::Value mounts;  // the launcher container's
+  json::Value init;    // initContainers
+};
 
-  if (has_container_disk || kernel) {
-    // First: the static helper from the launcher image into an emptyDir, so user images need no
-    // shell or cp of their own.
-    auto c = b.obj();
-    b.set(c, "name", "helper");
-    b.set(c, "image", cfg.launcher_image);
-    b.set(c, "imagePullPolicy", cfg.launcher_image_pull_policy);
-    b.set(c, "command",
-          b.strings({kImageBusybox, "cp", kImageBusybox, std::string(kHelperDir) + "/busybox"}));
-    auto res = b.obj();
-    auto req = b.obj();
-    b.set(req, "cpu", "10m");
-    b.set(req, "memory", "16Mi");
-    b.set(res, "requests", std::move(req));
-    b.set(c, "resources", std::move(res));
-    b.set(c, "securityContext", restricted_security_context(b));
-    auto m = b.arr();
-    b.push(m, b.mount("helper", kHelperDir, false));
-    b.set(c, "volumeMounts", std::move(m));
-    b.push(init, std::move(c));
-    b.push(volumes, b.empty_dir_volume("helper"));
+// The kernel-boot container of the spec, or null.
+const api::v1::KernelBootContainer* kernel_boot_container(const VirtualMachineInstanceSpec& spec) {
+  const auto& fw = spec.domain.firmware;
+  if (fw && fw->kernel_boot && fw->kernel_boot->container)
+    return &*fw->kernel_boot->container;
+  return nullptr;
+}
+
+bool has_container_disk(const VirtualMachineInstanceSpec& spec) {
+  return std::any_of(spec.volumes.begin(), spec.volumes.end(),
+                     [](const auto& v) { return v.container_disk.has_value(); });
+}
+
+// The paths to copy out of the kernel-boot image: kernelPath, initrdPath (those set).
+// Errc::invalid naming the field for a path that is not absolute or holds "..", or when none is
+// set.
+Result<std::vector<std::string>> kernel_boot_paths(const api::v1::KernelBootContainer& kernel) {
+  std::vector<std::string> paths;
+  const std::string kb = "spec.domain.firmware.kernelBoot.container";
+  for (const auto& [p, f] : {std::pair{kernel.kernel_path, kb + ".kernelPath"},
+                             std::pair{kernel.initrd_path, kb + ".initrdPath"}}) {
+    if (!p)
+      continue;
+    if (p->empty() || (*p)[0] != '/' || p->find("..") != std::string::npos)
+      return Error(Errc::invalid,
+                   f + ": \"" + *p + "\" must be an absolute path inside the image without \"..\"");
+    paths.push_back(*p);
   }
-  if (has_container_disk) {
-    b.push(volumes, b.empty_dir_volume("container-disks"));
-    b.push(mounts, b.mount("container-disks", kContainerDiskDir, true));
+  if (paths.empty())
+    return Error(Errc::invalid, kb + ".kernelPath: a kernel path is required");
+  return paths;
+}
+
+// The first init container: the static helper from the launcher image into an emptyDir, so user
+// images need no shell or cp of their own.
+json::Value helper_container(Builder& b, const Config& cfg) {
+  auto c = b.obj();
+  b.set(c, "name", "helper");
+  b.set(c, "image", cfg.launcher_image);
+  b.set(c, "imagePullPolicy", cfg.launcher_image_pull_policy);
+  b.set(c, "command",
+        b.strings({kImageBusybox, "cp", kImageBusybox, std::string(kHelperDir) + "/busybox"}));
+  auto res = b.obj();
+  auto req = b.obj();
+  b.set(req, "cpu", "10m");
+  b.set(req, "memory", "16Mi");
+  b.set(res, "requests", std::move(req));
+  b.set(c, "resources", std::move(res));
+  b.set(c, "securityContext", restricted_security_context(b));
+  auto m = b.arr();
+  b.push(m, b.mount("helper", kHelperDir, false));
+  b.set(c, "volumeMounts", std::move(m));
+  return c;
+}
+
+// A ConfigMap or Secret volume, mounted read-only at <dir>/<volume name>; the two differ only in
+// their source's key names.
+void add_object_volume(Builder& b, PodStorage& out, const std::string& prefix,
+                       const char* source_key, const char* name_key, const std::string& object_name,
+                       const std::optional<bool>& optional, const char* dir,
+                       const std::string& volume_name) {
+  std::string vol = prefix + volume_name;
+  auto pv = b.obj();
+  b.set(pv, "name", vol);
+  auto src = b.obj();
+  b.set(src, name_key, object_name);
+  if (optional)
+    b.set(src, "optional", b.boolean(*optional));
+  b.set(pv, source_key, std::move(src));
+  b.push(out.volumes, std::move(pv));
+  b.push(out.mounts, b.mount(vol, std::string(dir) + "/" + volume_name, true));
+}
+
+void add_pvc_volume(Builder& b, PodStorage& out, const api::v1::Volume& v) {
+  const auto& claim = *v.persistent_volume_claim;
+  std::string vol = "pvc-" + v.name;
+  auto pv = b.obj();
+  b.set(pv, "name", vol);
+  auto src = b.obj();
+  b.set(src, "claimName", claim.claim_name);
+  if (claim.read_only.value_or(false))
+    b.set(src, "readOnly", b.boolean(true));
+  b.set(pv, "persistentVolumeClaim", std::move(src));
+  b.push(out.volumes, std::move(pv));
+  b.push(out.mounts,
+         b.mount(vol, std::string(kPvcDir) + "/" + v.name, claim.read_only.value_or(false)));
+}
+
+// Inline cloud-init data travels in the VMI the handler sends; Secret references become mounts.
+void add_cloud_init_secrets(Builder& b, PodStorage& out, const api::v1::Volume& v) {
+  for (const auto& [ref, suffix] :
+       {std::pair{&v.cloud_init_no_cloud->user_data_secret_ref, "-userdata"},
+        std::pair{&v.cloud_init_no_cloud->network_data_secret_ref, "-networkdata"}}) {
+    if (!*ref)
+      continue;
+    std::string vol = "secret-" + v.name + suffix;
+    auto sv = b.obj();
+    b.set(sv, "name", vol);
+    auto src = b.obj();
+    b.set(src, "secretName", (*ref)->name);
+    b.set(sv, "secret", std::move(src));
+    b.push(out.volumes, std::move(sv));
+    b.push(out.mounts, b.mount(vol, std::string(kSecretDir) + "/" + v.name + suffix, true));
+  }
+}
+
+// spec.volumes[i] as pod volumes, launcher mounts and (containerDisk) a copy container.
+// Errc::invalid for a containerDisk path that is not absolute or holds "..".
+core::Status add_spec_volume(Builder& b, PodStorage& out, const api::v1::Volume& v, size_t i) {
+  if (v.container_disk) {
+    std::string inner = v.container_disk->path.value_or("/disk");
+    if (inner.empty() || inner[0] != '/' || inner.find("..") != std::string::npos)
+      return Error(Errc::invalid, "spec.volumes[" + std::to_string(i) + "]" +
+                                      ".containerDisk.path: \"" + inner +
+                                      "\" must be an absolute path inside the image without "
+                                      "\"..\"");
+    b.push(out.init,
+           copy_container(b, container_name("volume-", v.name, i), v.container_disk->image,
+                          pull_policy(v.container_disk->image_pull_policy, "IfNotPresent"),
+                          std::string(kContainerDiskDir) + "/" + v.name, {inner}));
+  } else if (v.persistent_volume_claim) {
+    add_pvc_volume(b, out, v);
+  } else if (v.config_map) {
+    add_object_volume(b, out, "configmap-", "configMap", "name", v.config_map->name,
+                      v.config_map->optional, kConfigMapDir, v.name);
+  } else if (v.secret) {
+    add_object_volume(b, out, "secret-", "secret", "secretName", v.secret->secret_name,
+                      v.secret->optional, kSecretDir, v.name);
+  } else if (v.cloud_init_no_cloud) {
+    add_cloud_init_secrets(b, out, v);
+  }
+  // emptyDisk: a file in the ephemeral emptyDir; nothing to mount.
+  return {};
+}
+
+// The sockets and ephemeral emptyDirs, the helper and copy init containers, then each of
+// spec.volumes. Fails (Errc::invalid, naming the field) on a kernel-boot or containerDisk path
+// that cannot be copied.
+core::Status add_storage(Builder& b, const VirtualMachineInstanceSpec& spec, const Config& cfg,
+                         PodStorage& out) {
+  b.push(out.volumes, b.empty_dir_volume("sockets"));
+  b.push(out.mounts, b.mount("sockets", kSocketDir, false));
+  b.push(out.volumes, b.empty_dir_volume("ephemeral"));
+  b.push(out.mounts, b.mount("ephemeral", kEphemeralDir, false));
+
+  const bool container_disks = has_container_disk(spec);
+  const api::v1::KernelBootContainer* kernel = kernel_boot_container(spec);
+  if (container_disks || kernel) {
+    b.push(out.init, helper_container(b, cfg));
+    b.push(out.volumes, b.empty_dir_volume("helper"));
+  }
+  if (container_disks) {
+    b.push(out.volumes, b.empty_dir_volume("container-disks"));
+    b.push(out.mounts, b.mount("container-disks", kContainerDiskDir, true));
   }
   if (kernel) {
-    b.push(volumes, b.empty_dir_volume("kernel-boot"));
-    b.push(mounts, b.mount("kernel-boot", kKernelBootDir, true));
-    std::vector<std::string> paths;
-    const std::string kb = "spec.domain.firmware.kernelBoot.container";
-    for (const auto& [p, f] : {std::pair{kernel->kernel_path, kb + ".kernelPath"},
-                               std::pair{kernel->initrd_path, kb + ".initrdPath"}}) {
-      if (!p)
-        continue;
-      if (p->empty() || (*p)[0] != '/' || p->find("..") != std::string::npos)
-        return Error(
-            Errc::invalid,
-            f + ": \"" + *p + "\" must be an absolute path inside the image without \"..\"");
-      paths.push_back(*p);
-    }
-    if (paths.empty())
-      return Error(Errc::invalid, kb + ".kernelPath: a kernel path is required");
-    b.push(init, copy_container(b, "kernel-boot", kernel->image,
-                                pull_policy(kernel->image_pull_policy, "IfNotPresent"),
-                                kKernelBootDir, paths));
+    b.push(out.volumes, b.empty_dir_volume("kernel-boot"));
+    b.push(out.mounts, b.mount("kernel-boot", kKernelBootDir, true));
+    auto paths = kernel_boot_paths(*kernel);
+    if (!paths.ok())
+      return std::move(paths).error();
+    b.push(out.init, copy_container(b, "kernel-boot", kernel->image,
+                                    pull_policy(kernel->image_pull_policy, "IfNotPresent"),
+                                    kKernelBootDir, *paths));
   }
+  for (size_t i = 0; i < spec.volumes.size(); ++i)
+    if (auto st = add_spec_volume(b, out, spec.volumes[i], i); !st.ok())
+      return st;
+  return {};
+}
 
-  // A ConfigMap or Secret volume, mounted read-only at <dir>/<volume name>; the two differ only in
-  // their source's key names.
-  auto add_object_volume = [&](const std::string& prefix, const char* source_key,
-                               const char* name_key, const std::string& object_name,
-                               const std::optional<bool>& optional, const char* dir,
-                               const std::string& volume_name) {
-    std::string vol = prefix + volume_name;
-    auto pv = b.obj();
-    b.set(pv, "name", vol);
-    auto src = b.obj();
-    b.set(src, name_key, object_name);
-    if (optional)
-      b.set(src, "optional", b.boolean(*optional));
-    b.set(pv, source_key, std::move(src));
-    b.push(volumes, std::move(pv));
-    b.push(mounts, b.mount(vol, std::string(dir) + "/" + volume_name, true));
-  };
-  for (size_t i = 0; i < spec.volumes.size(); ++i) {
-    const auto& v = spec.volumes[i];
-    const std::string vpath = "spec.volumes[" + std::to_string(i) + "]";
-    if (v.container_disk) {
-      std::string inner = v.container_disk->path.value_or("/disk");
-      if (inner.empty() || inner[0] != '/' || inner.find("..") != std::string::npos)
-        return Error(Errc::invalid, vpath + ".containerDisk.path: \"" + inner +
-                                        "\" must be an absolute path inside the image without "
-                                        "\"..\"");
-      b.push(init, copy_container(b, container_name("volume-", v.name, i), v.container_disk->image,
-                                  pull_policy(v.container_disk->image_pull_policy, "IfNotPresent"),
-                                  std::string(kContainerDiskDir) + "/" + v.name, {inner}));
-    } else if (v.persistent_volume_claim) {
-      std::string vol = "pvc-" + v.name;
-      auto pv = b.obj();
-      b.set(pv, "name", vol);
-      auto src = b.obj();
-      b.set(src, "claimName", v.persistent_volume_claim->claim_name);
-      if (v.persistent_volume_claim->read_only.value_or(false))
-        b.set(src, "readOnly", b.boolean(true));
-      b.set(pv, "persistentVolumeClaim", std::move(src));
-      b.push(volumes, std::move(pv));
-      b.push(mounts, b.mount(vol, std::string(kPvcDir) + "/" + v.name,
-                             v.persistent_volume_claim->read_only.value_or(false)));
-    } else if (v.config_map) {
-      add_object_volume("configmap-", "configMap", "name", v.config_map->name,
-                        v.config_map->optional, kConfigMapDir, v.name);
-    } else if (v.secret) {
-      add_object_volume("secret-", "secret", "secretName", v.secret->secret_name,
-                        v.secret->optional, kSecretDir, v.name);
-    } else if (v.cloud_init_no_cloud) {
-      // Inline data travels in the VMI the handler sends; Secret references become mounts.
-      for (const auto& [ref, suffix] :
-           {std::pair{&v.cloud_init_no_cloud->user_data_secret_ref, "-userdata"},
-            std::pair{&v.cloud_init_no_cloud->network_data_secret_ref, "-networkdata"}}) {
-        if (!*ref)
-          continue;
-        std::string vol = "secret-" + v.name + suffix;
-        auto sv = b.obj();
-        b.set(sv, "name", vol);
-        auto src = b.obj();
-        b.set(src, "secretName", (*ref)->name);
-        b.set(sv, "secret", std::move(src));
-        b.push(volumes, std::move(sv));
-        b.push(mounts, b.mount(vol, std::string(kSecretDir) + "/" + v.name + suffix, true));
-      }
-    }
-    // emptyDisk: a file in the ephemeral emptyDir; nothing to mount.
+// --- resources: guest memory + overhead; CPU per vCPU unless the VMI asks for its own
+
+json::Value launcher_resources(Builder& b, const VirtualMachineInstanceSpec& spec,
+                               int64_t guest_bytes, const Config& cfg) {
+  const int64_t overhead = memory_overhead_bytes(spec, guest_bytes, cfg);
+  std::map<std::string, std::string> requests, limits;
+  requests["memory"] =
+      api::v1::Quantity::from_int(guest_bytes + overhead, api::v1::Quantity::Format::binary_si)
+          .to_string();
+  const api::v1::ResourceRequirements* rr =
+      spec.domain.resources ? &*spec.domain.resources : nullptr;
+  if (rr && rr->requests.count("cpu"))
+    requests["cpu"] = rr->requests.at("cpu").to_string();
+  else
+    requests["cpu"] =
+        api::v1::Quantity::from_milli(cfg.cpu_request_per_vcpu_milli * vcpu_count(spec))
+            .to_string();
+  if (rr && rr->limits.count("memory")) {
+    int64_t lim = rr->limits.at("memory").value();
+    limits["memory"] =
+        api::v1::Quantity::from_int(lim + overhead, api::v1::Quantity::Format::binary_si)
+            .to_string();
   }
+  if (rr && rr->limits.count("cpu"))
+    limits["cpu"] = rr->limits.at("cpu").to_string();
+  if (!cfg.use_emulation) {
+    requests[kKvmResource] = "1";
+    limits[kKvmResource] = "1";  // extended resources need request == limit
+  }
+  auto resources = b.obj();
+  b.set(resources, "requests", b.map(requests));
+  if (!limits.empty())
+    b.set(resources, "limits", b.map(limits));
+  return resources;
+}
 
-  // --- the launcher container
+// --- the launcher container: command line and environment (its resources, security context
+// and mounts are set by the caller, after these)
+
+int64_t grace_period_seconds(const VirtualMachineInstanceSpec& spec) {
+  return spec.termination_grace_period_seconds.value_or(
+      api::v1::kDefaultTerminationGracePeriodSeconds);
+}
+
+json::Value launcher_container(Builder& b, const Config& cfg, int64_t grace) {
   std::vector<std::string> cmd{"/usr/bin/virt-launcher",
                                "--socket-dir",
                                kSocketDir,
@@ -406,48 +489,14 @@ Result<json::Document> render_launcher_pod(const VirtualMachineInstance& vmi, co
   b.set(pod_ip, "valueFrom", std::move(from));
   b.push(env, std::move(pod_ip));
   b.set(compute, "env", std::move(env));
+  return compute;
+}
 
-  // Resources: guest memory + overhead; CPU per vCPU unless the VMI asks for its own.
-  std::map<std::string, std::string> requests, limits;
-  requests["memory"] =
-      api::v1::Quantity::from_int(*guest + overhead, api::v1::Quantity::Format::binary_si)
-          .to_string();
-  const api::v1::ResourceRequirements* rr =
-      spec.domain.resources ? &*spec.domain.resources : nullptr;
-  if (rr && rr->requests.count("cpu"))
-    requests["cpu"] = rr->requests.at("cpu").to_string();
-  else
-    requests["cpu"] =
-        api::v1::Quantity::from_milli(cfg.cpu_request_per_vcpu_milli * vcpu_count(spec))
-            .to_string();
-  if (rr && rr->limits.count("memory")) {
-    int64_t lim = rr->limits.at("memory").value();
-    limits["memory"] =
-        api::v1::Quantity::from_int(lim + overhead, api::v1::Quantity::Format::binary_si)
-            .to_string();
-  }
-  if (rr && rr->limits.count("cpu"))
-    limits["cpu"] = rr->limits.at("cpu").to_string();
-  if (!cfg.use_emulation) {
-    requests[kKvmResource] = "1";
-    limits[kKvmResource] = "1";  // extended resources need request == limit
-  }
-  auto resources = b.obj();
-  b.set(resources, "requests", b.map(requests));
-  if (!limits.empty())
-    b.set(resources, "limits", b.map(limits));
-  b.set(compute, "resources", std::move(resources));
-  b.set(compute, "securityContext", restricted_security_context(b));
-  b.set(compute, "volumeMounts", std::move(mounts));
-  auto containers = b.arr();
-  b.push(containers, std::move(compute));
+// --- the pod spec: host name, scheduling, security context, containers, volumes
 
-  // --- pod spec
-  auto ps = b.obj();
-  b.set(ps, "restartPolicy", "Never");
-  b.set(ps, "automountServiceAccountToken", b.boolean(false));
-  b.set(ps, "enableServiceLinks", b.boolean(false));
-  std::string hostname = spec.hostname.value_or(name);
+// spec.hostname, else the VMI name, made one DNS label.
+std::string pod_hostname(const VirtualMachineInstanceSpec& spec, const std::string& vmi_name) {
+  std::string hostname = spec.hostname.value_or(vmi_name);
   if (hostname.size() > 63)
     hostname.resize(63);
   while (!hostname.empty() && (hostname.back() == '-' || hostname.back() == '.'))
@@ -455,9 +504,13 @@ Result<json::Document> render_launcher_pod(const VirtualMachineInstance& vmi, co
   for (auto& ch : hostname)
     if (ch == '.')
       ch = '-';  // a hostname is one DNS label; VMI names may hold dots
-  b.set(ps, "hostname", hostname);
-  if (spec.subdomain)
-    b.set(ps, "subdomain", *spec.subdomain);
+  return hostname;
+}
+
+// nodeSelector (the config's, then the VMI's on top), affinity, tolerations, schedulerName,
+// priorityClassName, each only when set.
+void set_scheduling(Builder& b, json::Value& ps, const VirtualMachineInstanceSpec& spec,
+                    const Config& cfg) {
   std::map<std::string, std::string> selector = cfg.node_selector;
   for (const auto& [k, v] : spec.node_selector)
     selector[k] = v;
@@ -475,9 +528,9 @@ Result<json::Document> render_launcher_pod(const VirtualMachineInstance& vmi, co
     b.set(ps, "schedulerName", *spec.scheduler_name);
   if (spec.priority_class_name)
     b.set(ps, "priorityClassName", *spec.priority_class_name);
-  // The handler stops the guest within the VMI's grace; the margin keeps the kubelet from
-  // killing the launcher while it still does.
-  b.set(ps, "terminationGracePeriodSeconds", b.num(grace + cfg.termination_grace_margin_seconds));
+}
+
+json::Value pod_security_context(Builder& b) {
   auto psc = b.obj();
   b.set(psc, "runAsNonRoot", b.boolean(true));
   b.set(psc, "runAsUser", b.num(kLauncherUid));
@@ -486,12 +539,54 @@ Result<json::Document> render_launcher_pod(const VirtualMachineInstance& vmi, co
   auto seccomp = b.obj();
   b.set(seccomp, "type", "RuntimeDefault");
   b.set(psc, "seccompProfile", std::move(seccomp));
-  b.set(ps, "securityContext", std::move(psc));
-  if (!init.Empty())
-    b.set(ps, "initContainers", std::move(init));
+  return psc;
+}
+
+json::Value pod_spec(Builder& b, const VirtualMachineInstance& vmi, const Config& cfg,
+                     int64_t grace, json::Value compute, PodStorage storage) {
+  const auto& spec = vmi.spec;
+  auto ps = b.obj();
+  b.set(ps, "restartPolicy", "Never");
+  b.set(ps, "automountServiceAccountToken", b.boolean(false));
+  b.set(ps, "enableServiceLinks", b.boolean(false));
+  b.set(ps, "hostname", pod_hostname(spec, vmi.metadata.name.value_or("")));
+  if (spec.subdomain)
+    b.set(ps, "subdomain", *spec.subdomain);
+  set_scheduling(b, ps, spec, cfg);
+  // The handler stops the guest within the VMI's grace; the margin keeps the kubelet from
+  // killing the launcher while it still does.
+  b.set(ps, "terminationGracePeriodSeconds", b.num(grace + cfg.termination_grace_margin_seconds));
+  b.set(ps, "securityContext", pod_security_context(b));
+  if (!storage.init.Empty())
+    b.set(ps, "initContainers", std::move(storage.init));
+  auto containers = b.arr();
+  b.push(containers, std::move(compute));
   b.set(ps, "containers", std::move(containers));
-  b.set(ps, "volumes", std::move(volumes));
-  b.set(doc, "spec", std::move(ps));
+  b.set(ps, "volumes", std::move(storage.volumes));
+  return ps;
+}
+
+}  // namespace
+
+Result<json::Document> render_launcher_pod(const VirtualMachineInstance& vmi, const Config& cfg) {
+  auto guest = guest_memory_bytes(vmi.spec);
+  if (!guest.ok())
+    return std::move(guest).error();
+  json::Document doc(rapidjson::kObjectType);
+  Builder b(doc.GetAllocator());
+  PodStorage storage{b.arr(), b.arr(), b.arr()};
+  if (auto st = add_storage(b, vmi.spec, cfg, storage); !st.ok())
+    return std::move(st).error();
+  const int64_t grace = grace_period_seconds(vmi.spec);
+  auto compute = launcher_container(b, cfg, grace);
+  b.set(compute, "resources", launcher_resources(b, vmi.spec, *guest, cfg));
+  b.set(compute, "securityContext", restricted_security_context(b));
+  b.set(compute, "volumeMounts", std::move(storage.mounts));
+
+  b.set(doc, "apiVersion", "v1");
+  b.set(doc, "kind", "Pod");
+  b.set(doc, "metadata", pod_metadata(b, vmi));
+  b.set(doc, "spec", pod_spec(b, vmi, cfg, grace, std::move(compute), std::move(storage)));
   return doc;
 }
 

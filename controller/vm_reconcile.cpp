@@ -216,114 +216,135 @@ PrintableStatus printable_status(const VirtualMachine& vm, const VirtualMachineI
   return PrintableStatus::unknown;  // e.g. VMI phase Unknown: its node stopped reporting
 }
 
-VmActions reconcile_vm(const VmInputs& in) {
-  const VirtualMachine& vm = *in.vm;
-  const VirtualMachineInstance* vmi = in.vmi;
-  const std::string now_s = core::kube::format_rfc3339(in.now);
-  const RunStrategy rs = effective_run_strategy(vm);
-  VmActions out;
-  out.status = vm.status.value_or(api::v1::VirtualMachineStatus{});
-  auto& st = out.status;
-  const auto previous_printable = st.printable_status;
-  const auto previous_strategy = st.run_strategy;
-  auto& requests = st.state_change_requests;
+namespace {
 
-  // --- start-failure bookkeeping (upstream syncStartFailureStatus)
-  StartFailure failure = start_failure_from(vm);
-  const StartFailure failure_before = failure;
-  if (vmi && was_running(*vmi)) {
-    failure = {};
-  } else if (!auto_restarts(rs)) {
-    failure = {};
-  } else if (vmi && is_final(*vmi) &&
-             failure.last_failed_vmi_uid != vmi->metadata.uid.value_or("")) {
+// --- crash-loop backoff (upstream syncStartFailureStatus)
+
+// The start-failure record after this round: cleared once the VMI ran or when the strategy never
+// restarts; one more failure for a VMI that ended before running (counted once per VMI UID).
+StartFailure next_start_failure(StartFailure failure, const VirtualMachineInstance* vmi,
+                                RunStrategy rs, Clock::time_point now) {
+  if (vmi && was_running(*vmi))
+    return {};
+  if (!auto_restarts(rs))
+    return {};
+  if (vmi && is_final(*vmi) && failure.last_failed_vmi_uid != vmi->metadata.uid.value_or("")) {
     failure.consecutive_fail_count += 1;
     failure.last_failed_vmi_uid = vmi->metadata.uid.value_or("");
-    failure.retry_after = in.now + crash_loop_backoff(failure.consecutive_fail_count);
+    failure.retry_after = now + crash_loop_backoff(failure.consecutive_fail_count);
   }
-  if (!(failure == failure_before)) {
-    if (failure.consecutive_fail_count == 0)
-      out.clear_start_failure = true;
-    else
-      out.start_failure = failure;
-  }
-  const bool in_backoff = failure.consecutive_fail_count > 0 && in.now < failure.retry_after;
-  auto backoff_left = [&] {
-    return std::chrono::ceil<std::chrono::seconds>(failure.retry_after - in.now);
-  };
+  return failure;
+}
 
-  // --- the decision
-  bool create = false;
-  bool remove = false;
+// The annotation write (or removal) when the record changed.
+void record_start_failure(const StartFailure& before, const StartFailure& after, VmActions& out) {
+  if (after == before)
+    return;
+  if (after.consecutive_fail_count == 0)
+    out.clear_start_failure = true;
+  else
+    out.start_failure = after;
+}
+
+struct Backoff {
+  bool active = false;          // an automatic start must wait
+  std::chrono::seconds left{};  // until retry_after (rounded up; negative once passed)
+};
+
+Backoff backoff_at(const StartFailure& failure, Clock::time_point now) {
+  return {failure.consecutive_fail_count > 0 && now < failure.retry_after,
+          std::chrono::ceil<std::chrono::seconds>(failure.retry_after - now)};
+}
+
+// --- the runStrategy decision (the table in the header)
+
+enum class WantCreate { no, yes, after_backoff };
+
+struct Decision {
+  WantCreate create = WantCreate::no;
+  bool remove = false;       // delete the VMI
+  bool set_running = false;  // Halted + Start request
+  bool queue_start = false;  // RerunOnFailure restart: a Start request joins the queue
+};
+
+Decision decide(const VirtualMachine& vm, const VirtualMachineInstance* vmi, RunStrategy rs,
+                const std::optional<RunStrategy>& previous_strategy) {
+  Decision d;
   const bool vmi_deleting = vmi && vmi->metadata.deletion_timestamp.has_value();
-  auto want_create = [&](bool gated_by_backoff) {
-    if (in.foreign_vmi) {
-      out.events.push_back({"Warning", "FailedCreate",
-                            "a VirtualMachineInstance named " + vm.metadata.name.value_or("") +
-                                " exists and is not controlled by this VirtualMachine"});
-      return;
-    }
-    if (gated_by_backoff && in_backoff) {
-      out.requeue_after = backoff_left();
-      return;
-    }
-    create = true;
-  };
-
   if (vm.metadata.deletion_timestamp) {
-    remove = vmi && !vmi_deleting;
-  } else {
-    switch (rs) {
-      case RunStrategy::always:
-        if (vmi) {
-          remove = !vmi_deleting && (is_final(*vmi) || has_stop_request_for(vm, vmi));
-        } else {
-          want_create(true);
-        }
-        break;
-      case RunStrategy::rerun_on_failure:
-        if (vmi) {
-          const bool failed = phase_of(*vmi) == VmiPhase::failed;
-          const bool succeeded = phase_of(*vmi) == VmiPhase::succeeded;
-          if (!vmi_deleting && (has_stop_request_for(vm, vmi) || failed || succeeded)) {
-            remove = true;
-            if (failed && !has_stop_request_for(vm, vmi) && !has_start_request(vm))
-              requests.push_back({StateChangeAction::start, {}, std::nullopt});
-          }
-        } else if (has_start_request(vm) || previous_strategy != rs) {
-          want_create(true);
-        }
-        break;
-      case RunStrategy::manual:
-        if (vmi) {
-          // A Start on a finished VMI restarts it: the old one goes first.
-          remove = !vmi_deleting &&
-                   (has_stop_request_for(vm, vmi) || (has_start_request(vm) && is_final(*vmi)));
-        } else if (has_start_request(vm)) {
-          want_create(false);
-        }
-        break;
-      case RunStrategy::halted:
-        if (vmi) {
-          remove = !vmi_deleting;
-        } else if (has_start_request(vm)) {
-          out.set_running = true;
-        }
-        break;
-      case RunStrategy::once:
-        if (!vmi)
-          want_create(true);
-        break;
-    }
+    d.remove = vmi && !vmi_deleting;
+    return d;
   }
+  switch (rs) {
+    case RunStrategy::always:
+      if (vmi) {
+        d.remove = !vmi_deleting && (is_final(*vmi) || has_stop_request_for(vm, vmi));
+      } else {
+        d.create = WantCreate::after_backoff;
+      }
+      break;
+    case RunStrategy::rerun_on_failure:
+      if (vmi) {
+        const bool failed = phase_of(*vmi) == VmiPhase::failed;
+        const bool succeeded = phase_of(*vmi) == VmiPhase::succeeded;
+        if (!vmi_deleting && (has_stop_request_for(vm, vmi) || failed || succeeded)) {
+          d.remove = true;
+          d.queue_start = failed && !has_stop_request_for(vm, vmi) && !has_start_request(vm);
+        }
+      } else if (has_start_request(vm) || previous_strategy != rs) {
+        d.create = WantCreate::after_backoff;
+      }
+      break;
+    case RunStrategy::manual:
+      if (vmi) {
+        // A Start on a finished VMI restarts it: the old one goes first.
+        d.remove = !vmi_deleting &&
+                   (has_stop_request_for(vm, vmi) || (has_start_request(vm) && is_final(*vmi)));
+      } else if (has_start_request(vm)) {
+        d.create = WantCreate::yes;
+      }
+      break;
+    case RunStrategy::halted:
+      if (vmi) {
+        d.remove = !vmi_deleting;
+      } else if (has_start_request(vm)) {
+        d.set_running = true;
+      }
+      break;
+    case RunStrategy::once:
+      if (!vmi)
+        d.create = WantCreate::after_backoff;
+      break;
+  }
+  return d;
+}
 
-  const std::string vm_name = vm.metadata.name.value_or("");
+// Whether a wanted VMI is created now: not while a VMI the VM does not control holds the name
+// (a Warning says so), not before the backoff has passed (a requeue for then).
+bool may_create(WantCreate want, const VmInputs& in, const Backoff& backoff, VmActions& out) {
+  if (want == WantCreate::no)
+    return false;
+  if (in.foreign_vmi) {
+    out.events.push_back({"Warning", "FailedCreate",
+                          "a VirtualMachineInstance named " + in.vm->metadata.name.value_or("") +
+                              " exists and is not controlled by this VirtualMachine"});
+    return false;
+  }
+  if (want == WantCreate::after_backoff && backoff.active) {
+    out.requeue_after = backoff.left;
+    return false;
+  }
+  return true;
+}
+
+void create_and_remove(const VirtualMachine& vm, const VirtualMachineInstance* vmi, bool create,
+                       bool remove, VmActions& out) {
   if (create) {
     out.create_vmi = vmi_from_template(vm);
     out.events.push_back({"Normal", "SuccessfulCreate",
                           "Started the virtual machine by creating the new virtual machine "
                           "instance " +
-                              vm_name});
+                              vm.metadata.name.value_or("")});
   }
   if (remove) {
     out.delete_vmi_uid = vmi->metadata.uid.value_or("");
@@ -331,8 +352,15 @@ VmActions reconcile_vm(const VmInputs& in) {
                           "Stopped the virtual machine by deleting the virtual machine instance " +
                               vmi->metadata.uid.value_or("")});
   }
+}
 
-  // --- trim the state change requests that are done (only the head can be)
+// --- state change requests: drop those that are done (only the head can be). A Stop is done
+// once no VMI with its UID remains; a Start once a live VMI exists or is being created (or a
+// Halted VM is being turned to running).
+void trim_state_change_requests(std::vector<api::v1::StateChangeRequest>& requests,
+                                const VirtualMachineInstance* vmi, bool create,
+                                bool start_by_set_running) {
+  const bool vmi_deleting = vmi && vmi->metadata.deletion_timestamp.has_value();
   while (!requests.empty()) {
     const auto& head = requests.front();
     bool done = false;
@@ -341,16 +369,20 @@ VmActions reconcile_vm(const VmInputs& in) {
           vmi && (!head.uid || *head.uid == vmi->metadata.uid.value_or(""));
       done = !targets_current;  // no VMI with that UID remains
     } else {
-      done = (vmi && !is_final(*vmi) && !vmi_deleting) || create ||
-             (rs == RunStrategy::halted && !vmi && out.set_running);
+      done = (vmi && !is_final(*vmi) && !vmi_deleting) || create || start_by_set_running;
     }
     if (!done)
       break;
     requests.erase(requests.begin());
   }
+}
 
-  // --- status
+// --- status: created, ready, runStrategy, generations; the Ready, Paused and Failure conditions
+
+void update_status_fields(const VirtualMachine& vm, const VirtualMachineInstance* vmi,
+                          RunStrategy rs, api::v1::VirtualMachineStatus& st) {
   const bool live = vmi && !is_final(*vmi);
+  const bool vmi_deleting = vmi && vmi->metadata.deletion_timestamp.has_value();
   st.created = vmi != nullptr;
   st.ready = live && !vmi_deleting && has_condition(vmi, "Ready", "True");
   st.run_strategy = rs;
@@ -358,54 +390,97 @@ VmActions reconcile_vm(const VmInputs& in) {
     st.observed_generation = vm.metadata.generation;
     st.desired_generation = vm.metadata.generation;
   }
-  st.printable_status = printable_status(vm, vmi, failure, create, remove, in.now);
+}
 
-  Condition ready{"Ready", *st.ready ? "True" : "False", {}, {}, {}, {}};
+// The VM's Ready condition: the VMI's, or why there is none.
+Condition ready_condition(const VirtualMachineInstance* vmi, bool ready) {
+  const bool live = vmi && !is_final(*vmi);
+  Condition c{"Ready", ready ? "True" : "False", {}, {}, {}, {}};
   if (vmi && vmi->status) {
-    if (const Condition* c = find_condition(vmi->status->conditions, "Ready")) {
-      ready.reason = c->reason;
-      ready.message = c->message;
+    if (const Condition* vc = find_condition(vmi->status->conditions, "Ready")) {
+      c.reason = vc->reason;
+      c.message = vc->message;
     }
   }
   if (!vmi) {
-    ready.reason = "VMINotExists";
-    ready.message = "VMI does not exist";
+    c.reason = "VMINotExists";
+    c.message = "VMI does not exist";
   } else if (!live) {
-    ready.reason = "VMIFinished";
-    ready.message = "VMI is in phase " + std::string(api::v1::to_string(phase_of(*vmi)));
-  } else if (!*st.ready && !ready.reason) {
-    ready.reason = "VMINotReady";
+    c.reason = "VMIFinished";
+    c.message = "VMI is in phase " + std::string(api::v1::to_string(phase_of(*vmi)));
+  } else if (!ready && !c.reason) {
+    c.reason = "VMINotReady";
   }
-  if (*st.ready) {
-    ready.reason.reset();
-    ready.message.reset();
+  if (ready) {
+    c.reason.reset();
+    c.message.reset();
   }
-  set_condition(st.conditions, ready, now_s);
+  return c;
+}
+
+void update_conditions(std::vector<Condition>& conditions, const VirtualMachineInstance* vmi,
+                       bool ready, const std::string& now) {
+  const bool live = vmi && !is_final(*vmi);
+  set_condition(conditions, ready_condition(vmi, ready), now);
   if (live && has_condition(vmi, "Paused", "True")) {
     Condition p = *find_condition(vmi->status->conditions, "Paused");
-    set_condition(st.conditions, p, now_s);
+    set_condition(conditions, p, now);
   } else {
-    remove_condition(st.conditions, "Paused");
+    remove_condition(conditions, "Paused");
   }
   // Failure (FailedCreate) is set by the executor when creating fails; a VMI clears it.
   if (live)
-    remove_condition(st.conditions, "Failure");
+    remove_condition(conditions, "Failure");
+}
 
+// An Event when printableStatus changes; a crash loop says how many failures and how long to wait.
+void announce_printable_status(const std::optional<PrintableStatus>& previous, PrintableStatus now,
+                               const StartFailure& failure, const Backoff& backoff,
+                               std::vector<ObjectEvent>& events) {
+  if (now == previous)
+    return;
+  std::string from = previous ? std::string(api::v1::to_string(*previous)) : std::string("<none>");
+  std::string to(api::v1::to_string(now));
+  std::string msg = "VirtualMachine status changed from " + from + " to " + to;
+  if (now == PrintableStatus::crash_loop_back_off)
+    msg += ": " + std::to_string(failure.consecutive_fail_count) +
+           " consecutive start failures; next start in " +
+           std::to_string(std::max<int64_t>(0, backoff.left.count())) + "s";
+  events.push_back({is_error_status(now) ? "Warning" : "Normal", to, std::move(msg)});
+}
+
+}  // namespace
+
+VmActions reconcile_vm(const VmInputs& in) {
+  const VirtualMachine& vm = *in.vm;
+  const VirtualMachineInstance* vmi = in.vmi;
+  const RunStrategy rs = effective_run_strategy(vm);
+  VmActions out;
+  out.status = vm.status.value_or(api::v1::VirtualMachineStatus{});
+  auto& st = out.status;
+  const auto previous_printable = st.printable_status;
+
+  const StartFailure failure_before = start_failure_from(vm);
+  const StartFailure failure = next_start_failure(failure_before, vmi, rs, in.now);
+  record_start_failure(failure_before, failure, out);
+  const Backoff backoff = backoff_at(failure, in.now);
+
+  const Decision d = decide(vm, vmi, rs, st.run_strategy);
+  if (d.queue_start)
+    st.state_change_requests.push_back({StateChangeAction::start, {}, std::nullopt});
+  out.set_running = d.set_running;
+  const bool create = may_create(d.create, in, backoff, out);
+  create_and_remove(vm, vmi, create, d.remove, out);
+  trim_state_change_requests(st.state_change_requests, vmi, create,
+                             rs == RunStrategy::halted && !vmi && out.set_running);
+
+  update_status_fields(vm, vmi, rs, st);
+  st.printable_status = printable_status(vm, vmi, failure, create, d.remove, in.now);
+  update_conditions(st.conditions, vmi, *st.ready, core::kube::format_rfc3339(in.now));
   if (st.printable_status == PrintableStatus::crash_loop_back_off && !out.requeue_after &&
-      in_backoff)
-    out.requeue_after = backoff_left();
-  if (st.printable_status != previous_printable) {
-    std::string from = previous_printable ? std::string(api::v1::to_string(*previous_printable))
-                                          : std::string("<none>");
-    std::string to(api::v1::to_string(*st.printable_status));
-    std::string msg = "VirtualMachine status changed from " + from + " to " + to;
-    if (*st.printable_status == PrintableStatus::crash_loop_back_off)
-      msg += ": " + std::to_string(failure.consecutive_fail_count) +
-             " consecutive start failures; next start in " +
-             std::to_string(std::max<int64_t>(0, backoff_left().count())) + "s";
-    out.events.push_back(
-        {is_error_status(*st.printable_status) ? "Warning" : "Normal", to, std::move(msg)});
-  }
+      backoff.active)
+    out.requeue_after = backoff.left;
+  announce_printable_status(previous_printable, *st.printable_status, failure, backoff, out.events);
   return out;
 }
 

@@ -86,41 +86,28 @@ LauncherPod launcher_pod_from(const json::Value& pod) {
   return p;
 }
 
-VmiActions reconcile_vmi(const VmiInputs& in) {
-  const auto& vmi = *in.vmi;
-  const std::string now = core::kube::format_rfc3339(in.now);
+namespace {
+
+bool has_vmi_finalizer(const api::v1::VirtualMachineInstance& vmi) {
+  const auto& f = vmi.metadata.finalizers;
+  return std::find(f.begin(), f.end(), kVmiFinalizer) != f.end();
+}
+
+// A VMI being deleted: its live pods go; the finalizer goes once no pod is left. The status stays.
+VmiActions while_deleting(const VmiInputs& in) {
   VmiActions out;
-  out.status = vmi.status.value_or(api::v1::VirtualMachineInstanceStatus{});
-  auto& st = out.status;
-  const VmiPhase before = phase_of(vmi);
-  if (!st.phase)
-    st.phase = VmiPhase::pending;
-  const bool has_finalizer =
-      std::find(vmi.metadata.finalizers.begin(), vmi.metadata.finalizers.end(), kVmiFinalizer) !=
-      vmi.metadata.finalizers.end();
-
-  if (vmi.metadata.deletion_timestamp) {
-    for (const auto& p : in.pods)
-      if (!p.deleting)
-        out.delete_pods.push_back(p.name);
-    if (in.pods.empty() && has_finalizer)
-      out.remove_finalizer = true;
-    out.status = vmi.status.value_or(api::v1::VirtualMachineInstanceStatus{});
-    return out;
-  }
-  if (!has_finalizer)
-    out.add_finalizer = true;
-
-  if (is_final(vmi)) {
-    for (const auto& p : in.pods)
-      if (!p.deleting && p.phase != "Succeeded" && p.phase != "Failed")
-        out.delete_pods.push_back(p.name);
-    return out;
-  }
-
-  // The pod we follow: the first live one by name; any other live one is a duplicate.
-  std::vector<const LauncherPod*> live;
   for (const auto& p : in.pods)
+    if (!p.deleting)
+      out.delete_pods.push_back(p.name);
+  out.remove_finalizer = in.pods.empty() && has_vmi_finalizer(*in.vmi);
+  out.status = in.vmi->status.value_or(api::v1::VirtualMachineInstanceStatus{});
+  return out;
+}
+
+// The pod we follow: the first live one by name; any other live one is a duplicate to delete.
+const LauncherPod* followed_pod(const std::vector<LauncherPod>& pods, VmiActions& out) {
+  std::vector<const LauncherPod*> live;
+  for (const auto& p : pods)
     if (!p.deleting)
       live.push_back(&p);
   std::sort(live.begin(), live.end(),
@@ -132,111 +119,185 @@ VmiActions reconcile_vmi(const VmiInputs& in) {
         {"Warning", "DuplicateLauncherPod",
          "deleted launcher pod " + live[i]->name + "; " + pod->name + " runs this VMI"});
   }
+  return pod;
+}
 
-  std::vector<Condition>& conds = st.conditions;
-  auto fail = [&](const std::string& reason, const std::string& message) {
-    st.phase = VmiPhase::failed;
-    st.reason = reason;
-    set_condition(conds, Condition{"Synchronized", "False", {}, {}, reason, message}, now);
-    out.events.push_back({"Warning", reason, message});
-  };
-  auto set_problem = [&](const std::string& type, const std::string& reason,
-                         const std::string& message) {
-    const Condition* old = find_condition(conds, type);
+// Writes the VMI's phase and conditions into the actions, with an Event for each new problem.
+class StatusChanges {
+ public:
+  StatusChanges(VmiActions& out, const std::string& now) : out_(out), now_(now) {}
+
+  api::v1::VirtualMachineInstanceStatus& status() { return out_.status; }
+  VmiActions& actions() { return out_; }
+
+  // Phase Failed, with the reason in the status, a Synchronized=False condition and an Event.
+  void fail(const std::string& reason, const std::string& message) {
+    out_.status.phase = VmiPhase::failed;
+    out_.status.reason = reason;
+    set_condition(out_.status.conditions,
+                  Condition{"Synchronized", "False", {}, {}, reason, message}, now_);
+    out_.events.push_back({"Warning", reason, message});
+  }
+  // Condition type=False with this reason; an Event unless it already said so.
+  void set_problem(const std::string& type, const std::string& reason, const std::string& message) {
+    const Condition* old = find_condition(out_.status.conditions, type);
     if (!old || old->status != "False" || old->reason.value_or("") != reason ||
         old->message.value_or("") != message)
-      out.events.push_back({"Warning", reason, message});
-    set_condition(conds, Condition{type, "False", {}, {}, reason, message}, now);
-  };
-  auto clear_problem = [&](const std::string& type) { remove_condition(conds, type); };
+      out_.events.push_back({"Warning", reason, message});
+    set_condition(out_.status.conditions, Condition{type, "False", {}, {}, reason, message}, now_);
+  }
+  void clear_problem(const std::string& type) { remove_condition(out_.status.conditions, type); }
 
+ private:
+  VmiActions& out_;
+  const std::string& now_;
+};
+
+// Pending/Scheduling/Scheduled with no live pod: create one, wait for it, or fail.
+void without_pod(const VmiInputs& in, VmiPhase phase, StatusChanges& c) {
+  const auto& vmi = *in.vmi;
+  if (!in.pods.empty()) {
+    c.fail("PodTerminating",
+           "the launcher pod " + in.pods.front().name + " is being deleted before the VM started");
+  } else if (in.pod_creation_expected) {
+    // Our create is in flight or not yet in the cache: wait for the informer.
+  } else if (phase != VmiPhase::pending) {
+    c.fail("PodDeleted", "the launcher pod was deleted before the VM started");
+  } else if (!in.missing_pvcs.empty()) {
+    std::string msg;
+    for (const auto& claim : in.missing_pvcs)
+      msg += (msg.empty() ? "" : ", ") + vmi.metadata.namespace_.value_or("") + "/" + claim;
+    c.set_problem("Synchronized", "FailedPvcNotFound",
+                  "PersistentVolumeClaim " + msg +
+                      " does not exist; create it and the VM "
+                      "starts");
+    c.actions().requeue_after = std::chrono::seconds(30);
+  } else {
+    c.clear_problem("Synchronized");
+    c.actions().create_pod = true;
+    // The pod exists once the create succeeds; saying so now saves a status write per VMI
+    // (the executor keeps Pending if the create fails).
+    c.status().phase = VmiPhase::scheduling;
+    c.actions().events.push_back(
+        {"Normal", "SuccessfulCreate", "Created virtual machine pod " + launcher_pod_name(vmi)});
+  }
+}
+
+// Pending/Scheduling/Scheduled following pod: its end fails the VMI; while it schedules, its
+// troubles become conditions; running and ready on a node, the VMI is Scheduled there.
+void with_pod(const VmiInputs& in, const LauncherPod& pod, VmiPhase phase, StatusChanges& c) {
+  auto& st = c.status();
+  st.active_pods[pod.uid] = pod.node_name;
+  if (pod.phase == "Failed") {
+    c.fail("PodFailed", "the launcher pod " + pod.name + " failed: " + pod.failure_message);
+  } else if (pod.phase == "Succeeded" && phase != VmiPhase::scheduled) {
+    c.fail("PodSucceeded", "the launcher pod " + pod.name + " exited before the VM was scheduled");
+  } else if (phase == VmiPhase::scheduled) {
+    if (in.handler_stale && pod.phase != "Running")
+      c.fail("NodeUnresponsive", "virt-handler on node " + st.node_name.value_or("") +
+                                     " is unresponsive and the launcher pod is not running");
+  } else {
+    st.phase = VmiPhase::scheduling;
+    if (pod.unschedulable_message)
+      c.set_problem("PodScheduled", "Unschedulable", *pod.unschedulable_message);
+    else
+      c.clear_problem("PodScheduled");
+    if (pod.waiting_reason)
+      c.set_problem("Synchronized", *pod.waiting_reason, pod.waiting_message);
+    else
+      c.clear_problem("Synchronized");
+    if (pod.phase == "Running" && pod.ready && !pod.node_name.empty()) {
+      st.phase = VmiPhase::scheduled;
+      st.node_name = pod.node_name;
+      c.clear_problem("PodScheduled");
+      c.clear_problem("Synchronized");
+    }
+  }
+}
+
+// Running (the handler's phase): Failed only when the handler is gone and the pod not running.
+void while_running(const VmiInputs& in, const LauncherPod* pod, StatusChanges& c) {
+  auto& st = c.status();
+  if (pod)
+    st.active_pods[pod->uid] = pod->node_name;
+  if (in.handler_stale && (!pod || pod->phase != "Running"))
+    c.fail("NodeUnresponsive", "virt-handler on node " + st.node_name.value_or("") +
+                                   " is unresponsive and the launcher pod is not running");
+}
+
+// A phase transition timestamp, and an Event for every phase but Failed (fail() has its own).
+void record_phase_change(const api::v1::VirtualMachineInstance& vmi, VmiPhase before,
+                         const std::string& now, VmiActions& out) {
+  auto& st = out.status;
+  if (*st.phase == before && vmi.status && vmi.status->phase)
+    return;
+  st.phase_transition_timestamps.push_back({*st.phase, now});
+  if (*st.phase != VmiPhase::failed) {
+    std::string name(api::v1::to_string(*st.phase));
+    std::string msg = "VirtualMachineInstance is " + name;
+    if (*st.phase == VmiPhase::scheduled)
+      msg += " on node " + st.node_name.value_or("");
+    out.events.push_back({"Normal", name, msg});
+  }
+}
+
+// A deleted pod must not linger in activePods.
+void prune_active_pods(std::map<std::string, std::string>& active_pods,
+                       const std::vector<LauncherPod>& pods) {
+  for (auto it = active_pods.begin(); it != active_pods.end();) {
+    bool present = std::any_of(pods.begin(), pods.end(),
+                               [&](const LauncherPod& p) { return p.uid == it->first; });
+    it = present ? std::next(it) : active_pods.erase(it);
+  }
+}
+
+// The node as a label too, as upstream: `kubectl get vmi -l kubevirt.io/nodeName=n1`.
+std::optional<std::string> node_label(const api::v1::VirtualMachineInstance& vmi,
+                                      const api::v1::VirtualMachineInstanceStatus& st) {
+  if (!st.node_name || st.node_name->empty())
+    return std::nullopt;
+  auto it = vmi.metadata.labels.find(kNodeNameLabel);
+  if (it == vmi.metadata.labels.end() || it->second != *st.node_name)
+    return *st.node_name;
+  return std::nullopt;
+}
+
+}  // namespace
+
+VmiActions reconcile_vmi(const VmiInputs& in) {
+  const auto& vmi = *in.vmi;
+  if (vmi.metadata.deletion_timestamp)
+    return while_deleting(in);
+  const std::string now = core::kube::format_rfc3339(in.now);
+  VmiActions out;
+  out.status = vmi.status.value_or(api::v1::VirtualMachineInstanceStatus{});
+  auto& st = out.status;
+  const VmiPhase before = phase_of(vmi);
+  if (!st.phase)
+    st.phase = VmiPhase::pending;
+  out.add_finalizer = !has_vmi_finalizer(vmi);
+  if (is_final(vmi)) {
+    // Finished pods stay for their logs; running ones go.
+    for (const auto& p : in.pods)
+      if (!p.deleting && p.phase != "Succeeded" && p.phase != "Failed")
+        out.delete_pods.push_back(p.name);
+    return out;
+  }
+
+  const LauncherPod* pod = followed_pod(in.pods, out);
+  StatusChanges changes(out, now);
   const VmiPhase phase = *st.phase;
   if (phase == VmiPhase::pending || phase == VmiPhase::scheduling || phase == VmiPhase::scheduled) {
-    if (!pod) {
-      if (!in.pods.empty()) {
-        fail("PodTerminating", "the launcher pod " + in.pods.front().name +
-                                   " is being deleted before the VM started");
-      } else if (in.pod_creation_expected) {
-        // Our create is in flight or not yet in the cache: wait for the informer.
-      } else if (phase != VmiPhase::pending) {
-        fail("PodDeleted", "the launcher pod was deleted before the VM started");
-      } else if (!in.missing_pvcs.empty()) {
-        std::string msg;
-        for (const auto& c : in.missing_pvcs)
-          msg += (msg.empty() ? "" : ", ") + vmi.metadata.namespace_.value_or("") + "/" + c;
-        set_problem("Synchronized", "FailedPvcNotFound",
-                    "PersistentVolumeClaim " + msg +
-                        " does not exist; create it and the VM "
-                        "starts");
-        out.requeue_after = std::chrono::seconds(30);
-      } else {
-        clear_problem("Synchronized");
-        out.create_pod = true;
-        // The pod exists once the create succeeds; saying so now saves a status write per VMI
-        // (the executor keeps Pending if the create fails).
-        st.phase = VmiPhase::scheduling;
-        out.events.push_back({"Normal", "SuccessfulCreate",
-                              "Created virtual machine pod " + launcher_pod_name(vmi)});
-      }
-    } else {
-      st.active_pods[pod->uid] = pod->node_name;
-      if (pod->phase == "Failed") {
-        fail("PodFailed", "the launcher pod " + pod->name + " failed: " + pod->failure_message);
-      } else if (pod->phase == "Succeeded" && phase != VmiPhase::scheduled) {
-        fail("PodSucceeded",
-             "the launcher pod " + pod->name + " exited before the VM was scheduled");
-      } else if (phase == VmiPhase::scheduled) {
-        if (in.handler_stale && pod->phase != "Running")
-          fail("NodeUnresponsive", "virt-handler on node " + st.node_name.value_or("") +
-                                       " is unresponsive and the launcher pod is not running");
-      } else {
-        st.phase = VmiPhase::scheduling;
-        if (pod->unschedulable_message)
-          set_problem("PodScheduled", "Unschedulable", *pod->unschedulable_message);
-        else
-          clear_problem("PodScheduled");
-        if (pod->waiting_reason)
-          set_problem("Synchronized", *pod->waiting_reason, pod->waiting_message);
-        else
-          clear_problem("Synchronized");
-        if (pod->phase == "Running" && pod->ready && !pod->node_name.empty()) {
-          st.phase = VmiPhase::scheduled;
-          st.node_name = pod->node_name;
-          clear_problem("PodScheduled");
-          clear_problem("Synchronized");
-        }
-      }
-    }
-  } else if (phase == VmiPhase::running) {
     if (pod)
-      st.active_pods[pod->uid] = pod->node_name;
-    if (in.handler_stale && (!pod || pod->phase != "Running"))
-      fail("NodeUnresponsive", "virt-handler on node " + st.node_name.value_or("") +
-                                   " is unresponsive and the launcher pod is not running");
+      with_pod(in, *pod, phase, changes);
+    else
+      without_pod(in, phase, changes);
+  } else if (phase == VmiPhase::running) {
+    while_running(in, pod, changes);
   }
-
-  if (*st.phase != before || !vmi.status || !vmi.status->phase) {
-    st.phase_transition_timestamps.push_back({*st.phase, now});
-    if (*st.phase != VmiPhase::failed) {
-      std::string name(api::v1::to_string(*st.phase));
-      std::string msg = "VirtualMachineInstance is " + name;
-      if (*st.phase == VmiPhase::scheduled)
-        msg += " on node " + st.node_name.value_or("");
-      out.events.push_back({"Normal", name, msg});
-    }
-  }
-  // A deleted pod must not linger in activePods.
-  for (auto it = st.active_pods.begin(); it != st.active_pods.end();) {
-    bool present = std::any_of(in.pods.begin(), in.pods.end(),
-                               [&](const LauncherPod& p) { return p.uid == it->first; });
-    it = present ? std::next(it) : st.active_pods.erase(it);
-  }
-  // The node as a label too, as upstream: `kubectl get vmi -l kubevirt.io/nodeName=n1`.
-  if (st.node_name && !st.node_name->empty()) {
-    auto it = vmi.metadata.labels.find(kNodeNameLabel);
-    if (it == vmi.metadata.labels.end() || it->second != *st.node_name)
-      out.node_label = *st.node_name;
-  }
+  record_phase_change(vmi, before, now, out);
+  prune_active_pods(st.active_pods, in.pods);
+  out.node_label = node_label(vmi, st);
   return out;
 }
 

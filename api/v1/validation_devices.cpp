@@ -1,0 +1,134 @@
+// The devices' rules: disks, interfaces, and boot orders across both.
+
+#include <regex>
+#include <set>
+
+#include "api/v1/validation_checks.hpp"
+
+namespace kv::api::v1::check {
+namespace {
+
+void disk(const Disk& disk, const std::string& p, FieldErrors& errors) {
+  if (disk.disk && disk.cdrom) {
+    add(errors, p, "disk and cdrom are mutually exclusive; set one");
+  }
+  if (disk.cdrom && disk.cdrom->bus == DiskBus::virtio) {
+    add(errors, at(p, "cdrom.bus"), "\"virtio\" is not allowed for a cdrom; allowed: sata, scsi");
+  }
+  if (disk.cdrom && disk.cdrom->read_only == false) {
+    add(errors, at(p, "cdrom.readonly"), "false is not allowed; a cdrom is read-only");
+  }
+  if (disk.cdrom && disk.cdrom->tray && *disk.cdrom->tray != "closed" &&
+      *disk.cdrom->tray != "open") {
+    add(errors, at(p, "cdrom.tray"),
+        quoted(*disk.cdrom->tray) + " is not supported; allowed: closed, open");
+  }
+  if (disk.disk && disk.disk->pci_address) {
+    if (!is_pci_address(*disk.disk->pci_address)) {
+      add(errors, at(p, "disk.pciAddress"),
+          quoted(*disk.disk->pci_address) + " is not a PCI address; allowed: dddd:bb:ss.f (hex)");
+    } else if (disk.disk->bus && *disk.disk->bus != DiskBus::virtio) {
+      add(errors, at(p, "disk.pciAddress"), "only a virtio disk has a PCI address");
+    }
+  }
+  if (disk.serial) {
+    static const std::regex re("[A-Za-z0-9_.+-]+");
+    if (disk.serial->size() > 36 || !std::regex_match(*disk.serial, re)) {
+      add(errors, at(p, "serial"),
+          quoted(*disk.serial) +
+              " is not allowed; use at most 36 letters, digits, '_', '.', '+' or '-'");
+    }
+  }
+}
+
+void mac_address(const std::string& mac, const std::string& p, FieldErrors& errors) {
+  static const std::regex re("([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}");
+  if (!std::regex_match(mac, re)) {
+    add(errors, at(p, "macAddress"),
+        quoted(mac) + " is not a MAC address; allowed: six hex pairs, e.g. 02:00:00:00:00:01");
+  } else if ((std::stoi(mac.substr(0, 2), nullptr, 16) & 1) != 0) {
+    add(errors, at(p, "macAddress"),
+        quoted(mac) + " is a multicast address; the first octet must be even");
+  }
+}
+
+void interface(const Interface& iface, const std::string& p, FieldErrors& errors) {
+  static const std::set<std::string> kModels = {"virtio",   "e1000", "e1000e",
+                                                "ne2k_pci", "pcnet", "rtl8139"};
+  if (iface.model && !kModels.contains(*iface.model)) {
+    add(errors, at(p, "model"),
+        quoted(*iface.model) +
+            " is not supported; allowed: virtio, e1000, e1000e, ne2k_pci, pcnet, rtl8139");
+  }
+  if (iface.mac_address) {
+    mac_address(*iface.mac_address, p, errors);
+  }
+  if (iface.pci_address && !is_pci_address(*iface.pci_address)) {
+    add(errors, at(p, "pciAddress"),
+        quoted(*iface.pci_address) + " is not a PCI address; allowed: dddd:bb:ss.f (hex)");
+  }
+  const int bindings = int(iface.masquerade.has_value()) + int(iface.bridge.has_value()) +
+                       int(iface.passt.has_value());
+  if (bindings == 0) {
+    add(errors, p, "no binding; set one of masquerade, bridge, passt");
+  } else if (bindings > 1) {
+    add(errors, p, "more than one binding; set exactly one of masquerade, bridge, passt");
+  }
+  for (size_t j = 0; j < iface.ports.size(); ++j) {
+    const auto& port = iface.ports[j];
+    if (port.port < 1 || port.port > 65535) {
+      add(errors, at(index(at(p, "ports"), j), "port"),
+          std::to_string(port.port) + " is out of range; allowed: 1-65535");
+    }
+  }
+  if (!iface.ports.empty() && iface.bridge) {
+    add(errors, at(p, "ports"),
+        "not allowed with a bridge binding (all ports reach the guest); "
+        "allowed with masquerade or passt");
+  }
+}
+
+}  // namespace
+
+void devices(const Devices& devices, const std::string& path, FieldErrors& errors) {
+  std::map<std::string, size_t> seen;
+  for (size_t i = 0; i < devices.disks.size(); ++i) {
+    const std::string p = index(at(path, "disks"), i);
+    unique_name(devices.disks[i].name, i, "disks", seen, p, errors);
+    disk(devices.disks[i], p, errors);
+  }
+  seen.clear();
+  for (size_t i = 0; i < devices.interfaces.size(); ++i) {
+    const std::string p = index(at(path, "interfaces"), i);
+    unique_name(devices.interfaces[i].name, i, "interfaces", seen, p, errors);
+    interface(devices.interfaces[i], p, errors);
+  }
+}
+
+void boot_orders(const Devices& devices, const std::string& path, FieldErrors& errors) {
+  std::map<uint32_t, std::string> used;
+  auto check = [&](const std::optional<uint32_t>& order, const std::string& device) {
+    if (!order) {
+      return;
+    }
+    const std::string p = at(path, device);
+    if (*order == 0) {
+      add(errors, at(p, "bootOrder"), "0 is not allowed; must be at least 1 (1 boots first)");
+      return;
+    }
+    auto [it, fresh] = used.emplace(*order, device);
+    if (!fresh) {
+      add(errors, at(p, "bootOrder"),
+          std::to_string(*order) + " is already used by " + it->second +
+              "; boot orders must be unique");
+    }
+  };
+  for (size_t i = 0; i < devices.disks.size(); ++i) {
+    check(devices.disks[i].boot_order, "disks[" + std::to_string(i) + "]");
+  }
+  for (size_t i = 0; i < devices.interfaces.size(); ++i) {
+    check(devices.interfaces[i].boot_order, "interfaces[" + std::to_string(i) + "]");
+  }
+}
+
+}  // namespace kv::api::v1::check
