@@ -463,7 +463,7 @@ Result<std::optional<std::chrono::milliseconds>> Handler::reconcile(const std::s
         links_->mark_sync_sent(key, grace_seconds(*vmi));
         proto::Request r;
         r.command = proto::Command::sync;
-        r.vmi_json = json::to_string(*obj);
+        r.vmi = obj;  // the cached object itself: serialized once, into the frame
         links_->request(key, std::move(r), [log](Result<proto::Response> resp) {
           if (!resp.ok())
             log.warn("sync failed", {{"error", resp.error().to_string()}});

@@ -1,6 +1,8 @@
 #pragma once
 // VMI spec + pod environment -> libvirt domain XML. Pure: no libvirt, no file system; every
-// decision about the domain is made here and golden-tested (test/unit/launcher/testdata/).
+// decision about the domain is made here and golden-tested (test/unit/launcher/testdata/). One
+// file per concern under launcher/domain/ (compute, storage, network, devices), composed by
+// build_domain_xml().
 //
 // What a VMI gets:
 //  - domain type kvm when /dev/kvm is usable; qemu (TCG) when it is not and emulation is allowed;
@@ -89,10 +91,13 @@ core::Result<std::vector<DiskPlan>> plan_disks(const api::v1::VirtualMachineInst
 // The pod NIC, or nullopt when the VMI has none. Only one pod network is supported.
 core::Result<std::optional<NetworkPlan>> plan_network(const api::v1::VirtualMachineInstance& vmi);
 
-// The domain XML. `disks` comes from plan_disks(vmi, env).
+// The domain XML: compute, storage, devices and network (launcher/domain/), in that order of
+// checks. `disks` comes from plan_disks(vmi, env) and `network` from plan_network(vmi), computed
+// once per sync by the caller, which also reports the NIC in the domain status.
 core::Result<std::string> build_domain_xml(const api::v1::VirtualMachineInstance& vmi,
                                            const PodEnvironment& env,
-                                           const std::vector<DiskPlan>& disks);
+                                           const std::vector<DiskPlan>& disks,
+                                           const std::optional<NetworkPlan>& network);
 
 // Graceful-shutdown budget: spec.terminationGracePeriodSeconds, default 30 (upstream).
 std::int64_t grace_period_seconds(const api::v1::VirtualMachineInstance& vmi);

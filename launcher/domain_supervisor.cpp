@@ -24,10 +24,10 @@ proto::DomainStatus DomainSupervisor::status() {
   return s;
 }
 
-Status DomainSupervisor::sync(const std::string& vmi_json) {
-  if (vmi_json.empty())
+Status DomainSupervisor::sync(const proto::VmiDocument& vmi) {
+  if (!vmi)
     return Error(Errc::invalid, "vmi: sync needs the VirtualMachineInstance");
-  auto prepared = prepare_(vmi_json);
+  auto prepared = prepare_(*vmi);
   if (!prepared.ok())
     return std::move(prepared).error();
   if (domain_) {
@@ -77,7 +77,7 @@ void DomainSupervisor::handle(const proto::Request& req,
     case Command::get_status:
       break;
     case Command::sync:
-      st = sync(req.vmi_json);
+      st = sync(req.vmi);
       break;
     case Command::shutdown:
       st = need_domain();

@@ -15,15 +15,16 @@
 
 namespace kv::launcher {
 
-// What sync needs done before define + start: decode the VMI JSON, prepare its disks and build
-// the domain XML. run() wires the real one; unit tests pass a stub.
+// What sync needs done before define + start: decode the VMI (the object as the sync request
+// carried it, parsed once with the frame), prepare its disks and build the domain XML. run()
+// wires the real one; unit tests pass a stub.
 struct PreparedDomain {
   std::string xml;
   std::int64_t grace_period_seconds = 30;
-  std::optional<NetworkPlan> network;
-  std::string uid;  // the VMI's identity: a sync for another VMI is refused
+  std::optional<NetworkPlan> network;  // planned once per sync: the XML's NIC, the status's too
+  std::string uid;                     // the VMI's identity: a sync for another VMI is refused
 };
-using Preparer = std::function<core::Result<PreparedDomain>(const std::string& vmi_json)>;
+using Preparer = std::function<core::Result<PreparedDomain>(const core::json::Value& vmi)>;
 
 struct SupervisorHooks {
   std::function<void(const proto::Event&)> broadcast;
@@ -55,7 +56,7 @@ class DomainSupervisor {
 
  private:
   void feed(const Input& in);
-  core::Status sync(const std::string& vmi_json);
+  core::Status sync(const proto::VmiDocument& vmi);
 
   DomainManager& dm_;
   Preparer prepare_;

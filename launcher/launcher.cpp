@@ -14,7 +14,6 @@
 #include <sstream>
 
 #include "api/v1/codec.hpp"
-#include "core/json.hpp"
 #include "core/log.hpp"
 #include "launcher/console.hpp"
 #include "launcher/disks.hpp"
@@ -76,32 +75,24 @@ Result<std::string> read_file(const std::string& path) {
   return ss.str();
 }
 
-}  // namespace
-
-int run(const Options& opts) {
+// Logging, subreaping and libvirt's autostart off: what the process needs before anything else.
+// Logs what failed.
+core::Status init_process(const Options& opts) {
   auto level = klog::parse_level(opts.log_level);
   if (!level.ok()) {
     klog::error(level.error().message, {{"flag", "--log-level"}});
-    return 1;
+    return std::move(level).error();
   }
   klog::init("virt-launcher", *level);
   if (auto st = start_reaper(); !st.ok()) {
     klog::error("cannot become a child subreaper", {{"error", st.error().to_string()}});
-    return 1;
+    return st;
   }
   setenv("LIBVIRT_AUTOSTART", "0", 1);
+  return {};
+}
 
-  // Signals first, so a SIGTERM during start-up is not lost: asio queues it until run().
-  asio::io_context io;
-  asio::signal_set signals(io, SIGTERM, SIGINT);
-
-  for (const auto* dir : {&opts.socket_dir, &opts.ephemeral_dir}) {
-    if (auto st = make_dir(*dir); !st.ok()) {
-      klog::error(st.error().message);
-      return 1;
-    }
-  }
-
+PodEnvironment probe_pod_environment(const Options& opts) {
   PodEnvironment env;
   env.kvm_usable = kvm_usable();
   env.allow_emulation = opts.allow_emulation;
@@ -118,228 +109,304 @@ int run(const Options& opts) {
   klog::info("pod environment", {{"kvm", env.kvm_usable ? "usable" : "not usable"},
                                  {"allow_emulation", env.allow_emulation ? "true" : "false"},
                                  {"ovmf", env.ovmf_code.empty() ? "absent" : "present"}});
+  return env;
+}
 
-  if (auto st = libvirt::start_event_loop(); !st.ok()) {
-    klog::error("cannot start the libvirt event loop", {{"error", st.error().to_string()}});
-    return 1;
-  }
-  LibvirtdOptions lo;
-  lo.base_dir = env.ephemeral_dir + "/libvirt";
-  lo.cache_dir = opts.libvirt_cache_dir;
-  auto daemon = Libvirtd::start(lo);
-  if (!daemon.ok()) {
-    klog::error("private libvirtd did not start", {{"error", daemon.error().to_string()}});
-    kill_remaining_children(2s);
-    return 1;
-  }
-  auto conn = (*daemon)->connect();
-  if (!conn.ok()) {
-    klog::error("cannot connect to the private libvirtd", {{"error", conn.error().to_string()}});
-    return 1;
-  }
+// The DomainManager needs the domain's name, which comes with the VMI; this forwarding manager
+// creates the real one (with `make`) on the first define.
+class LazyDomainManager : public DomainManager {
+ public:
+  std::function<Result<DomainManager*>()> make;
+  DomainManager* real = nullptr;
 
-  // Filled by the first sync; the domain name is known only then, so the manager is created
-  // with a name taken from the VMI file or the first sync (one launcher runs one VMI).
-  std::unique_ptr<DomainSupervisor> supervisor;
-  std::unique_ptr<CommandServer> server;
-  std::unique_ptr<ConsoleCopier> console;
-  asio::steady_timer grace_timer(io);
-  int exit_code = -1;
-
-  // Libvirt's event thread -> our thread.
-  auto sink = [&io, &supervisor](const DomainEvent& e) {
-    asio::post(io, [&supervisor, e] {
-      if (supervisor)
-        supervisor->on_domain_event(e);
-    });
-  };
-  auto on_close = [&io, &supervisor] {
-    asio::post(io, [&supervisor] {
-      if (supervisor)
-        supervisor->on_connection_lost();
-    });
-  };
-
-  // The DomainManager needs the domain's name, which comes with the VMI; a small forwarding
-  // manager creates the real one on the first define.
-  class LazyDomainManager : public DomainManager {
-   public:
-    std::function<Result<DomainManager*>(const std::string& xml)> make;
-    DomainManager* real = nullptr;
-    core::Status define_and_start(const std::string& xml, bool paused) override {
-      if (!real) {
-        auto m = make(xml);
-        if (!m.ok())
-          return std::move(m).error();
-        real = *m;
-      }
-      return real->define_and_start(xml, paused);
+  core::Status define_and_start(const std::string& xml, bool paused) override {
+    if (!real) {
+      auto m = make();
+      if (!m.ok())
+        return std::move(m).error();
+      real = *m;
     }
+    return real->define_and_start(xml, paused);
+  }
 #define KV_FORWARD(fn)                                               \
   core::Status fn() override {                                       \
     if (!real)                                                       \
       return Error(Errc::invalid, "no domain has been defined yet"); \
     return real->fn();                                               \
   }
-    KV_FORWARD(shutdown)
-    KV_FORWARD(destroy)
-    KV_FORWARD(pause)
-    KV_FORWARD(resume)
-    KV_FORWARD(reboot)
-    KV_FORWARD(reset)
+  KV_FORWARD(shutdown)
+  KV_FORWARD(destroy)
+  KV_FORWARD(pause)
+  KV_FORWARD(resume)
+  KV_FORWARD(reboot)
+  KV_FORWARD(reset)
 #undef KV_FORWARD
-    Result<DomainInfo> info() override {
-      if (!real)
-        return DomainInfo{};
-      return real->info();
+  Result<DomainInfo> info() override {
+    if (!real)
+      return DomainInfo{};
+    return real->info();
+  }
+};
+
+// One run of the launcher, step by step: the private libvirtd, the supervisor, the command
+// socket, signals, the optional --vmi-file sync, then the exit path. Everything runs on io_'s
+// thread except libvirt's callbacks, which post to it. Members are declared in the order they
+// come up and go down in reverse (the supervisor refers to lazy_).
+class Launcher {
+ public:
+  // Signals first, so a SIGTERM during start-up is not lost: asio queues it until io_.run().
+  explicit Launcher(const Options& opts)
+      : opts_(opts), signals_(io_, SIGTERM, SIGINT), grace_timer_(io_) {}
+
+  int run() {
+    if (!make_dirs().ok())
+      return 1;
+    env_ = probe_pod_environment(opts_);
+    if (!start_libvirt().ok())
+      return 1;
+    create_supervisor();
+    if (!serve_commands().ok())
+      return 1;
+    wire_signals();
+    if (!opts_.vmi_file.empty())
+      asio::post(io_, [this] { sync_vmi_file(); });
+    io_.run();
+    return finish();
+  }
+
+ private:
+  core::Status make_dirs() {
+    for (const auto* dir : {&opts_.socket_dir, &opts_.ephemeral_dir}) {
+      if (auto st = make_dir(*dir); !st.ok()) {
+        klog::error(st.error().message);
+        return st;
+      }
     }
-  };
-  std::unique_ptr<DomainManagerImpl> impl;
-  LazyDomainManager lazy;
-  std::string pending_name;
-  lazy.make = [&](const std::string&) -> Result<DomainManager*> {
-    auto c = (*daemon)->connect();
+    return {};
+  }
+
+  // The event loop, the private libvirtd and our connection to it.
+  core::Status start_libvirt() {
+    if (auto st = libvirt::start_event_loop(); !st.ok()) {
+      klog::error("cannot start the libvirt event loop", {{"error", st.error().to_string()}});
+      return st;
+    }
+    LibvirtdOptions lo;
+    lo.base_dir = env_.ephemeral_dir + "/libvirt";
+    lo.cache_dir = opts_.libvirt_cache_dir;
+    auto daemon = Libvirtd::start(lo);
+    if (!daemon.ok()) {
+      klog::error("private libvirtd did not start", {{"error", daemon.error().to_string()}});
+      kill_remaining_children(2s);
+      return std::move(daemon).error();
+    }
+    daemon_ = std::move(*daemon);
+    auto conn = daemon_->connect();
+    if (!conn.ok()) {
+      klog::error("cannot connect to the private libvirtd", {{"error", conn.error().to_string()}});
+      return std::move(conn).error();
+    }
+    conn_ = std::move(*conn);
+    return {};
+  }
+
+  // The domain's manager, on the first define: its own connection, events posted to io_.
+  Result<DomainManager*> make_domain_manager() {
+    auto c = daemon_->connect();
     if (!c.ok())
       return std::move(c).error();
-    auto m = DomainManagerImpl::create(std::move(*c), pending_name, sink, on_close);
+    auto sink = [this](const DomainEvent& e) {
+      asio::post(io_, [this, e] {
+        if (supervisor_)
+          supervisor_->on_domain_event(e);
+      });
+    };
+    auto on_close = [this] {
+      asio::post(io_, [this] {
+        if (supervisor_)
+          supervisor_->on_connection_lost();
+      });
+    };
+    auto m = DomainManagerImpl::create(std::move(*c), pending_name_, sink, on_close);
     if (!m.ok())
       return std::move(m).error();
-    impl = std::move(*m);
-    return static_cast<DomainManager*>(impl.get());
-  };
+    impl_ = std::move(*m);
+    return static_cast<DomainManager*>(impl_.get());
+  }
 
-  Preparer prepare = [&](const std::string& vmi_json) -> Result<PreparedDomain> {
-    auto doc = core::json::parse(vmi_json);
-    if (!doc.ok())
-      return Error(doc.error()).with("field", "vmi");
-    auto vmi = api::v1::decode_vmi(*doc);
+  // Sync's preparation: the VMI decoded once from the request's document, its disk and network
+  // plans made once, the XML built from them (before any file is made: cheap checks first).
+  Result<PreparedDomain> prepare(const core::json::Value& doc) {
+    auto vmi = api::v1::decode_vmi(doc);
     if (!vmi.ok())
       return std::move(vmi).error();
-    auto disks = plan_disks(*vmi, env);
+    auto disks = plan_disks(*vmi, env_);
     if (!disks.ok())
       return std::move(disks).error();
-    auto xml = build_domain_xml(*vmi, env, *disks);  // before any file is made: cheap checks
-    if (!xml.ok())
-      return std::move(xml).error();
     auto net = plan_network(*vmi);
     if (!net.ok())
       return std::move(net).error();
+    auto xml = build_domain_xml(*vmi, env_, *disks, *net);
+    if (!xml.ok())
+      return std::move(xml).error();
     PreparedDomain p;
     p.uid = vmi->metadata.uid.value_or(domain_name(*vmi));
     p.grace_period_seconds =
-        vmi->spec.termination_grace_period_seconds.value_or(opts.grace_period_seconds);
-    p.network = *net;
+        vmi->spec.termination_grace_period_seconds.value_or(opts_.grace_period_seconds);
+    p.network = std::move(*net);
     p.xml = std::move(*xml);
-    if (impl == nullptr) {
+    if (impl_ == nullptr) {
       // Disks are made once per launcher: a re-sync of a running VMI must not reset them.
       if (auto st = prepare_disks(*disks); !st.ok())
         return std::move(st).error();
-      pending_name = domain_name(*vmi);
+      pending_name_ = domain_name(*vmi);
     }
     klog::debug("domain XML", {{"xml", p.xml}});
     return p;
-  };
+  }
 
-  SupervisorHooks hooks;
-  hooks.broadcast = [&](const proto::Event& e) {
-    if (server)
-      server->broadcast(e);
-  };
-  hooks.arm_grace_timer = [&](std::chrono::seconds s) {
-    grace_timer.expires_after(s);
-    grace_timer.async_wait([&](boost::system::error_code ec) {
-      if (!ec && supervisor)
-        supervisor->on_grace_expired();
-    });
-  };
-  hooks.cancel_grace_timer = [&] { grace_timer.cancel(); };
-  hooks.domain_started = [&] {
-    if (!opts.console_to_stdout || console)
+  void create_supervisor() {
+    lazy_.make = [this] { return make_domain_manager(); };
+    SupervisorHooks hooks;
+    hooks.broadcast = [this](const proto::Event& e) {
+      if (server_)
+        server_->broadcast(e);
+    };
+    hooks.arm_grace_timer = [this](std::chrono::seconds s) {
+      grace_timer_.expires_after(s);
+      grace_timer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec && supervisor_)
+          supervisor_->on_grace_expired();
+      });
+    };
+    hooks.cancel_grace_timer = [this] { grace_timer_.cancel(); };
+    hooks.domain_started = [this] { copy_console(); };
+    hooks.exit = [this](int code) { exit_with(code); };
+    supervisor_ = std::make_unique<DomainSupervisor>(
+        lazy_, [this](const core::json::Value& vmi) { return prepare(vmi); }, std::move(hooks),
+        opts_.grace_period_seconds);
+  }
+
+  void copy_console() {
+    if (!opts_.console_to_stdout || console_)
       return;
-    auto c = ConsoleCopier::start(serial_log_path(env), STDOUT_FILENO);
+    auto c = ConsoleCopier::start(serial_log_path(env_), STDOUT_FILENO);
     if (c.ok())
-      console = std::move(*c);
+      console_ = std::move(*c);
     else
       klog::warn("cannot copy the serial console", {{"error", c.error().to_string()}});
-  };
-  hooks.exit = [&](int code) {
-    exit_code = code;
-    signals.cancel();
-    grace_timer.cancel();
-    if (server)
-      server->shutdown(1s, [&io] { io.stop(); });
-    else
-      io.stop();
-  };
-  supervisor = std::make_unique<DomainSupervisor>(lazy, prepare, hooks, opts.grace_period_seconds);
-
-  std::string sock = env.socket_dir + "/" + kCommandSocketName;
-  auto srv =
-      CommandServer::listen(io, sock, [&](const proto::Request& r, CommandServer::Reply reply) {
-        klog::info("command",
-                   {{"command", proto::command_name(r.command)}, {"id", std::to_string(r.id)}});
-        supervisor->handle(r, reply);
-      });
-  if (!srv.ok()) {
-    klog::error("cannot open the command socket", {{"error", srv.error().to_string()}});
-    return 1;
   }
-  server = std::move(*srv);
-  klog::info("command socket ready", {{"path", sock}});
 
-  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
-                                                                      int sig) {
-    if (ec)
-      return;
-    klog::info("signal", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
-    supervisor->on_sigterm();
-    signals.async_wait(on_signal);
-  };
-  signals.async_wait(on_signal);
+  core::Status serve_commands() {
+    std::string sock = env_.socket_dir + "/" + kCommandSocketName;
+    auto srv = CommandServer::listen(
+        io_, sock, [this](const proto::Request& r, CommandServer::Reply reply) {
+          klog::info("command",
+                     {{"command", proto::command_name(r.command)}, {"id", std::to_string(r.id)}});
+          supervisor_->handle(r, reply);
+        });
+    if (!srv.ok()) {
+      klog::error("cannot open the command socket", {{"error", srv.error().to_string()}});
+      return std::move(srv).error();
+    }
+    server_ = std::move(*srv);
+    klog::info("command socket ready", {{"path", sock}});
+    return {};
+  }
 
-  if (!opts.vmi_file.empty()) {
-    asio::post(io, [&] {
-      auto text = read_file(opts.vmi_file);
-      if (!text.ok()) {
-        klog::error("--vmi-file: " + text.error().message);
-        hooks.exit(1);
+  void wire_signals() {
+    signals_.async_wait([this](boost::system::error_code ec, int sig) {
+      if (ec)
         return;
-      }
-      proto::Request r;
-      r.command = proto::Command::sync;
-      r.vmi_json = *text;
-      supervisor->handle(r, [&](proto::Response resp) {
-        if (!resp.ok()) {
-          klog::error("sync of --vmi-file failed", {{"error", resp.error->to_string()}});
-          if (supervisor->phase() == Phase::idle)
-            hooks.exit(1);
-        }
-      });
+      klog::info("signal", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      supervisor_->on_sigterm();
+      wire_signals();
     });
   }
 
-  io.run();
-
-  console.reset();  // copies the last console lines
-  if (exit_code < 0)
-    exit_code = 1;
-  // Whatever happened, nothing we started outlives us: the domain, then the daemon, then any
-  // process left (QEMU is our child through subreaping).
-  if (impl) {
-    auto info = impl->info();
-    if (info.ok() && info->state != "shutoff" && info->state != "none") {
-      klog::warn("destroying a domain still running at exit");
-      (void)impl->destroy();
+  // --vmi-file: the same sync a client would send; a failure before any VM ends the launcher.
+  void sync_vmi_file() {
+    auto text = read_file(opts_.vmi_file);
+    if (!text.ok()) {
+      klog::error("--vmi-file: " + text.error().message);
+      exit_with(1);
+      return;
     }
+    proto::Request r;
+    r.command = proto::Command::sync;
+    auto vmi = proto::parse_vmi(*text);
+    if (!vmi.ok()) {
+      klog::error("sync of --vmi-file failed",
+                  {{"error", Error(vmi.error()).with("field", "vmi").to_string()}});
+      exit_with(1);
+      return;
+    }
+    r.vmi = std::move(*vmi);
+    supervisor_->handle(r, [this](proto::Response resp) {
+      if (!resp.ok()) {
+        klog::error("sync of --vmi-file failed", {{"error", resp.error->to_string()}});
+        if (supervisor_->phase() == Phase::idle)
+          exit_with(1);
+      }
+    });
   }
-  server.reset();
-  supervisor.reset();
-  impl.reset();
-  conn->reset();
-  (*daemon)->stop();
-  kill_remaining_children(2s);
-  klog::info("virt-launcher exits", {{"exit_status", std::to_string(exit_code)}});
-  return exit_code;
+
+  // The supervisor's exit hook: stop listening, let clients read the `exiting` event, stop io_.
+  void exit_with(int code) {
+    exit_code_ = code;
+    signals_.cancel();
+    grace_timer_.cancel();
+    if (server_)
+      server_->shutdown(1s, [this] { io_.stop(); });
+    else
+      io_.stop();
+  }
+
+  // After io_ stopped. Whatever happened, nothing we started outlives us: the domain, then the
+  // daemon, then any process left (QEMU is our child through subreaping).
+  int finish() {
+    console_.reset();  // copies the last console lines
+    int code = exit_code_ < 0 ? 1 : exit_code_;
+    if (impl_) {
+      auto info = impl_->info();
+      if (info.ok() && info->state != "shutoff" && info->state != "none") {
+        klog::warn("destroying a domain still running at exit");
+        (void)impl_->destroy();
+      }
+    }
+    server_.reset();
+    supervisor_.reset();
+    impl_.reset();
+    conn_.reset();
+    daemon_->stop();
+    kill_remaining_children(2s);
+    klog::info("virt-launcher exits", {{"exit_status", std::to_string(code)}});
+    return code;
+  }
+
+  const Options& opts_;
+  asio::io_context io_;
+  asio::signal_set signals_;
+  PodEnvironment env_;
+  std::unique_ptr<Libvirtd> daemon_;
+  libvirt::ConnectPtr conn_;
+  std::unique_ptr<DomainSupervisor> supervisor_;
+  std::unique_ptr<CommandServer> server_;
+  std::unique_ptr<ConsoleCopier> console_;
+  asio::steady_timer grace_timer_;
+  int exit_code_ = -1;
+  std::unique_ptr<DomainManagerImpl> impl_;
+  LazyDomainManager lazy_;
+  std::string pending_name_;  // the domain's name, known from the first sync
+};
+
+}  // namespace
+
+int run(const Options& opts) {
+  if (!init_process(opts).ok())
+    return 1;
+  Launcher launcher(opts);
+  return launcher.run();
 }
 
 }  // namespace kv::launcher

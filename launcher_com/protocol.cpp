@@ -1,9 +1,10 @@
 #include "launcher_com/protocol.hpp"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <array>
 #include <utility>
-
-#include "core/json.hpp"
 
 namespace kv::launcher_com::proto {
 namespace json = core::json;
@@ -78,27 +79,40 @@ Result<DomainStatus> status_from_json(const json::Value& v) {
   return s;
 }
 
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+// Requests are written member by member so that the VMI goes from the caller's document straight
+// into the frame. Responses and events are small and ours: built as a document, then written.
 struct Encoder {
-  json::Document& d;
-  json::Allocator& a;
+  Writer& w;
+
+  void key(std::string_view k) { w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); }
+  void string(std::string_view s) {
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  }
 
   void operator()(const Request& r) {
-    json::set(d, "type", "request", a);
-    d.AddMember("id", json::Value(static_cast<uint64_t>(r.id)), a);
-    json::set(d, "command", command_name(r.command), a);
-    if (!r.vmi_json.empty()) {
-      auto vmi = json::parse(r.vmi_json);
-      // An unparseable VMI is sent as a string so the launcher's error names it.
-      if (vmi.ok())
-        d.AddMember("vmi", json::Value(*vmi, a), a);
-      else
-        json::set(d, "vmi", r.vmi_json, a);
+    w.StartObject();
+    key("type");
+    string("request");
+    key("id");
+    w.Uint64(r.id);
+    key("command");
+    string(command_name(r.command));
+    if (r.vmi) {
+      key("vmi");
+      r.vmi->Accept(w);
     }
-    if (r.grace_period_seconds)
-      d.AddMember("gracePeriodSeconds", json::Value(static_cast<int64_t>(*r.grace_period_seconds)),
-                  a);
+    if (r.grace_period_seconds) {
+      key("gracePeriodSeconds");
+      w.Int64(*r.grace_period_seconds);
+    }
+    w.EndObject();
   }
   void operator()(const Response& r) {
+    json::Document d;
+    d.SetObject();
+    json::Allocator& a = d.GetAllocator();
     json::set(d, "type", "response", a);
     d.AddMember("id", json::Value(static_cast<uint64_t>(r.id)), a);
     d.AddMember("ok", json::Value(r.ok()), a);
@@ -114,14 +128,19 @@ struct Encoder {
     }
     if (r.status)
       d.AddMember("status", status_to_json(*r.status, a), a);
+    d.Accept(w);
   }
   void operator()(const Event& e) {
+    json::Document d;
+    d.SetObject();
+    json::Allocator& a = d.GetAllocator();
     json::set(d, "type", "event", a);
     json::set(d, "event", event_name(e.kind), a);
     json::set(d, "reason", e.reason, a);
     d.AddMember("status", status_to_json(e.status, a), a);
     if (e.exit_status)
       d.AddMember("exitStatus", json::Value(*e.exit_status), a);
+    d.Accept(w);
   }
 };
 
@@ -166,11 +185,18 @@ Result<EventKind> parse_event(std::string_view name) {
                "event: \"" + std::string(name) + "\" is not one of " + allowed_names(kEvents));
 }
 
+Result<VmiDocument> parse_vmi(std::string_view json_text) {
+  auto doc = json::parse(json_text);
+  if (!doc.ok())
+    return std::move(doc).error();
+  return VmiDocument(std::make_shared<json::Document>(std::move(*doc)));
+}
+
 std::string encode(const Message& m) {
-  json::Document d;
-  d.SetObject();
-  std::visit(Encoder{d, d.GetAllocator()}, m);
-  return json::to_string(d);
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  std::visit(Encoder{w}, m);
+  return std::string(buf.GetString(), buf.GetSize());
 }
 
 std::string frame(const Message& m) {
@@ -190,7 +216,9 @@ Result<Message> decode(std::string_view body) {
   auto parsed = json::parse(body);
   if (!parsed.ok())
     return parsed.error();
-  const json::Document& d = *parsed;
+  // Shared: a sync request's VMI points into it.
+  auto doc = std::make_shared<const json::Document>(std::move(*parsed));
+  const json::Document& d = *doc;
   if (!d.IsObject())
     return Error(Errc::parse,
                  "message: expected a JSON object, got " + std::string(json::type_name(d)));
@@ -222,7 +250,7 @@ Result<Message> decode(std::string_view body) {
       if (!vmi->IsObject())
         return Error(Errc::invalid, "vmi: expected a VirtualMachineInstance object, got " +
                                         std::string(json::type_name(*vmi)));
-      r.vmi_json = json::to_string(*vmi);
+      r.vmi = VmiDocument(doc, vmi);
     }
     if (const auto* g = json::find(d, "gracePeriodSeconds")) {
       if (!g->IsInt64() || g->GetInt64() < 0)

@@ -18,12 +18,14 @@
 // docs/launcher.md lists every command and event with its meaning.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
+#include "core/json.hpp"
 #include "core/result.hpp"
 
 namespace kv::launcher_com::proto {
@@ -77,10 +79,18 @@ struct DomainStatus {
   std::vector<InterfaceStatus> interfaces;
 };
 
+// A sync request's VMI: the JSON object itself, shared, never copied or re-serialized on its way.
+// virt-handler passes its informer's cached object (encode() writes it straight into the frame);
+// decode() points into the frame's parsed document, which the pointer keeps alive.
+using VmiDocument = std::shared_ptr<const core::json::Value>;
+
+// A VMI from JSON text (tests, tools, --vmi-file). Errc::parse names the offset.
+Result<VmiDocument> parse_vmi(std::string_view json_text);
+
 struct Request {
   std::uint64_t id = 0;
   Command command = Command::ping;
-  std::string vmi_json;                              // sync only: the VMI object as JSON text
+  VmiDocument vmi;                                   // sync only: the VMI object
   std::optional<std::int64_t> grace_period_seconds;  // shutdown only
 };
 

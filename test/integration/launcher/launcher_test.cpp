@@ -58,7 +58,7 @@ proto::Response must(kv::core::Result<proto::Response> r) {
 proto::Response sync(LauncherPod& pod, const std::string& vmi) {
   proto::Request r;
   r.command = Command::sync;
-  r.vmi_json = vmi;
+  r.vmi = *proto::parse_vmi(vmi);
   return must(pod.client.call(r, kBoot));
 }
 
@@ -359,7 +359,7 @@ TEST_CASE("a VMI the launcher cannot run is refused with the field; the launcher
   start_pod(pod, guest);
   proto::Request r;
   r.command = Command::sync;
-  r.vmi_json = guest_vmi_json("bad", R"([])", R"([{"name":"nothere","disk":{}}])");
+  r.vmi = *proto::parse_vmi(guest_vmi_json("bad", R"([])", R"([{"name":"nothere","disk":{}}])"));
   auto resp = pod.client.call(r, 30s);
   REQUIRE(resp.ok());
   REQUIRE_FALSE(resp->ok());

@@ -184,7 +184,7 @@ TEST_CASE("connects through a long socket path, tracks events and responses") {
 
   proto::Request sync;
   sync.command = proto::Command::sync;
-  sync.vmi_json = "{}";
+  sync.vmi = *proto::parse_vmi("{}");
   f.links->request("ns/vm", sync, nullptr);
   REQUIRE(f.wait([](auto& s) { return s.view.domain && s.view.domain->state == "running"; }));
   CHECK_FALSE(f.links->snapshot("ns/vm").view.sync_error);

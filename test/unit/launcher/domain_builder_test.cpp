@@ -57,7 +57,10 @@ std::string build(const v1::VirtualMachineInstance& vmi, const PodEnvironment& e
   auto disks = plan_disks(vmi, env);
   if (!disks.ok())
     FAIL(disks.error().to_string());
-  auto xml = build_domain_xml(vmi, env, *disks);
+  auto net = plan_network(vmi);
+  if (!net.ok())
+    FAIL(net.error().to_string());
+  auto xml = build_domain_xml(vmi, env, *disks, *net);
   if (!xml.ok())
     FAIL(xml.error().to_string());
   return *xml;
@@ -104,7 +107,7 @@ TEST_CASE("without usable KVM and without --allow-emulation the error says how t
   auto env = pod_env();
   env.allow_emulation = false;
   auto vmi = load("kernel-boot-tcg");
-  auto xml = build_domain_xml(vmi, env, *plan_disks(vmi, env));
+  auto xml = build_domain_xml(vmi, env, *plan_disks(vmi, env), *plan_network(vmi));
   REQUIRE_FALSE(xml.ok());
   CHECK(xml.error().message.find("KVM is not available") == 0);
   CHECK(xml.error().message.find("--allow-emulation") != std::string::npos);
@@ -154,8 +157,10 @@ TEST_CASE("user errors name the field") {
     auto vmi = load("kernel-boot-tcg");
     c.edit(vmi);
     auto plans = plan_disks(vmi, env);
-    kv::core::Result<std::string> xml = plans.ok() ? build_domain_xml(vmi, env, *plans)
-                                                   : kv::core::Result<std::string>(plans.error());
+    auto net = plan_network(vmi);
+    kv::core::Result<std::string> xml = !plans.ok() ? kv::core::Result<std::string>(plans.error())
+                                        : !net.ok() ? kv::core::Result<std::string>(net.error())
+                                                    : build_domain_xml(vmi, env, *plans, *net);
     REQUIRE_FALSE(xml.ok());
     CHECK_THAT(xml.error().message, Catch::StartsWith(c.message_start));
   }

@@ -20,13 +20,13 @@ struct Harness {
   std::unique_ptr<DomainSupervisor> c;
 
   Harness() {
-    Preparer prep = [](const std::string& vmi) -> kv::core::Result<PreparedDomain> {
-      if (vmi.find("broken") != std::string::npos)
+    Preparer prep = [](const kv::core::json::Value& vmi) -> kv::core::Result<PreparedDomain> {
+      if (kv::core::json::find(vmi, "broken"))
         return Error(Errc::invalid, "spec.domain.memory.guest: missing");
       PreparedDomain p;
       p.xml = "<domain/>";
       p.grace_period_seconds = 20;
-      p.uid = vmi.find("other") != std::string::npos ? "uid-2" : "uid-1";
+      p.uid = kv::core::json::find(vmi, "other") ? "uid-2" : "uid-1";
       p.network = NetworkPlan{"default",           "default",     "virtio-net-pci",
                               "52:54:00:00:00:01", "10.0.2.0/24", "10.0.2.1",
                               "10.0.2.2",          "10.0.2.3",    {}};
@@ -45,7 +45,8 @@ struct Harness {
     proto::Request r;
     r.id = 5;
     r.command = cmd;
-    r.vmi_json = std::move(vmi);
+    if (!vmi.empty())
+      r.vmi = *proto::parse_vmi(vmi);
     r.grace_period_seconds = grace;
     proto::Response out;
     int replies = 0;

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 namespace proto = kv::launcher_com::proto;
+namespace json = kv::core::json;
 using kv::core::Errc;
 
 TEST_CASE("requests, responses and events survive encode and decode") {
@@ -21,10 +22,10 @@ TEST_CASE("requests, responses and events survive encode and decode") {
   proto::Request sync;
   sync.id = 1;
   sync.command = proto::Command::sync;
-  sync.vmi_json = R"({"kind":"VirtualMachineInstance","metadata":{"name":"a"}})";
+  sync.vmi = *proto::parse_vmi(R"({"kind":"VirtualMachineInstance","metadata":{"name":"a"}})");
   auto s = proto::decode(proto::encode(sync));
   REQUIRE(s.ok());
-  CHECK(std::get<proto::Request>(*s).vmi_json == sync.vmi_json);
+  CHECK(json::to_string(*std::get<proto::Request>(*s).vmi) == json::to_string(*sync.vmi));
 
   proto::Response resp;
   resp.id = 9;
@@ -97,4 +98,24 @@ TEST_CASE("the frame reader reassembles split frames and refuses garbage lengths
   proto::FrameReader zero;
   zero.feed(std::string("\0\0\0\0", 4));
   CHECK_FALSE(zero.next().ok());
+}
+
+TEST_CASE("a sync request's bytes are the ones protocol.hpp and docs/launcher.md promise") {
+  proto::Request sync;
+  sync.id = 7;
+  sync.command = proto::Command::sync;
+  sync.vmi = *proto::parse_vmi(
+      R"({"kind":"VirtualMachineInstance","metadata":{"name":"a","labels":{"x":"1"}},)"
+      R"("spec":{"domain":{"memory":{"guest":"64Mi"}},"n":[1,2.5,-3,true,null]}})");
+  sync.grace_period_seconds = 30;
+  CHECK(
+      proto::encode(sync) ==
+      R"({"type":"request","id":7,"command":"sync","vmi":{"kind":"VirtualMachineInstance",)"
+      R"("metadata":{"name":"a","labels":{"x":"1"}},"spec":{"domain":{"memory":{"guest":"64Mi"}},)"
+      R"("n":[1,2.5,-3,true,null]}},"gracePeriodSeconds":30})");
+  std::string body = proto::encode(sync);
+  std::string framed = proto::frame(sync);
+  REQUIRE(framed.size() == body.size() + 4);
+  CHECK(framed.substr(4) == body);
+  CHECK(static_cast<unsigned char>(framed[3]) == (body.size() & 0xff));
 }

@@ -100,7 +100,7 @@ std::optional<Sample> launcher_run(const std::string& guest, const std::string& 
   s.launcher_ready_ms = ms(Clock::now() - t0);
   proto::Request r;
   r.command = proto::Command::sync;
-  r.vmi_json = guest_vmi_json("bench");
+  r.vmi = *proto::parse_vmi(guest_vmi_json("bench"));
   auto t1 = Clock::now();
   auto resp = pod.client.call(r, 120s);
   if (!resp.ok() || !resp->ok()) {

@@ -1,0 +1,53 @@
+// Devices: controllers, serial console, graphics and the memory balloon.
+
+#include "launcher/domain/domain.hpp"
+
+namespace kv::launcher::domain {
+
+Devices plan_devices(const api::v1::VirtualMachineInstance& vmi, const PodEnvironment& env,
+                     const std::vector<Disk>& disks) {
+  const auto& devs = vmi.spec.domain.devices;
+  Devices d;
+  bool usb_disk = false;
+  for (const Disk& disk : disks) {
+    d.scsi_controller = d.scsi_controller || disk.bus == "scsi";
+    usb_disk = usb_disk || disk.bus == "usb";
+  }
+  // No USB controller unless a disk needs one: it costs memory and boot time under TCG.
+  d.usb_model = usb_disk ? "qemu-xhci" : "none";
+  if (devs.autoattach_serial_console.value_or(true))
+    d.serial = SerialConsole{serial_socket_path(env), serial_log_path(env)};
+  if (devs.autoattach_graphics_device.value_or(true))
+    d.vnc_socket = vnc_socket_path(env);
+  d.memballoon = devs.autoattach_memory_balloon.value_or(true) ? "virtio" : "none";
+  return d;
+}
+
+void write_devices(std::ostream& x, const Devices& d) {
+  if (d.scsi_controller)
+    x << "    <controller type='scsi' index='0' model='virtio-scsi'/>\n";
+  x << "    <controller type='usb' index='0' model='" << d.usb_model << "'/>\n";
+  if (d.serial) {
+    std::string sock = xml_escape(d.serial->socket);
+    x << "    <serial type='unix'>\n"
+      << "      <source mode='bind' path='" << sock << "'/>\n"
+      << "      <log file='" << xml_escape(d.serial->log) << "' append='off'/>\n"
+      << "      <target type='isa-serial' port='0'/>\n"
+      << "    </serial>\n"
+      << "    <console type='unix'>\n"
+      << "      <source mode='bind' path='" << sock << "'/>\n"
+      << "      <target type='serial' port='0'/>\n"
+      << "    </console>\n";
+  }
+  if (d.vnc_socket) {
+    x << "    <graphics type='vnc'>\n"
+      << "      <listen type='socket' socket='" << xml_escape(*d.vnc_socket) << "'/>\n"
+      << "    </graphics>\n"
+      << "    <video>\n"
+      << "      <model type='vga' vram='16384' heads='1'/>\n"
+      << "    </video>\n";
+  }
+  x << "    <memballoon model='" << d.memballoon << "'/>\n";
+}
+
+}  // namespace kv::launcher::domain

@@ -1,0 +1,123 @@
+#pragma once
+// The domain, as typed values, one group per concern (upstream's converter split): compute
+// (accelerator, machine, memory, vCPUs, firmware), storage (the disk devices), devices (serial
+// console, graphics, controllers, balloon) and network (the slirp NIC on QEMU's command line).
+// Each concern is a pure function VMI -> values that makes every decision and refuses bad input
+// naming the field, and a writer values -> XML that decides nothing. build_domain_xml()
+// (domain_builder.hpp) composes them; nothing outside launcher/ uses this header.
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "launcher/domain_builder.hpp"
+
+namespace kv::launcher::domain {
+
+// --- errors that name the field (shared by the concerns and by plan_disks / plan_network)
+
+inline core::Error invalid(const std::string& field, const std::string& msg) {
+  return core::Error(core::Errc::invalid, field + ": " + msg).with("field", field);
+}
+inline core::Error unsupported(const std::string& field, const std::string& msg) {
+  return core::Error(core::Errc::unsupported, field + ": " + msg).with("field", field);
+}
+inline std::string disk_field(size_t i) {
+  return "spec.domain.devices.disks[" + std::to_string(i) + "]";
+}
+
+// --- compute
+
+struct Efi {
+  std::string loader;          // OVMF code, read-only pflash
+  bool secure_boot = false;    // also turns SMM on
+  std::string nvram_template;  // OVMF vars
+  std::string nvram;           // the VM's copy of the vars
+};
+
+struct DirectKernel {
+  std::string kernel;
+  std::optional<std::string> initrd;
+  std::optional<std::string> cmdline;
+};
+
+struct Cpu {
+  std::string mode;   // host-passthrough, host-model, custom, or empty (QEMU's default model)
+  std::string model;  // custom only
+  std::uint32_t sockets = 1, cores = 1, threads = 1;
+};
+
+struct Compute {
+  std::string type;  // kvm, or qemu (TCG)
+  std::string machine;
+  std::optional<std::string> uuid;
+  std::int64_t memory_kib = 0;
+  std::uint64_t vcpus = 1;
+  std::optional<std::string> smbios_serial;  // <sysinfo> and <smbios mode='sysinfo'/>
+  std::optional<Efi> efi;                    // nullopt: BIOS
+  std::optional<DirectKernel> kernel;
+  bool bios_serial = false;  // SeaBIOS prints to the serial console
+  Cpu cpu;
+};
+
+// Checks in this order, the first failure returned: accelerator, machine type, memory, CPU,
+// firmware.
+core::Result<Compute> plan_compute(const api::v1::VirtualMachineInstance& vmi,
+                                   const PodEnvironment& env);
+// <memory> .. <on_crash>: everything between the domain's metadata and its devices.
+void write_compute(std::ostream& x, const Compute& c);
+
+// --- storage
+
+struct Disk {
+  std::string device;  // disk | cdrom
+  std::string format;  // qcow2 | raw
+  bool discard = false;
+  std::string source;  // the file
+  std::string target;  // vda, sdb, ...
+  std::string bus;     // virtio | sata | scsi | usb
+  bool read_only = false;
+  std::optional<std::string> serial;
+  std::optional<std::uint32_t> boot_order;
+  std::string alias;  // ua-<disk name>, as upstream
+};
+
+// The VMI's disks in spec order over their plans (plan_disks()). Without any bootOrder the first
+// disk boots, unless the kernel is booted directly.
+core::Result<std::vector<Disk>> plan_storage(const api::v1::VirtualMachineInstance& vmi,
+                                             const std::vector<DiskPlan>& plans,
+                                             bool direct_kernel_boot);
+void write_storage(std::ostream& x, const std::vector<Disk>& disks);
+
+// --- devices
+
+struct SerialConsole {
+  std::string socket;  // bound by QEMU; virt-handler connects
+  std::string log;     // also written to this file
+};
+
+struct Devices {
+  bool scsi_controller = false;
+  std::string usb_model;  // qemu-xhci when a disk is on USB, else none
+  std::optional<SerialConsole> serial;
+  std::optional<std::string> vnc_socket;
+  std::string memballoon;  // virtio | none
+};
+
+Devices plan_devices(const api::v1::VirtualMachineInstance& vmi, const PodEnvironment& env,
+                     const std::vector<Disk>& disks);
+// The controllers, serial console, graphics and balloon (inside <devices>, after the disks).
+void write_devices(std::ostream& x, const Devices& d);
+
+// --- network
+
+// QEMU arguments for the pod NIC: user networking (slirp) with a host forward per port, and the
+// NIC on the root bus of `machine`.
+std::vector<std::string> qemu_network_args(const NetworkPlan& n, const PodEnvironment& env,
+                                           const std::string& machine);
+// <qemu:commandline>, nothing when args is empty.
+void write_qemu_commandline(std::ostream& x, const std::vector<std::string>& args);
+
+}  // namespace kv::launcher::domain

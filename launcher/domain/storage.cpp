@@ -1,0 +1,263 @@
+// Storage: volumes -> the files behind them (plan_disks), disks -> disk devices.
+
+#include "launcher/domain/domain.hpp"
+
+namespace kv::launcher {
+namespace v1 = api::v1;
+using core::Errc;
+using core::Error;
+using core::Result;
+using domain::disk_field;
+using domain::invalid;
+using domain::unsupported;
+
+namespace {
+
+std::string volume_field(size_t i) {
+  return "spec.volumes[" + std::to_string(i) + "]";
+}
+
+// Decodes standard base64 (padding optional, whitespace ignored).
+Result<std::string> base64_decode(std::string_view in, const std::string& field) {
+  auto val = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z')
+      return c - 'A';
+    if (c >= 'a' && c <= 'z')
+      return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+      return c - '0' + 52;
+    if (c == '+' || c == '-')
+      return 62;
+    if (c == '/' || c == '_')
+      return 63;
+    return -1;
+  };
+  std::string out;
+  unsigned acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=' || c == '\n' || c == '\r' || c == ' ' || c == '\t')
+      continue;
+    int v = val(c);
+    if (v < 0)
+      return invalid(field, "not valid base64 (unexpected character)");
+    acc = (acc << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+core::Status plan_container_disk(const v1::Volume& vol, size_t vi, const PodEnvironment& env,
+                                 DiskPlan& p) {
+  p.kind = DiskKind::container_disk;
+  std::string inner = vol.container_disk->path.value_or("/disk");
+  if (inner.empty() || inner[0] != '/')
+    return invalid(volume_field(vi) + ".containerDisk.path",
+                   "\"" + inner + "\" must be an absolute path inside the image");
+  if (inner.find("..") != std::string::npos)
+    return invalid(volume_field(vi) + ".containerDisk.path",
+                   "\"" + inner + "\" must not contain \"..\"");
+  p.base = env.container_disk_dir + "/" + vol.name + inner;
+  // The overlay keeps the image read-only; writes go to the pod's ephemeral storage.
+  p.path = env.ephemeral_dir + "/disks/" + vol.name + ".qcow2";
+  p.format = "qcow2";
+  return {};
+}
+
+core::Status plan_cloud_init(const v1::VirtualMachineInstance& vmi, const v1::Volume& vol,
+                             size_t vi, const PodEnvironment& env, DiskPlan& p) {
+  const auto& ci = *vol.cloud_init_no_cloud;
+  std::string f = volume_field(vi) + ".cloudInitNoCloud";
+  if (ci.user_data_secret_ref)
+    return unsupported(f + ".secretRef",
+                       "user data from a Secret is not supported yet; use userData or "
+                       "userDataBase64");
+  if (ci.network_data_secret_ref)
+    return unsupported(f + ".networkDataSecretRef",
+                       "network data from a Secret is not supported yet; use networkData or "
+                       "networkDataBase64");
+  if (ci.user_data && ci.user_data_base64)
+    return invalid(f, "set only one of userData and userDataBase64");
+  if (ci.network_data && ci.network_data_base64)
+    return invalid(f, "set only one of networkData and networkDataBase64");
+  p.kind = DiskKind::cloud_init;
+  p.read_only = true;
+  if (ci.user_data) {
+    p.user_data = *ci.user_data;
+  } else if (ci.user_data_base64) {
+    auto d = base64_decode(*ci.user_data_base64, f + ".userDataBase64");
+    if (!d.ok())
+      return d.error();
+    p.user_data = *d;
+  }
+  if (ci.network_data) {
+    p.network_config = *ci.network_data;
+  } else if (ci.network_data_base64) {
+    auto d = base64_decode(*ci.network_data_base64, f + ".networkDataBase64");
+    if (!d.ok())
+      return d.error();
+    p.network_config = *d;
+  }
+  std::string instance_id = vmi.metadata.uid.value_or(vmi.metadata.name.value_or("vmi") + "." +
+                                                      vmi.metadata.namespace_.value_or("default"));
+  std::string hostname = vmi.spec.hostname.value_or(vmi.metadata.name.value_or("vmi"));
+  p.meta_data = "instance-id: " + instance_id + "\nlocal-hostname: " + hostname + "\n";
+  p.path = env.ephemeral_dir + "/cloud-init/" + vol.name + ".iso";
+  p.format = "raw";
+  return {};
+}
+
+// The file behind volume `vi`, refused with the field when this launcher cannot make it.
+core::Status plan_volume(const v1::VirtualMachineInstance& vmi, size_t vi,
+                         const PodEnvironment& env, DiskPlan& p) {
+  const v1::Volume& vol = vmi.spec.volumes[vi];
+  if (vol.container_disk)
+    return plan_container_disk(vol, vi, env, p);
+  if (vol.empty_disk) {
+    p.kind = DiskKind::empty_disk;
+    p.capacity_bytes = vol.empty_disk->capacity.value();
+    if (p.capacity_bytes <= 0)
+      return invalid(volume_field(vi) + ".emptyDisk.capacity", "must be greater than zero");
+    p.path = env.ephemeral_dir + "/disks/" + vol.name + ".qcow2";
+    p.format = "qcow2";
+    return {};
+  }
+  if (vol.persistent_volume_claim) {
+    p.kind = DiskKind::pvc;
+    p.read_only = p.read_only || vol.persistent_volume_claim->read_only.value_or(false);
+    p.path = env.pvc_dir + "/" + vol.name + "/disk.img";
+    p.format = "raw";
+    return {};
+  }
+  if (vol.cloud_init_no_cloud)
+    return plan_cloud_init(vmi, vol, vi, env, p);
+  if (vol.config_map)
+    return unsupported(volume_field(vi) + ".configMap",
+                       "configMap volumes are not supported by this launcher yet");
+  if (vol.secret)
+    return unsupported(volume_field(vi) + ".secret",
+                       "secret volumes are not supported by this launcher yet");
+  return invalid(volume_field(vi), "volume \"" + vol.name +
+                                       "\" has no source; set one of containerDisk, "
+                                       "persistentVolumeClaim, emptyDisk, cloudInitNoCloud");
+}
+
+std::string device_name(const std::string& prefix, int index) {
+  std::string suffix;
+  int n = index;
+  do {
+    suffix.insert(suffix.begin(), static_cast<char>('a' + n % 26));
+    n = n / 26 - 1;
+  } while (n >= 0);
+  return prefix + suffix;
+}
+
+std::string bus_name(v1::DiskBus b) {
+  switch (b) {
+    case v1::DiskBus::virtio:
+      return "virtio";
+    case v1::DiskBus::sata:
+      return "sata";
+    case v1::DiskBus::scsi:
+      return "scsi";
+    case v1::DiskBus::usb:
+      return "usb";
+  }
+  return "virtio";
+}
+
+}  // namespace
+
+Result<std::vector<DiskPlan>> plan_disks(const v1::VirtualMachineInstance& vmi,
+                                         const PodEnvironment& env) {
+  const auto& volumes = vmi.spec.volumes;
+  std::vector<DiskPlan> plans;
+  for (size_t i = 0; i < vmi.spec.domain.devices.disks.size(); ++i) {
+    const auto& disk = vmi.spec.domain.devices.disks[i];
+    size_t vi = 0;
+    while (vi < volumes.size() && volumes[vi].name != disk.name)
+      ++vi;
+    if (vi == volumes.size())
+      return invalid(disk_field(i) + ".name", "\"" + disk.name + "\" has no matching volume");
+    DiskPlan p;
+    p.name = disk.name;
+    p.read_only = disk.cdrom.has_value() || (disk.disk && disk.disk->read_only.value_or(false));
+    if (auto st = plan_volume(vmi, vi, env, p); !st.ok())
+      return st.error();
+    plans.push_back(std::move(p));
+  }
+  return plans;
+}
+
+namespace domain {
+
+Result<std::vector<Disk>> plan_storage(const v1::VirtualMachineInstance& vmi,
+                                       const std::vector<DiskPlan>& plans,
+                                       bool direct_kernel_boot) {
+  const auto& spec_disks = vmi.spec.domain.devices.disks;
+  // A device name per bus family; boot order only where the user set one.
+  bool any_boot_order = false;
+  for (const auto& d : spec_disks)
+    any_boot_order = any_boot_order || d.boot_order.has_value();
+  int vd = 0, sd = 0;
+  std::vector<Disk> out;
+  for (size_t i = 0; i < spec_disks.size(); ++i) {
+    const auto& d = spec_disks[i];
+    const DiskPlan* plan = nullptr;
+    for (const auto& p : plans)
+      if (p.name == d.name)
+        plan = &p;
+    if (!plan)
+      return Error(Errc::internal, "no disk plan for " + disk_field(i) + " (\"" + d.name + "\")");
+    if (d.disk && d.cdrom)
+      return invalid(disk_field(i), "set only one of disk and cdrom");
+    bool cdrom = d.cdrom.has_value();
+    v1::DiskBus bus =
+        cdrom ? d.cdrom->bus.value_or(v1::DiskBus::sata)
+              : (d.disk ? d.disk->bus.value_or(v1::DiskBus::virtio) : v1::DiskBus::virtio);
+    if (cdrom && bus == v1::DiskBus::virtio)
+      return invalid(disk_field(i) + ".cdrom.bus",
+                     "virtio cannot carry a CD-ROM; use sata or scsi");
+    Disk disk;
+    disk.device = cdrom ? "cdrom" : "disk";
+    disk.format = plan->format;
+    disk.discard = !cdrom && !plan->read_only;
+    disk.source = plan->path;
+    disk.target = bus == v1::DiskBus::virtio ? device_name("vd", vd++) : device_name("sd", sd++);
+    disk.bus = bus_name(bus);
+    disk.read_only = plan->read_only;
+    disk.serial = d.serial;
+    if (d.boot_order)
+      disk.boot_order = d.boot_order;
+    else if (!any_boot_order && !direct_kernel_boot && i == 0)
+      disk.boot_order = 1;
+    disk.alias = "ua-" + d.name;
+    out.push_back(std::move(disk));
+  }
+  return out;
+}
+
+void write_storage(std::ostream& x, const std::vector<Disk>& disks) {
+  for (const Disk& d : disks) {
+    x << "    <disk type='file' device='" << d.device << "'>\n";
+    x << "      <driver name='qemu' type='" << d.format << "'"
+      << (d.discard ? " discard='unmap'" : "") << "/>\n";
+    x << "      <source file='" << xml_escape(d.source) << "'/>\n";
+    x << "      <target dev='" << d.target << "' bus='" << d.bus << "'/>\n";
+    if (d.read_only)
+      x << "      <readonly/>\n";
+    if (d.serial)
+      x << "      <serial>" << xml_escape(*d.serial) << "</serial>\n";
+    if (d.boot_order)
+      x << "      <boot order='" << *d.boot_order << "'/>\n";
+    x << "      <alias name='" << xml_escape(d.alias) << "'/>\n";
+    x << "    </disk>\n";
+  }
+}
+
+}  // namespace domain
+}  // namespace kv::launcher
