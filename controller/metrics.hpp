@@ -1,57 +1,34 @@
 #pragma once
-// Prometheus text metrics for virt-controller (docs/controller.md "Metrics"). A tiny registry:
-// counters and gauges keyed by name + labels, histograms with fixed buckets, and gauges computed
-// when scraped. Thread-safe; cheap enough to bump from every reconcile.
+// Prometheus text metrics for virt-controller (docs/controller.md "Metrics"): core::metrics'
+// Registry under the names the controller uses. Families may be used before they are declared
+// (CountingClient counts leader-election requests before the Controller declares its metrics);
+// such a family renders untyped until help() declares it.
 //
 // Also CountingClient: a KubeClient decorator that counts every API request by verb and
 // resource (kv_controller_api_requests_total), which is how the benchmark measures requests
 // per VM.
 
-#include <atomic>
-#include <cstdint>
 #include <functional>
-#include <map>
-#include <memory>
-#include <mutex>
 #include <string>
-#include <vector>
 
 #include "core/kube/client.hpp"
+#include "core/metrics/registry.hpp"
 
 namespace kv::controller {
 
-using Labels = std::vector<std::pair<std::string, std::string>>;
+using Labels = core::metrics::Labels;
 
-class Metrics {
+// Thread-safe. inc, set, observe (buckets given at first use), value and render are the
+// Registry's.
+class Metrics : public core::metrics::Registry {
  public:
-  // Adds v to the counter (created at 0 on first use).
-  void inc(const std::string& name, const Labels& labels = {}, double v = 1);
-  void set(const std::string& name, const Labels& labels, double v);
-  // Records one observation in a histogram with the buckets given at first use.
-  void observe(const std::string& name, const Labels& labels, double v,
-               const std::vector<double>& buckets);
-  // A gauge read at scrape time.
-  void gauge_func(const std::string& name, std::function<double()> fn);
+  Metrics() : Registry(Undeclared::allow) {}
+
+  // Declares a family: type is "counter", "gauge" or "histogram" (anything else: untyped).
   void help(const std::string& name, const std::string& type, const std::string& text);
-
-  // The value of a counter or gauge (0 when absent): for tests and the benchmark.
-  double value(const std::string& name, const Labels& labels = {}) const;
-  // Prometheus text exposition format 0.0.4.
-  std::string render() const;
-
- private:
-  struct Histogram {
-    std::vector<double> buckets;
-    std::vector<uint64_t> counts;  // per bucket (not cumulative)
-    uint64_t count = 0;
-    double sum = 0;
-  };
-  static std::string key(const Labels& labels);
-  mutable std::mutex mu_;
-  std::map<std::string, std::map<std::string, double>> values_;  // name -> labels -> value
-  std::map<std::string, std::map<std::string, Histogram>> histograms_;
-  std::map<std::string, std::function<double()>> funcs_;
-  std::map<std::string, std::pair<std::string, std::string>> help_;  // name -> (type, text)
+  // A value read at scrape time, replacing an earlier function of the same name. The function
+  // must stay callable until it is replaced (Controller::stop() detaches its gauges).
+  void gauge_func(const std::string& name, std::function<double()> fn);
 };
 
 // Counts requests, then forwards them to the wrapped client.
