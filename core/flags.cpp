@@ -74,7 +74,28 @@ std::string join(const std::vector<std::string>& items, const std::string& sep,
   return out;
 }
 
-// Two aligned columns; the right one wrapped at kWidth.
+// text's words in lines of at most kWidth columns (a longer word gets a line of its own), every
+// line but the first indented by `column`, each ending in "\n".
+std::string wrap(const std::string& text, size_t column) {
+  const size_t room = kWidth > column + 20 ? kWidth - column : 20;
+  std::string out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.size();
+    if (end - pos > room) {
+      end = text.rfind(' ', pos + room);
+      if (end == std::string::npos || end <= pos)
+        end = text.find(' ', pos + room);
+      if (end == std::string::npos)
+        end = text.size();
+    }
+    out += (out.empty() ? "" : std::string(column, ' ')) + text.substr(pos, end - pos) + "\n";
+    pos = end < text.size() ? end + 1 : end;
+  }
+  return out.empty() ? "\n" : out;
+}
+
+// Two aligned columns; a left cell wider than kMaxLeftColumn puts its right one on the next line.
 std::string table(const std::vector<std::pair<std::string, std::string>>& rows) {
   size_t left = 0;
   for (const auto& [l, r] : rows)
@@ -84,28 +105,11 @@ std::string table(const std::vector<std::pair<std::string, std::string>>& rows) 
   std::string out;
   for (const auto& [l, r] : rows) {
     std::string line = "  " + l;
-    if (line.size() + 2 > column) {
-      out += line + "\n";
-      line.clear();
-    }
-    size_t pos = 0;
-    while (pos < r.size()) {
+    if (line.size() + 2 > column && !r.empty())
+      line += "\n" + std::string(column, ' ');
+    else if (!r.empty())
       line.resize(column, ' ');
-      size_t room = kWidth > column ? kWidth - column : 40;
-      size_t end = r.size();
-      if (end - pos > room) {
-        end = r.rfind(' ', pos + room);
-        if (end == std::string::npos || end <= pos)
-          end = r.find(' ', pos + room);
-        if (end == std::string::npos)
-          end = r.size();
-      }
-      out += line + r.substr(pos, end - pos) + "\n";
-      line.clear();
-      pos = end < r.size() ? end + 1 : end;
-    }
-    if (!line.empty())
-      out += line + "\n";
+    out += line + wrap(r, column);
   }
   return out;
 }
@@ -397,7 +401,7 @@ std::string Flags::usage(const std::string& command) const {
     const Flags& c = *it->second;
     const std::string& text = c.description_.empty() ? c.summary_ : c.description_;
     if (!text.empty())
-      out += text + "\n\n";
+      out += wrap(text, 0) + "\n";
     out += usage_word + program_ + " " + c.synopsis() + "\n";
     if (!c.args_.empty()) {
       std::vector<std::pair<std::string, std::string>> rows;
@@ -411,7 +415,7 @@ std::string Flags::usage(const std::string& command) const {
     return out;
   }
   if (!summary_.empty())
-    out += summary_ + "\n\n";
+    out += wrap(summary_, 0) + "\n";
   if (commands_.empty()) {
     out += usage_word + synopsis() + "\n";
     if (!args_.empty()) {
