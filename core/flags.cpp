@@ -210,53 +210,60 @@ Result<Flags::Parsed> Flags::parse(int argc, const char* const* argv) const {
 }
 
 Result<Flags::Parsed> Flags::parse(const std::vector<std::string>& args) const {
+  return commands_.empty() ? parse_flat(args) : parse_commands(args);
+}
+
+// Flags, and positional arguments when the program declares some; values as they come.
+Result<Flags::Parsed> Flags::parse_flat(const std::vector<std::string>& args) const {
   Parsed parsed;
-  if (commands_.empty()) {
-    for (size_t i = 0; i < args.size(); ++i) {
-      const std::string& arg = args[i];
-      if (arg == "-h" || arg == "--help") {
-        parsed.outcome = Outcome::help;
-        return parsed;
-      }
-      if (arg == "--" || !is_flag(arg)) {
-        // Words: positional arguments, all of them after "--".
-        auto first = args.begin() + static_cast<long>(arg == "--" ? i + 1 : i);
-        auto last = arg == "--" ? args.end() : first + 1;
-        if (first != last && !takes_words())
-          return Error(Errc::invalid, "unexpected argument \"" + *first + "\" (flags only)");
-        parsed.args.insert(parsed.args.end(), first, last);
-        if (arg == "--")
-          break;
-        continue;
-      }
-      Token t = split(arg);
-      const Flag* f = find(t.name);
-      if (f == nullptr)
-        return Error(Errc::invalid, unknown_flag(style_, t.name));
-      if (!t.has_value) {
-        if (f->boolean) {
-          t.value = "true";
-          // A program without positional arguments reads `--flag false` too, and a word after a
-          // boolean flag is its (wrong) value rather than a stray argument.
-          const std::string next = i + 1 < args.size() ? args[i + 1] : "";
-          if (!takes_words() && !next.empty() && next[0] != '-') {
-            if (!bool_word(style_, next))
-              return bad_bool(style_, f->spec.name, next);
-            t.value = args[++i];
-          }
-        } else if (i + 1 >= args.size()) {
-          return Error(Errc::invalid, f->spec.name + ": needs a value");
-        } else {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "-h" || arg == "--help") {
+      parsed.outcome = Outcome::help;
+      return parsed;
+    }
+    if (arg == "--" || !is_flag(arg)) {
+      // Words: positional arguments, all of them after "--".
+      auto first = args.begin() + static_cast<long>(arg == "--" ? i + 1 : i);
+      auto last = arg == "--" ? args.end() : first + 1;
+      if (first != last && !takes_words())
+        return Error(Errc::invalid, "unexpected argument \"" + *first + "\" (flags only)");
+      parsed.args.insert(parsed.args.end(), first, last);
+      if (arg == "--")
+        break;
+      continue;
+    }
+    Token t = split(arg);
+    const Flag* f = find(t.name);
+    if (f == nullptr)
+      return Error(Errc::invalid, unknown_flag(style_, t.name));
+    if (!t.has_value) {
+      if (f->boolean) {
+        t.value = "true";
+        // A program without positional arguments reads `--flag false` too, and a word after a
+        // boolean flag is its (wrong) value rather than a stray argument.
+        const std::string next = i + 1 < args.size() ? args[i + 1] : "";
+        if (!takes_words() && !next.empty() && next[0] != '-') {
+          if (!bool_word(style_, next))
+            return bad_bool(style_, f->spec.name, next);
           t.value = args[++i];
         }
+      } else if (i + 1 >= args.size()) {
+        return Error(Errc::invalid, f->spec.name + ": needs a value");
+      } else {
+        t.value = args[++i];
       }
-      KV_CHECK(f->set(t.value));
     }
-    KV_CHECK(check_arity(parsed.args));
-    return parsed;
+    KV_CHECK(f->set(t.value));
   }
+  KV_CHECK(check_arity(parsed.args));
+  return parsed;
+}
 
-  // Subcommands. First find the command word, skipping every known flag and its value (global
+// `PROGRAM [global flags] COMMAND [flags] ARGS`, flags of either kind anywhere.
+Result<Flags::Parsed> Flags::parse_commands(const std::vector<std::string>& args) const {
+  Parsed parsed;
+  // First find the command word, skipping every known flag and its value (global
   // and command flags may come anywhere, as with cobra), and look for -h/--help.
   bool help = false;
   std::vector<std::string> words;

@@ -108,6 +108,8 @@ class Flags {
   const Flag* find(const std::string& name) const;
   const Flag* find_anywhere(const std::string& name) const;
   bool takes_words() const;
+  Result<Parsed> parse_flat(const std::vector<std::string>& args) const;
+  Result<Parsed> parse_commands(const std::vector<std::string>& args) const;
   Status check_arity(const std::vector<std::string>& args) const;
   std::string flag_table(const std::string& title) const;
   std::string synopsis() const;
