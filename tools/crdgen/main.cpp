@@ -1,36 +1,25 @@
 // kv-crdgen: writes the kubevirt.io CRDs generated from api/v1's types into a directory.
 //   kv-crdgen DIR           write DIR/kubevirt.io_virtualmachines.yaml and
-//   ..._virtualmachineinstances.yaml kv-crdgen --check DIR   exit 1 (and say how to regenerate)
-//   when DIR's files differ
+//                           ..._virtualmachineinstances.yaml
+//   kv-crdgen --check DIR   exit 1 (and say how to regenerate) when DIR's files differ
 #include <fstream>
 #include <iostream>
 #include <sstream>
 #include <string>
 
 #include "api/v1/crd.hpp"
+#include "core/flags.hpp"
 
 int main(int argc, char** argv) {
   bool check = false;
-  std::string dir;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--check") {
-      check = true;
-    } else if (arg == "-h" || arg == "--help") {
-      std::cout << "usage: kv-crdgen [--check] DIR\n";
-      return 0;
-    } else if (dir.empty()) {
-      dir = arg;
-    } else {
-      std::cerr << "kv-crdgen: unexpected argument \"" << arg
-                << "\"; usage: kv-crdgen [--check] DIR\n";
-      return 2;
-    }
-  }
-  if (dir.empty()) {
-    std::cerr << "kv-crdgen: missing DIR; usage: kv-crdgen [--check] DIR\n";
-    return 2;
-  }
+  kv::core::Flags flags("kv-crdgen",
+                        "Writes the kubevirt.io CRDs generated from api/v1's types into DIR.");
+  flags.boolean({.name = "--check",
+                 .help = "write nothing; exit 1 (and say how to regenerate) when DIR's files "
+                         "differ"},
+                &check);
+  flags.argument({.name = "DIR", .help = "the directory of the CRD files"});
+  const std::string dir = flags.parse_or_exit(argc, argv, 2).args[0];
   int rc = 0;
   for (const auto& crd : kv::api::v1::generate_crds()) {
     const std::string path = dir + "/" + crd.file_name;

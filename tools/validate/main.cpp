@@ -7,18 +7,20 @@
 #include <string>
 
 #include "api/v1/validation.hpp"
+#include "core/flags.hpp"
 #include "core/yaml.hpp"
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::cerr << "usage: kv-validate FILE...   (YAML or JSON; multi-document; - for stdin is not "
-                 "supported)\n";
-    return 2;
-  }
+  kv::core::Flags flags("kv-validate",
+                        "Checks VirtualMachine and VirtualMachineInstance manifests as admission "
+                        "would; prints the defaulted objects as YAML when all are valid.");
+  flags.arguments(
+      {.name = "FILE...",
+       .help = "the manifests, YAML or JSON, multi-document (- for stdin is not supported)"});
+  const auto files = flags.parse_or_exit(argc, argv, 2).args;
   std::string out;
   bool invalid = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string file = argv[i];
+  for (const std::string& file : files) {
     auto docs = kv::core::yaml::file_to_json(file);
     if (!docs.ok()) {
       std::cerr << docs.error().message << "\n";

@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <map>
-#include <set>
+
+#include "core/flags.hpp"
 
 namespace kv::virtctl {
 
@@ -12,99 +13,6 @@ using core::Error;
 using core::Result;
 
 namespace {
-
-struct CommandSpec {
-  Command command;
-  std::string what;  // what the positional argument names, for messages
-  std::set<std::string> flags;
-  std::string synopsis;
-};
-
-const std::map<std::string, CommandSpec>& commands() {
-  static const std::map<std::string, CommandSpec> specs = {
-      {"start",
-       {Command::start,
-        "VirtualMachine",
-        {"--paused", "--dry-run"},
-        "start (VM) [--paused] [--dry-run]\n  Start a virtual machine."}},
-      {"stop",
-       {Command::stop,
-        "VirtualMachine",
-        {"--grace-period", "--force", "--dry-run"},
-        "stop (VM) [--grace-period=0 --force] [--dry-run]\n  Stop a virtual machine."}},
-      {"restart",
-       {Command::restart,
-        "VirtualMachine",
-        {"--grace-period", "--force", "--dry-run"},
-        "restart (VM) [--grace-period=0 --force] [--dry-run]\n  Restart a virtual machine."}},
-      {"pause",
-       {Command::pause,
-        "VirtualMachine or VirtualMachineInstance",
-        {"--dry-run"},
-        "pause (vm|vmi) (NAME) [--dry-run]\n  Pause a virtual machine."}},
-      {"unpause",
-       {Command::unpause,
-        "VirtualMachine or VirtualMachineInstance",
-        {"--dry-run"},
-        "unpause (vm|vmi) (NAME) [--dry-run]\n  Unpause a virtual machine."}},
-      {"soft-reboot",
-       {Command::soft_reboot,
-        "VirtualMachineInstance",
-        {},
-        "soft-reboot (VMI)\n  Soft reboot a virtual machine instance (ACPI request to the "
-        "guest)."}},
-      {"console",
-       {Command::console,
-        "VirtualMachineInstance",
-        {"--timeout"},
-        "console (VMI) [--timeout=5]\n  Connect to the serial console of a virtual machine "
-        "instance.\n  --timeout: how long to wait for the VMI to be Running: minutes (\"5\", "
-        "upstream's unit)\n  or a duration (\"90s\", \"2m\", \"1h\"). The escape sequence is ^]."}},
-      {"vnc",
-       {Command::vnc,
-        "VirtualMachineInstance",
-        {"--proxy-only", "--port", "--address"},
-        "vnc (VMI) --proxy-only [--port=0] [--address=127.0.0.1]\n  Serve the VNC display of a "
-        "virtual machine instance on a local TCP port\n  (printed as {\"port\":N}) for any VNC "
-        "viewer, one viewer at a time."}},
-      {"version",
-       {Command::version, "", {}, "version\n  Print the client and server version information."}},
-  };
-  return specs;
-}
-
-enum class Kind { value, boolean };
-const std::map<std::string, Kind>& flag_kinds() {
-  static const std::map<std::string, Kind> kinds = {
-      {"--kubeconfig", Kind::value},   {"--context", Kind::value},
-      {"--namespace", Kind::value},    {"--paused", Kind::boolean},
-      {"--dry-run", Kind::boolean},    {"--force", Kind::boolean},
-      {"--grace-period", Kind::value}, {"--timeout", Kind::value},
-      {"--proxy-only", Kind::boolean}, {"--port", Kind::value},
-      {"--address", Kind::value},
-  };
-  return kinds;
-}
-
-const std::set<std::string> kGlobalFlags = {"--kubeconfig", "--context", "--namespace"};
-
-Result<bool> parse_bool(const std::string& flag, const std::string& v) {
-  if (v == "true" || v == "1" || v == "t" || v == "T" || v == "TRUE" || v == "True")
-    return true;
-  if (v == "false" || v == "0" || v == "f" || v == "F" || v == "FALSE" || v == "False")
-    return false;
-  return Error(Errc::invalid, flag + ": \"" + v + "\" is not allowed: use true or false");
-}
-
-Result<long long> parse_int(const std::string& flag, const std::string& v, long long min,
-                            long long max, const std::string& meaning) {
-  char* end = nullptr;
-  long long n = std::strtoll(v.c_str(), &end, 10);
-  if (v.empty() || *end != '\0' || n < min || n > max)
-    return Error(Errc::invalid, flag + ": \"" + v + "\" is not allowed: " + meaning + " from " +
-                                    std::to_string(min) + " to " + std::to_string(max));
-  return n;
-}
 
 // DNS-1123 subdomain, as Kubernetes requires of VM names.
 bool valid_name(const std::string& s) {
@@ -116,11 +24,129 @@ bool valid_name(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [&](char c) { return alnum(c) || c == '-' || c == '.'; });
 }
 
-std::string command_list() {
-  std::string out;
-  for (const auto& [name, spec] : commands())
-    out += (out.empty() ? "" : ", ") + name;
-  return out;
+const std::map<std::string, Command> kCommands = {
+    {"start", Command::start},     {"stop", Command::stop},
+    {"restart", Command::restart}, {"pause", Command::pause},
+    {"unpause", Command::unpause}, {"soft-reboot", Command::soft_reboot},
+    {"console", Command::console}, {"vnc", Command::vnc},
+    {"version", Command::version},
+};
+
+// virtctl's command line, bound to *inv; *grace_set tells whether --grace-period was given.
+core::Flags virtctl_flags(Invocation* inv, bool* grace_set) {
+  using core::Flags;
+  Flags flags("virtctl",
+              "virtctl controls virtual machine related operations on your kubernetes cluster.",
+              Flags::Style::cobra);
+  flags.text({.name = "--kubeconfig",
+              .value = "FILE",
+              .help = "kubeconfig to use",
+              .shown_default = "$KUBECONFIG, else ~/.kube/config"},
+             &inv->global.kubeconfig);
+  flags.text({.name = "--context", .value = "NAME", .help = "kubeconfig context to use"},
+             &inv->global.context);
+  flags.value({.name = "--namespace",
+               .short_name = "-n",
+               .value = "NS",
+               .help = "namespace",
+               .shown_default = "the context's namespace"},
+              [inv](const std::string& v) -> core::Status {
+                if (!valid_name(v) || v.find('.') != std::string::npos)
+                  return Error(Errc::invalid,
+                               "--namespace: \"" + v +
+                                   "\" is not a namespace name: lowercase letters, digits "
+                                   "and '-', starting and ending with a letter or digit");
+                inv->global.ns = v;
+                return {};
+              });
+
+  const core::ArgSpec vm{.name = "VM", .help = "the VirtualMachine name"};
+  const core::ArgSpec vmi{.name = "VMI", .help = "the VirtualMachineInstance name"};
+  const core::ArgSpec kind{.name = "vm|vmi",
+                           .help = "a VirtualMachine or a VirtualMachineInstance"};
+  const core::ArgSpec name{.name = "NAME", .help = "its name"};
+  const core::FlagSpec dry_run{.name = "--dry-run",
+                               .help = "send the request as a dry run: nothing is changed"};
+  const core::FlagSpec grace{.name = "--grace-period",
+                             .value = "SECONDS",
+                             .help = "the guest's shutdown grace period (with --force)",
+                             .allowed = "a number of seconds"};
+  const core::FlagSpec force{.name = "--force", .help = "use --grace-period (both or neither)"};
+  auto grace_period = [inv, grace_set](long long n) {
+    inv->grace_period = n;
+    *grace_set = true;
+  };
+
+  auto& start = flags.command("start", "Start a virtual machine.");
+  start.argument(vm);
+  start.boolean({.name = "--paused", .help = "start the VM paused"}, &inv->paused);
+  start.boolean(dry_run, &inv->dry_run);
+
+  auto& stop = flags.command("stop", "Stop a virtual machine.");
+  stop.argument(vm);
+  stop.integer(grace, 0, 1LL << 40, grace_period);
+  stop.boolean(force, &inv->force);
+  stop.boolean(dry_run, &inv->dry_run);
+
+  auto& restart = flags.command("restart", "Restart a virtual machine.");
+  restart.argument(vm);
+  restart.integer(grace, 0, 1LL << 40, grace_period);
+  restart.boolean(force, &inv->force);
+  restart.boolean(dry_run, &inv->dry_run);
+
+  for (auto* c : {&flags.command("pause", "Pause a virtual machine."),
+                  &flags.command("unpause", "Unpause a virtual machine.")}) {
+    c->argument(kind);
+    c->argument(name);
+    c->boolean(dry_run, &inv->dry_run);
+  }
+
+  flags
+      .command("soft-reboot", "Soft reboot a virtual machine instance (ACPI request to the guest).")
+      .argument(vmi);
+
+  auto& console = flags.command(
+      "console", "Connect to the serial console of a virtual machine instance.",
+      "Connect to the serial console of a virtual machine instance. The escape sequence is ^].");
+  console.argument(vmi);
+  console.value({.name = "--timeout",
+                 .value = "MINUTES",
+                 .help = "how long to wait for the VMI to be Running: minutes (\"5\", upstream's "
+                         "unit) or a duration (\"90s\", \"2m\", \"1h\")",
+                 .shown_default = "5"},
+                [inv](const std::string& v) -> core::Status {
+                  auto t = parse_console_timeout(v);
+                  if (!t.ok())
+                    return t.error();
+                  inv->timeout = *t;
+                  return {};
+                });
+
+  auto& vnc = flags.command(
+      "vnc", "Serve the VNC display of a virtual machine instance (--proxy-only).",
+      "Serve the VNC display of a virtual machine instance on a local TCP port (printed as "
+      "{\"port\":N}) for any VNC viewer, one viewer at a time.");
+  vnc.argument(vmi);
+  vnc.boolean({.name = "--proxy-only", .help = "only serve the port, launch no viewer (required)"},
+              &inv->proxy_only);
+  vnc.integer({.name = "--port",
+               .value = "PORT",
+               .help = "the local port; 0: any free port",
+               .allowed = "a TCP port (0: any free port)"},
+              &inv->port, 0, 65535);
+  vnc.value({.name = "--address",
+             .value = "ADDR",
+             .help = "the local address to listen on",
+             .shown_default = inv->address},
+            [inv](const std::string& v) -> core::Status {
+              if (v.empty())
+                return Error(Errc::invalid, "--address: must not be empty; e.g. 127.0.0.1");
+              inv->address = v;
+              return {};
+            });
+
+  flags.command("version", "Print the client and server version information.");
+  return flags;
 }
 
 }  // namespace
@@ -146,154 +172,34 @@ Result<std::chrono::seconds> parse_console_timeout(const std::string& value) {
 
 Result<Invocation> parse_args(const std::vector<std::string>& args) {
   Invocation inv;
-  std::vector<std::string> positional;
-  std::vector<std::pair<std::string, std::string>> flags;  // in order; booleans as "true"/...
-  bool help = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--") {
-      positional.insert(positional.end(), args.begin() + static_cast<long>(i) + 1, args.end());
-      break;
-    }
-    if (a == "-h" || a == "--help") {
-      help = true;
-      continue;
-    }
-    if (a.size() < 2 || a[0] != '-') {
-      positional.push_back(a);
-      continue;
-    }
-    std::string name = a, value;
-    bool has_value = false;
-    if (auto eq = a.find('='); eq != std::string::npos) {
-      name = a.substr(0, eq);
-      value = a.substr(eq + 1);
-      has_value = true;
-    }
-    if (name == "-n")
-      name = "--namespace";
-    auto kind = flag_kinds().find(name);
-    if (kind == flag_kinds().end())
-      return Error(Errc::invalid, "unknown flag: " + name);
-    if (!has_value) {
-      if (kind->second == Kind::boolean) {
-        value = "true";
-      } else if (i + 1 >= args.size()) {
-        return Error(Errc::invalid, name + ": needs a value");
-      } else {
-        value = args[++i];
-      }
-    }
-    flags.emplace_back(name, value);
-  }
-
-  if (positional.empty() || positional[0] == "help") {
-    inv.command = Command::help;
-    if (positional.size() > 1)
-      inv.help_topic = positional[1];
-    if (!inv.help_topic.empty() && !commands().count(inv.help_topic))
-      return Error(Errc::invalid,
-                   "unknown help topic \"" + inv.help_topic + "\"; commands: " + command_list());
-    return inv;
-  }
-  auto spec_it = commands().find(positional[0]);
-  if (spec_it == commands().end())
-    return Error(Errc::invalid, "unknown command \"" + positional[0] +
-                                    "\" for \"virtctl\"; commands: " + command_list());
-  const std::string& cmd_name = spec_it->first;
-  const CommandSpec& spec = spec_it->second;
-  if (help) {
-    inv.command = Command::help;
-    inv.help_topic = cmd_name;
-    return inv;
-  }
-  inv.command = spec.command;
-
   bool grace_set = false;
-  for (const auto& [name, value] : flags) {
-    if (!kGlobalFlags.count(name) && !spec.flags.count(name)) {
-      std::string allowed;
-      for (const auto& f : spec.flags)
-        allowed += (allowed.empty() ? "" : ", ") + f;
-      return Error(Errc::invalid, "unknown flag: " + name + " for \"" + cmd_name + "\"" +
-                                      (allowed.empty() ? " (it takes none besides the global "
-                                                         "--kubeconfig, --context, -n)"
-                                                       : "; allowed: " + allowed));
-    }
-    if (name == "--kubeconfig") {
-      inv.global.kubeconfig = value;
-    } else if (name == "--context") {
-      inv.global.context = value;
-    } else if (name == "--namespace") {
-      if (!valid_name(value) || value.find('.') != std::string::npos)
-        return Error(Errc::invalid, "--namespace: \"" + value +
-                                        "\" is not a namespace name: lowercase letters, digits "
-                                        "and '-', starting and ending with a letter or digit");
-      inv.global.ns = value;
-    } else if (name == "--paused") {
-      auto b = parse_bool(name, value);
-      if (!b.ok())
-        return b.error();
-      inv.paused = *b;
-    } else if (name == "--dry-run") {
-      auto b = parse_bool(name, value);
-      if (!b.ok())
-        return b.error();
-      inv.dry_run = *b;
-    } else if (name == "--force") {
-      auto b = parse_bool(name, value);
-      if (!b.ok())
-        return b.error();
-      inv.force = *b;
-    } else if (name == "--proxy-only") {
-      auto b = parse_bool(name, value);
-      if (!b.ok())
-        return b.error();
-      inv.proxy_only = *b;
-    } else if (name == "--grace-period") {
-      auto n = parse_int(name, value, 0, 1LL << 40, "a number of seconds");
-      if (!n.ok())
-        return n.error();
-      inv.grace_period = *n;
-      grace_set = true;
-    } else if (name == "--port") {
-      auto n = parse_int(name, value, 0, 65535, "a TCP port (0: any free port)");
-      if (!n.ok())
-        return n.error();
-      inv.port = static_cast<int>(*n);
-    } else if (name == "--address") {
-      if (value.empty())
-        return Error(Errc::invalid, "--address: must not be empty; e.g. 127.0.0.1");
-      inv.address = value;
-    } else if (name == "--timeout") {
-      auto t = parse_console_timeout(value);
-      if (!t.ok())
-        return t.error();
-      inv.timeout = *t;
-    }
-  }
-
-  std::vector<std::string> rest(positional.begin() + 1, positional.end());
-  if (inv.command == Command::version) {
-    if (!rest.empty())
-      return Error(Errc::invalid, "version: takes no arguments, got \"" + rest[0] + "\"");
+  auto parsed = virtctl_flags(&inv, &grace_set).parse(args);
+  if (!parsed.ok())
+    return parsed.error();
+  if (parsed->outcome == core::Flags::Outcome::help) {
+    inv.command = Command::help;
+    inv.help_topic = parsed->command;
     return inv;
   }
+  inv.command = kCommands.at(parsed->command);
+  std::vector<std::string> rest = parsed->args;
+  if (inv.command == Command::version)
+    return inv;
   if (inv.command == Command::pause || inv.command == Command::unpause) {
-    if (rest.size() != 2)
-      return Error(Errc::invalid, cmd_name + ": needs two arguments, vm|vmi and NAME (got " +
-                                      std::to_string(rest.size()) + ")");
     if (rest[0] != "vm" && rest[0] != "vmi")
-      return Error(Errc::invalid,
-                   cmd_name + ": first argument \"" + rest[0] + "\" is not allowed: use vm or vmi");
+      return Error(Errc::invalid, parsed->command + ": first argument \"" + rest[0] +
+                                      "\" is not allowed: use vm or vmi");
     inv.vmi = rest[0] == "vmi";
     rest.erase(rest.begin());
   }
-  if (rest.size() != 1)
-    return Error(Errc::invalid, cmd_name + ": needs exactly one argument, the " + spec.what +
-                                    " name (got " + std::to_string(rest.size()) + ")");
+  const bool of_vm = inv.command == Command::start || inv.command == Command::stop ||
+                     inv.command == Command::restart;
+  const std::string what = of_vm ? "VirtualMachine"
+                           : inv.command == Command::pause || inv.command == Command::unpause
+                               ? "VirtualMachine or VirtualMachineInstance"
+                               : "VirtualMachineInstance";
   if (!valid_name(rest[0]))
-    return Error(Errc::invalid, "NAME: \"" + rest[0] + "\" is not a valid " + spec.what +
+    return Error(Errc::invalid, "NAME: \"" + rest[0] + "\" is not a valid " + what +
                                     " name: lowercase letters, digits, '-' and '.'");
   inv.name = rest[0];
 
@@ -307,25 +213,9 @@ Result<Invocation> parse_args(const std::vector<std::string>& args) {
 }
 
 std::string usage(const std::string& topic) {
-  const std::string globals =
-      "Global flags:\n"
-      "  --kubeconfig FILE   kubeconfig to use (default: $KUBECONFIG, else ~/.kube/config)\n"
-      "  --context NAME      kubeconfig context to use\n"
-      "  -n, --namespace NS  namespace (default: the context's namespace)\n";
-  if (!topic.empty()) {
-    auto it = commands().find(topic);
-    if (it != commands().end())
-      return "Usage: virtctl " + it->second.synopsis + "\n\n" + globals;
-  }
-  std::string out =
-      "virtctl controls virtual machine related operations on your kubernetes cluster.\n\n"
-      "Usage: virtctl COMMAND [flags]\n\nCommands:\n";
-  for (const auto& [name, spec] : commands()) {
-    std::string line = spec.synopsis.substr(0, spec.synopsis.find('\n'));
-    out += "  " + line + "\n";
-  }
-  out += "\n" + globals + "\nUse \"virtctl help COMMAND\" for more about a command.\n";
-  return out;
+  Invocation inv;
+  bool grace_set = false;
+  return virtctl_flags(&inv, &grace_set).usage(topic);
 }
 
 }  // namespace kv::virtctl

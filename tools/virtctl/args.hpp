@@ -1,7 +1,7 @@
 #pragma once
-// virtctl's command line, parsed into an Invocation by a pure function. Names, flags and
-// arity follow upstream virtctl (cobra): global flags anywhere, `--flag value`, `--flag=value`,
-// `-n value`; boolean flags bare or `--flag=true|false`.
+// virtctl's command line, parsed into an Invocation by a pure function over core/flags (which
+// also generates the usage). Names, flags and arity follow upstream virtctl (cobra): global flags
+// anywhere, `--flag value`, `--flag=value`, `-n value`; boolean flags bare or `--flag=true|false`.
 
 #include <chrono>
 #include <cstdint>

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "addon/resources.hpp"
+#include "core/flags.hpp"
 #include "core/http_get.hpp"
 #include "core/json.hpp"
 #include "core/kube/client.hpp"
@@ -96,28 +97,23 @@ std::map<std::string, double> api_requests(const std::string& metrics) {
 int main(int argc, char** argv) {
   std::string controller, ns = "bench";
   int vms = 1000, workers = 4, qps = 200, burst = 400, creators = 16;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc)
-        die(a + ": needs a value");
-      return argv[++i];
-    };
-    if (a == "--controller")
-      controller = next();
-    else if (a == "--vms")
-      vms = std::atoi(next().c_str());
-    else if (a == "--workers")
-      workers = std::atoi(next().c_str());
-    else if (a == "--qps")
-      qps = std::atoi(next().c_str());
-    else if (a == "--burst")
-      burst = std::atoi(next().c_str());
-    else if (a == "--namespace")
-      ns = next();
-    else
-      die("unknown flag " + a + " (see the header of bench_controller.cpp)");
-  }
+  kv::core::Flags flags("bench_controller",
+                        "N VirtualMachines created at once against the API server in $KUBECONFIG; "
+                        "prints a table (see the header of bench_controller.cpp).");
+  flags.text(
+      {.name = "--controller", .value = "PATH", .help = "the virt-controller binary (required)"},
+      &controller);
+  flags.integer({.name = "--vms", .value = "N", .help = "VirtualMachines to create"}, &vms, 1,
+                1000000);
+  flags.integer({.name = "--workers", .value = "N", .help = "the controller's VM and VMI workers"},
+                &workers, 1, 256);
+  flags.integer({.name = "--qps", .value = "N", .help = "the controller's --qps"}, &qps, 0, 100000);
+  flags.integer({.name = "--burst", .value = "N", .help = "the controller's --burst"}, &burst, 1,
+                100000);
+  flags.text(
+      {.name = "--namespace", .value = "NS", .help = "where the VMs are made (deleted at the end)"},
+      &ns);
+  flags.parse_or_exit(argc, argv, 1);
   if (controller.empty())
     die("--controller PATH is required");
 
