@@ -14,10 +14,9 @@ Status TlsContext::set_certificate(const std::string& cert_pem, const std::strin
   auto fail = [](const char* part, const std::string& why) {
     return Error(Errc::invalid, why).with("pem", part);
   };
+  // In order, each checked before the next is looked at: the first part at fault is named.
   if (cert_pem.empty())
     return fail(kPemCertificate, "empty");
-  if (key_pem.empty())
-    return fail(kPemKey, "empty");
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
   boost::system::error_code ec;
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
@@ -27,6 +26,8 @@ Status TlsContext::set_certificate(const std::string& cert_pem, const std::strin
   ctx->use_certificate_chain(boost::asio::buffer(cert_pem), ec);
   if (ec)
     return fail(kPemCertificate, ec.message());
+  if (key_pem.empty())
+    return fail(kPemKey, "empty");
   ctx->use_private_key(boost::asio::buffer(key_pem), ssl::context::pem, ec);
   if (ec)
     return fail(kPemKey, ec.message());
