@@ -293,6 +293,10 @@ std::optional<Result<Data>> complete_data(const json::Value& secret,
 
 }  // namespace
 
+Result<std::map<std::string, std::string>> decode_secret_data(const json::Value& secret) {
+  return decode_data(secret);
+}
+
 pki::LeafSpec api_leaf_spec(std::string_view ns, pki::Days validity) {
   pki::LeafSpec s;
   s.common_name = "virt-api";

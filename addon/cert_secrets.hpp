@@ -98,6 +98,9 @@ Result<CaBundleReport> inject_ca_bundle(
     const std::vector<std::string>& validating_webhook_config_names,
     const std::vector<std::string>& mutating_webhook_config_names);
 
+// A Secret's data, base64-decoded. Errc::parse names the key whose value is not base64.
+Result<std::map<std::string, std::string>> decode_secret_data(const core::json::Value& secret);
+
 // Waits for Secret ns/name to exist with every key in `required_keys`, and returns its data,
 // base64-decoded. Reads first, then watches (field selector metadata.name=<name>), re-listing
 // when the watch ends; API errors are retried with backoff and logged once per kind.

@@ -12,12 +12,12 @@
 #include <thread>
 
 #include "controller/controller.hpp"
-#include "controller/http_server.hpp"
 #include "controller/metrics.hpp"
 #include "core/kube/client.hpp"
 #include "core/kube/kubeconfig.hpp"
 #include "core/kube/leader_election.hpp"
 #include "core/log.hpp"
+#include "core/serve/server.hpp"
 
 namespace kv::controller {
 namespace {
@@ -110,32 +110,46 @@ int run(const Options& opts) {
     std::lock_guard lock(ctrl_mu);
     return ctrl && ctrl->synced();
   };
-  HttpServer server({
-      {"/metrics",
-       [&] {
-         return HttpAnswer{200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8"};
-       }},
-      {"/healthz",
-       [] {
-         return HttpAnswer{200, "ok\n"};
-       }},
-      {"/readyz",
-       [&] {
-         if (leading && synced())
-           return HttpAnswer{200, "ok\n"};
-         return HttpAnswer{503, leading ? "caches not synced\n" : "not the leader\n"};
-       }},
-      {"/leader",
-       [&] {
-         return leading ? HttpAnswer{200, "leader\n"} : HttpAnswer{503, "standby\n"};
-       }},
+  // Probes and scrapes inside the cluster network: plain HTTP, GET (and HEAD) only.
+  namespace serve = core::serve;
+  using Exchange = std::shared_ptr<serve::Exchange>;
+  auto text = [](int code, std::string body) {
+    return serve::Response(code, std::move(body), "text/plain; charset=utf-8");
+  };
+  serve::Router routes;
+  auto get = [&routes](const std::string& path, serve::Handler h) {
+    routes.add("GET", path, h).add("HEAD", path, h);
+  };
+  get("/metrics", [&](const Exchange& ex) {
+    ex->respond({200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8"});
   });
-  if (auto st = server.start(opts.http_address, opts.http_port); !st.ok()) {
-    log::error("cannot serve metrics and probes", {{"error", st.error().to_string()}});
+  get("/healthz", [&](const Exchange& ex) { ex->respond(text(200, "ok\n")); });
+  get("/readyz", [&](const Exchange& ex) {
+    if (leading && synced())
+      return ex->respond(text(200, "ok\n"));
+    ex->respond(text(503, leading ? "caches not synced\n" : "not the leader\n"));
+  });
+  get("/leader", [&](const Exchange& ex) {
+    ex->respond(leading ? text(200, "leader\n") : text(503, "standby\n"));
+  });
+  // Any method but GET/HEAD is refused before the path is looked at.
+  routes.on_not_found([&](const Exchange& ex) {
+    const auto m = ex->request().method();
+    const bool read = m == boost::beast::http::verb::get || m == boost::beast::http::verb::head;
+    ex->respond(read ? text(404, "not found\n") : text(405, "only GET\n"));
+  });
+  routes.on_method_not_allowed([&](const Exchange& ex) { ex->respond(text(405, "only GET\n")); });
+  serve::ServerOptions so;
+  so.address = opts.http_address;
+  so.port = opts.http_port;
+  so.address_flag = "--http-address";
+  auto server = serve::Server::start(so, std::move(routes));
+  if (!server.ok()) {
+    log::error("cannot serve metrics and probes", {{"error", server.error().to_string()}});
     return finish(1);
   }
   log::info("serving /metrics, /healthz, /readyz, /leader",
-            {{"address", opts.http_address}, {"port", std::to_string(server.port())}});
+            {{"address", opts.http_address}, {"port", std::to_string((*server)->port())}});
 
   std::unique_ptr<core::kube::LeaderElector> elector;
   std::thread elector_thread;
@@ -200,7 +214,7 @@ int run(const Options& opts) {
     elector->stop();  // releases the lease so a standby takes over at once
     elector_thread.join();
   }
-  server.stop();
+  (*server)->stop();
   {
     std::lock_guard lock(ctrl_mu);
     ctrl.reset();

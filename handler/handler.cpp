@@ -8,8 +8,8 @@
 #include "api/v1/codec.hpp"
 #include "core/kube/kubeconfig.hpp"
 #include "core/log.hpp"
+#include "core/serve/server.hpp"
 #include "handler/heartbeat.hpp"
-#include "handler/metrics_server.hpp"
 #include "handler/stream_server.hpp"
 
 namespace kv::handler {
@@ -229,7 +229,29 @@ Status Handler::start(std::chrono::milliseconds sync_timeout) {
                                     std::to_string(sync_timeout.count()) + " ms");
 
   if (opts_.metrics_port != 0) {
-    auto ms = MetricsServer::start(io_, opts_.metrics_address, opts_.metrics_port, metrics_);
+    // Plain HTTP, one request per connection; nothing secret is served here.
+    namespace serve = core::serve;
+    using Exchange = std::shared_ptr<serve::Exchange>;
+    auto once = [](serve::Response r) {
+      r.close = true;
+      return r;
+    };
+    serve::Router routes;
+    routes.add("GET", "/metrics", [this, once](const Exchange& ex) {
+      ex->respond(once({200, metrics_.render(), "text/plain; version=0.0.4"}));
+    });
+    routes.add("GET", "/healthz", [once](const Exchange& ex) { ex->respond(once({200, "ok\n"})); });
+    auto not_found = [once](const Exchange& ex) {
+      ex->respond(once({404, "not found: " + std::string(ex->request().target()) +
+                                 " (served: /metrics, /healthz)\n"}));
+    };
+    routes.on_not_found(not_found).on_method_not_allowed(not_found);
+    serve::ServerOptions so;
+    so.address = opts_.metrics_address;
+    so.port = opts_.metrics_port;
+    so.address_flag = "--metrics-address";
+    so.name = "metrics server";
+    auto ms = serve::Server::start(io_, std::move(so), std::move(routes));
     if (!ms.ok())
       return std::move(ms).error();
     metrics_server_ = std::move(*ms);
@@ -243,10 +265,15 @@ Status Handler::start(std::chrono::milliseconds sync_timeout) {
       KV_CHECK(start_stream_server(so));
     } else {
       // Everything else runs meanwhile: VMs keep being managed and /healthz answers while
-      // virt-api (which makes the certificates) is not up yet.
+      // virt-api (which makes the certificates) is not up yet. Later changes of the Secret
+      // (a rotated certificate) reach the running server without a restart.
       metrics_.set("kubevirt_handler_stream_server_ready", {}, 0);
-      cert_cancel_ = std::make_unique<kube::Cancel>();
-      cert_thread_ = std::thread([this] { stream_server_from_secret(); });
+      core::log::info("stream server: waiting for its certificate Secret",
+                      {{"secret", opts_.certs_namespace + "/" + opts_.certs_secret}});
+      cert_watch_ = std::make_unique<addon::SecretWatch>(
+          client_, opts_.certs_namespace, opts_.certs_secret,
+          std::vector<std::string>{"tls.crt", "tls.key", "ca.crt"},
+          [this](const addon::SecretWatch::Data& d) { return use_certificate_secret(d); });
     }
   }
 
@@ -310,49 +337,34 @@ int Handler::stream_server_port() const {
   return stream_ ? stream_->port() : 0;
 }
 
-void Handler::stream_server_from_secret() {
+Status Handler::use_certificate_secret(const std::map<std::string, std::string>& data) {
   const std::string secret = opts_.certs_namespace + "/" + opts_.certs_secret;
-  core::log::info("stream server: waiting for its certificate Secret", {{"secret", secret}});
-  while (!cert_cancel_->cancelled()) {
-    // A bounded wait so that a long absence is logged now and then, not only once.
-    auto data = addon::wait_for_secret(client_, opts_.certs_namespace, opts_.certs_secret,
-                                       {"tls.crt", "tls.key", "ca.crt"}, cert_cancel_.get(),
-                                       std::chrono::steady_clock::now() + 5min);
-    if (cert_cancel_->cancelled())
-      return;
-    Status st;
-    if (data.ok()) {
-      StreamServerOptions so;
-      so.cert_pem = data->at("tls.crt");
-      so.key_pem = data->at("tls.key");
+  Status st;
+  {
+    std::lock_guard lock(stream_mu_);
+    if (stream_) {
       // virt-api's client certificate is signed by the same CA as ours.
-      so.client_ca_pem = data->at("ca.crt");
-      st = start_stream_server(so);
-      if (st.ok()) {
-        core::log::info("stream server started with the certificate from its Secret",
-                        {{"secret", secret}, {"port", std::to_string(stream_server_port())}});
-        return;
-      }
-    } else {
-      st = std::move(data).error();
+      st = stream_->set_certificate(data.at("tls.crt"), data.at("tls.key"), data.at("ca.crt"));
+      if (st.ok())
+        core::log::info("stream server: new connections get the certificate now in its Secret",
+                        {{"secret", secret}});
     }
-    if (st.error().code == Errc::timeout) {
-      core::log::warn(
-          "stream server: still waiting for its certificate Secret (virt-api "
-          "creates it)",
-          {{"secret", secret}});
-      continue;
-    }
-    // A Secret that does not load (edited by hand?) or a port in use: try again later.
-    metrics_.inc("kubevirt_handler_errors_total", {{"kind", "certificate"}});
-    core::log::error(
-        "stream server: cannot start with the certificate from its Secret; "
-        "retrying in 30 s",
-        {{"secret", secret}, {"error", st.error().to_string()}});
-    std::unique_lock lock(hb_mu_);
-    if (hb_cv_.wait_for(lock, 30s, [this] { return stopping_; }))
-      return;
   }
+  if (stream_server_port() == 0) {
+    StreamServerOptions so;
+    so.cert_pem = data.at("tls.crt");
+    so.key_pem = data.at("tls.key");
+    so.client_ca_pem = data.at("ca.crt");
+    st = start_stream_server(so);
+    if (st.ok())
+      core::log::info("stream server started with the certificate from its Secret",
+                      {{"secret", secret}, {"port", std::to_string(stream_server_port())}});
+  }
+  // A Secret that does not load (edited by hand?) or a port in use: the next change of the
+  // Secret is tried again.
+  if (!st.ok())
+    metrics_.inc("kubevirt_handler_errors_total", {{"kind", "certificate"}});
+  return st;
 }
 
 void Handler::stop() {
@@ -364,10 +376,7 @@ void Handler::stop() {
     stopping_ = true;
   }
   hb_cv_.notify_all();
-  if (cert_cancel_)
-    cert_cancel_->cancel();
-  if (cert_thread_.joinable())
-    cert_thread_.join();
+  cert_watch_.reset();  // stops the watch and joins its thread
   queue_.shut_down();
   for (auto& t : workers_)
     t.join();

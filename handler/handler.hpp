@@ -12,12 +12,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "addon/cert_watch.hpp"
 #include "core/kube/client.hpp"
 #include "core/kube/events.hpp"
 #include "core/kube/informer.hpp"
@@ -25,6 +27,10 @@
 #include "core/result.hpp"
 #include "handler/launcher_links.hpp"
 #include "handler/metrics.hpp"
+
+namespace kv::core::serve {
+class Server;
+}  // namespace kv::core::serve
 
 namespace kv::handler {
 
@@ -62,7 +68,6 @@ core::Status validate(const Options& o);
 
 class StreamServer;
 struct StreamServerOptions;
-class MetricsServer;
 
 class Handler {
  public:
@@ -103,8 +108,9 @@ class Handler {
   void heartbeat_loop();
   // The stream server with `so`'s TLS material (files or PEMs).
   core::Status start_stream_server(const StreamServerOptions& so);
-  // Background: waits for the certificate Secret, then starts the stream server with it.
-  void stream_server_from_secret();
+  // The certificate Secret's data (from cert_watch_'s thread): starts the stream server with it,
+  // or, once started, gives it the new certificate for the connections from then on.
+  core::Status use_certificate_secret(const std::map<std::string, std::string>& data);
   void enqueue(const std::string& key) { queue_.add(key); }
 
   core::kube::KubeClient& client_;
@@ -120,9 +126,8 @@ class Handler {
   // Written by start() or the certificate thread, read by stream_server_port(): under stream_mu_.
   mutable std::mutex stream_mu_;
   std::unique_ptr<StreamServer> stream_;
-  std::thread cert_thread_;
-  std::unique_ptr<core::kube::Cancel> cert_cancel_;  // one per start()
-  std::unique_ptr<MetricsServer> metrics_server_;
+  std::unique_ptr<addon::SecretWatch> cert_watch_;  // one per start()
+  std::unique_ptr<core::serve::Server> metrics_server_;
   std::vector<std::thread> workers_;
   std::thread heartbeat_thread_;
   std::mutex hb_mu_;

@@ -7,6 +7,8 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include <deque>
+#include <fstream>
+#include <iterator>
 
 #include "core/json.hpp"
 #include "core/log.hpp"
@@ -19,6 +21,7 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace ssl = asio::ssl;
 namespace proto = launcher_com::proto;
+namespace serve = core::serve;
 using core::Errc;
 using core::Error;
 using tcp = asio::ip::tcp;
@@ -100,8 +103,9 @@ std::string message_body(const std::string& msg) {
 class StreamServer::Session : public std::enable_shared_from_this<StreamServer::Session> {
  public:
   Session(StreamServer& srv, Ws ws, asio::local::stream_protocol::socket unix_sock, std::string key,
-          bool console)
-      : srv_(srv),
+          bool console, std::shared_ptr<ssl::context> tls)
+      : tls_(std::move(tls)),
+        srv_(srv),
         alive_(srv.alive_),
         ws_(std::move(ws)),
         unix_(std::move(unix_sock)),
@@ -246,6 +250,7 @@ class StreamServer::Session : public std::enable_shared_from_this<StreamServer::
     });
   }
 
+  std::shared_ptr<ssl::context> tls_;  // the context ws_ was accepted with
   StreamServer& srv_;
   std::shared_ptr<bool> alive_;
   http::request<http::string_body> upgrade_;
@@ -264,56 +269,16 @@ class StreamServer::Session : public std::enable_shared_from_this<StreamServer::
   bool closed_ = false;
 };
 
-// One TLS connection: handshake, one HTTP request, then a response or a WebSocket session.
-class Connection : public std::enable_shared_from_this<Connection> {
+// One request on a TLS connection of the shared server: a response (the connection then closes),
+// or a WebSocket session that takes the connection over.
+class StreamRequest {
  public:
-  Connection(StreamServer& srv, std::shared_ptr<bool> alive, tcp::socket sock, ssl::context& ctx)
-      : srv_(srv), alive_(std::move(alive)), stream_(std::move(sock), ctx) {}
-
-  void run() {
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
-    stream_.async_handshake(
-        ssl::stream_base::server, [self = shared_from_this()](beast::error_code ec) {
-          if (ec) {
-            if (*self->alive_)
-              self->srv_.metrics().inc("kubevirt_handler_stream_errors_total", {{"kind", "tls"}});
-            core::log::debug("stream server: TLS handshake failed", {{"error", ec.message()}});
-            return;
-          }
-          self->read_request();
-        });
-  }
-
- private:
-  void read_request() {
-    http::async_read(stream_, buf_, req_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       if (ec || !*self->alive_)
-                         return;
-                       self->route();
-                     });
-  }
-
-  void respond(http::status status, const std::string& body) {
-    auto res = std::make_shared<http::response<http::string_body>>(status, req_.version());
-    res->set(http::field::content_type, "application/json");
-    res->keep_alive(false);
-    res->body() = body;
-    res->prepare_payload();
-    http::async_write(stream_, *res,
-                      [self = shared_from_this(), res](beast::error_code ec, size_t) {
-                        if (ec)
-                          return;
-                        self->stream_.async_shutdown([self](beast::error_code) {});
-                      });
-  }
+  StreamRequest(StreamServer& srv, std::shared_ptr<bool> alive, std::shared_ptr<serve::Exchange> ex)
+      : srv_(srv), alive_(std::move(alive)), ex_(std::move(ex)) {}
 
   void route() {
-    std::string target(req_.target());
-    if (req_.method() == http::verb::get && target == "/healthz") {
-      respond(http::status::ok, "{}\n");
-      return;
-    }
+    const auto& req = ex_->request();
+    std::string target(req.target());
     auto t = parse_stream_target(target);
     if (!t) {
       respond(http::status::not_found,
@@ -323,7 +288,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return;
     }
     if (t->action == "console" || t->action == "vnc") {
-      if (req_.method() != http::verb::get || !websocket::is_upgrade(req_)) {
+      if (req.method() != http::verb::get || !websocket::is_upgrade(req)) {
         respond(http::status::bad_request,
                 message_body(t->action + ": needs a WebSocket upgrade (GET with Upgrade)"));
         return;
@@ -344,19 +309,29 @@ class Connection : public std::enable_shared_from_this<Connection> {
                            "\" (allowed: console, vnc, pause, unpause, softreboot)"));
       return;
     }
-    if (req_.method() != http::verb::put) {
+    if (req.method() != http::verb::put) {
       respond(http::status::method_not_allowed, message_body(t->action + ": use PUT"));
       return;
     }
-    srv_.backend().command(t->ns, t->name, *cmd, [self = shared_from_this()](core::Status st) {
-      if (!*self->alive_)
+    srv_.backend().command(t->ns, t->name, *cmd, [ex = ex_, alive = alive_](core::Status st) {
+      if (!*alive)
         return;
       if (st.ok())
-        self->respond(http::status::ok, "{}\n");
+        reply(*ex, http::status::ok, "{}\n");
       else
-        self->respond(http_status_of(st.error().code), message_body(st.error().message));
+        reply(*ex, http_status_of(st.error().code), message_body(st.error().message));
     });
   }
+
+  // Every answer ends the connection.
+  static void reply(serve::Exchange& ex, http::status status, std::string body) {
+    serve::Response r(static_cast<int>(status), std::move(body), "application/json");
+    r.close = true;
+    ex.respond(std::move(r));
+  }
+
+ private:
+  void respond(http::status status, std::string body) { reply(*ex_, status, std::move(body)); }
 
   void open_stream(const StreamTarget& t) {
     const bool console = t.action == "console";
@@ -374,11 +349,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
           old->close(websocket::close_code::policy_error, "another console session took over");
     }
     const std::string path = *dir + (console ? "/virt-serial0" : "/virt-vnc");
-    asio::local::stream_protocol::socket unix_sock(stream_.get_executor());
+    auto unix_sock = std::make_shared<asio::local::stream_protocol::socket>(ex_->executor());
     boost::system::error_code ec;
     auto short_path = UnixPath::make(path);
     if (short_path.ok())
-      unix_sock.connect(asio::local::stream_protocol::endpoint(short_path->path()), ec);
+      unix_sock->connect(asio::local::stream_protocol::endpoint(short_path->path()), ec);
     else
       ec = boost::system::errc::make_error_code(boost::system::errc::no_such_file_or_directory);
     if (ec) {
@@ -387,24 +362,28 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                                               " (" + path + "): " + ec.message()));
       return;
     }
-    auto s = std::make_shared<StreamServer::Session>(srv_, Ws(std::move(stream_)),
-                                                     std::move(unix_sock), key, console);
-    srv_.sessions()[s.get()] = s;
-    if (console) {
-      srv_.consoles()[key] = s;
-      srv_.metrics().set("kubevirt_handler_console_sessions", {},
-                         ++StreamServer::Session::live_consoles());
-    }
-    srv_.metrics().inc("kubevirt_handler_stream_sessions_total", {{"kind", t.action}});
-    core::log::info("stream session", {{"vmi", key}, {"kind", t.action}});
-    s->start(std::move(req_));
+    ex_->upgrade(
+        [srv = &srv_, alive = alive_, unix_sock, key, console, kind = t.action](serve::Upgraded u) {
+          if (!*alive)
+            return;
+          auto s = std::make_shared<StreamServer::Session>(
+              *srv, Ws(std::move(std::get<serve::TlsStream>(u.stream))), std::move(*unix_sock), key,
+              console, std::move(u.tls_context));
+          srv->sessions()[s.get()] = s;
+          if (console) {
+            srv->consoles()[key] = s;
+            srv->metrics().set("kubevirt_handler_console_sessions", {},
+                               ++StreamServer::Session::live_consoles());
+          }
+          srv->metrics().inc("kubevirt_handler_stream_sessions_total", {{"kind", kind}});
+          core::log::info("stream session", {{"vmi", key}, {"kind", kind}});
+          s->start(std::move(u.request));
+        });
   }
 
   StreamServer& srv_;
   std::shared_ptr<bool> alive_;
-  TlsStream stream_;
-  beast::flat_buffer buf_;
-  http::request<http::string_body> req_;
+  std::shared_ptr<serve::Exchange> ex_;
 };
 
 StreamServer::StreamServer(asio::io_context& io, StreamServerOptions opts, StreamBackend backend,
@@ -413,8 +392,7 @@ StreamServer::StreamServer(asio::io_context& io, StreamServerOptions opts, Strea
       opts_(std::move(opts)),
       backend_(std::move(backend)),
       metrics_(metrics),
-      ssl_(ssl::context::tls_server),
-      acceptor_(io) {
+      tls_(std::make_shared<serve::TlsContext>(serve::ClientAuth::require)) {
   metrics_.declare("kubevirt_handler_console_sessions", Metrics::Type::gauge,
                    "Open console sessions.");
   metrics_.declare("kubevirt_handler_console_dropped_bytes_total", Metrics::Type::counter,
@@ -429,6 +407,55 @@ StreamServer::~StreamServer() {
   *alive_ = false;
 }
 
+core::Status StreamServer::set_certificate(const std::string& cert_pem, const std::string& key_pem,
+                                           const std::string& client_ca_pem) {
+  return set_certificate_from({}, cert_pem, {}, key_pem, {}, client_ca_pem);
+}
+
+core::Status StreamServer::set_certificate_from(const std::string& cert_file,
+                                                const std::string& cert_pem,
+                                                const std::string& key_file,
+                                                const std::string& key_pem,
+                                                const std::string& client_ca_file,
+                                                const std::string& client_ca_pem) {
+  // Each of the three comes from its file, or else from its PEM text.
+  struct Part {
+    const char* flag;
+    const char* pem_part;
+    const std::string& file;
+    const std::string& pem;
+    std::string text;
+  };
+  Part parts[] = {{"--tls-cert", serve::kPemCertificate, cert_file, cert_pem, {}},
+                  {"--tls-key", serve::kPemKey, key_file, key_pem, {}},
+                  {"--client-ca", serve::kPemClientCa, client_ca_file, client_ca_pem, {}}};
+  auto source = [](const Part& p) {
+    return p.file.empty() ? std::string("the PEM text") : "\"" + p.file + "\"";
+  };
+  for (auto& p : parts) {
+    if (p.file.empty()) {
+      p.text = p.pem;
+      continue;
+    }
+    std::ifstream in(p.file);
+    if (!in)
+      return Error(Errc::invalid,
+                   std::string(p.flag) + ": cannot load " + source(p) + ": cannot read the file");
+    p.text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto st = tls_->set_certificate(parts[0].text, parts[1].text, parts[2].text);
+  if (st.ok())
+    return st;
+  for (const auto& p : parts)
+    if (st.error().get("pem") == p.pem_part) {
+      if (p.text.empty())
+        return Error(Errc::invalid, std::string(p.flag) + ": required (a PEM file, or PEM text)");
+      return Error(Errc::invalid,
+                   std::string(p.flag) + ": cannot load " + source(p) + ": " + st.error().message);
+    }
+  return st;
+}
+
 core::Result<std::unique_ptr<StreamServer>> StreamServer::start(asio::io_context& io,
                                                                 StreamServerOptions opts,
                                                                 StreamBackend backend,
@@ -436,78 +463,45 @@ core::Result<std::unique_ptr<StreamServer>> StreamServer::start(asio::io_context
   std::unique_ptr<StreamServer> s(
       new StreamServer(io, std::move(opts), std::move(backend), metrics));
   const auto& o = s->opts_;
-  boost::system::error_code ec;
-  s->ssl_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-  // Each of the three comes from its file, or else from its PEM text.
-  auto load = [&](const char* flag, const std::string& file, const std::string& pem, auto from_file,
-                  auto from_pem) -> core::Status {
-    if (file.empty() && pem.empty())
-      return Error(Errc::invalid, std::string(flag) + ": required (a PEM file, or PEM text)");
-    if (!file.empty())
-      from_file(ec);
-    else
-      from_pem(asio::buffer(pem), ec);
-    if (ec)
-      return Error(Errc::invalid,
-                   std::string(flag) + ": cannot load " +
-                       (file.empty() ? std::string("the PEM text") : "\"" + file + "\"") + ": " +
-                       ec.message());
-    return {};
-  };
-  auto& c = s->ssl_;
-  KV_CHECK(load(
-      "--tls-cert", o.cert_file, o.cert_pem,
-      [&](auto& e) { c.use_certificate_chain_file(o.cert_file, e); },
-      [&](auto b, auto& e) { c.use_certificate_chain(b, e); }));
-  KV_CHECK(load(
-      "--tls-key", o.key_file, o.key_pem,
-      [&](auto& e) { c.use_private_key_file(o.key_file, ssl::context::pem, e); },
-      [&](auto b, auto& e) { c.use_private_key(b, ssl::context::pem, e); }));
-  KV_CHECK(load(
-      "--client-ca", o.client_ca_file, o.client_ca_pem,
-      [&](auto& e) { c.load_verify_file(o.client_ca_file, e); },
-      [&](auto b, auto& e) { c.add_certificate_authority(b, e); }));
-  s->ssl_.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+  KV_CHECK(s->set_certificate_from(o.cert_file, o.cert_pem, o.key_file, o.key_pem, o.client_ca_file,
+                                   o.client_ca_pem));
 
-  auto addr = asio::ip::make_address(o.address, ec);
-  if (ec)
-    return Error(Errc::invalid, "--listen-address: \"" + o.address + "\" is not an IP address");
-  tcp::endpoint ep(addr, static_cast<unsigned short>(o.port));
-  s->acceptor_.open(ep.protocol(), ec);
-  if (!ec)
-    s->acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec)
-    s->acceptor_.bind(ep, ec);
-  if (!ec)
-    s->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec)
-    return Error(Errc::io, "stream server: cannot listen on " + o.address + ":" +
-                               std::to_string(o.port) + ": " + ec.message());
-  s->port_ = s->acceptor_.local_endpoint().port();
-  asio::post(io, [p = s.get(), alive = s->alive_] {
+  serve::ServerOptions so;
+  so.address = o.address;
+  so.port = o.port;
+  so.name = "stream server";
+  so.tls = s->tls_;
+  so.on_tls_error = [p = s.get(), alive = s->alive_](const boost::system::error_code&) {
     if (*alive)
-      p->accept();
+      p->metrics_.inc("kubevirt_handler_stream_errors_total", {{"kind", "tls"}});
+  };
+  serve::Router routes;
+  routes.add("GET", "/healthz", [](const std::shared_ptr<serve::Exchange>& ex) {
+    StreamRequest::reply(*ex, http::status::ok, "{}\n");
   });
+  // Everything else (a POST to /healthz too) goes through the VMI paths' own checks.
+  routes.add("*", "/*",
+             [p = s.get(), alive = s->alive_](const std::shared_ptr<serve::Exchange>& ex) {
+               if (!*alive)
+                 return;
+               StreamRequest(*p, alive, ex).route();
+             });
+  auto server = serve::Server::start(io, std::move(so), std::move(routes));
+  if (!server.ok())
+    return std::move(server).error();
+  s->server_ = std::move(*server);
   return s;
 }
 
-void StreamServer::accept() {
-  acceptor_.async_accept([this, alive = alive_](boost::system::error_code ec, tcp::socket sock) {
-    if (!*alive || ec == asio::error::operation_aborted || !acceptor_.is_open())
-      return;
-    if (!ec)
-      std::make_shared<Connection>(*this, alive_, std::move(sock), ssl_)->run();
-    accept();
-  });
+int StreamServer::port() const {
+  return server_->port();
 }
 
 void StreamServer::stop() {
+  server_->stop();
   asio::post(io_, [this, alive = alive_] {
     if (!*alive)
       return;
-    boost::system::error_code ec;
-    acceptor_.close(ec);
     std::vector<std::shared_ptr<Session>> live;
     for (auto& [_, w] : sessions_)
       if (auto s = w.lock())

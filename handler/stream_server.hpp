@@ -17,7 +17,8 @@
 // VNC: QEMU's VNC server buffers for slow clients itself without stopping the guest, so there we
 // stop reading QEMU's socket while the client is behind (dropping would break the protocol).
 //
-// Runs on the handler's io_context thread; start/stop from any thread.
+// Serves on core/serve's server, on the handler's io_context thread; start/stop from any thread.
+// The certificate can be replaced while serving (set_certificate): new connections get the new one.
 
 #include <utility>  // before Asio: Boost 1.74 awaitable.hpp uses std::exchange unincluded
 
@@ -30,6 +31,7 @@
 #include <string>
 
 #include "core/result.hpp"
+#include "core/serve/server.hpp"
 #include "handler/metrics.hpp"
 #include "launcher_com/protocol.hpp"
 
@@ -60,6 +62,8 @@ struct StreamBackend {
 
 class StreamServer {
  public:
+  // Listens on `io` (core/serve). Errors name the option: "--tls-cert: required ...",
+  // "--tls-key: cannot load ...", "--listen-address: ...".
   static core::Result<std::unique_ptr<StreamServer>> start(boost::asio::io_context& io,
                                                            StreamServerOptions opts,
                                                            StreamBackend backend, Metrics& metrics);
@@ -67,30 +71,35 @@ class StreamServer {
   // Stops accepting and closes every session. Thread-safe; the server must then outlive the
   // io_context's pending work (the handler stops the io_context before destroying it).
   void stop();
-  int port() const { return port_; }
+  int port() const;
+  // A new certificate, key and client CA (PEM) for the connections accepted from now on; on an
+  // error (naming the option as start() does) the previous ones stay. Thread-safe.
+  core::Status set_certificate(const std::string& cert_pem, const std::string& key_pem,
+                               const std::string& client_ca_pem);
 
   class Session;
 
  private:
   StreamServer(boost::asio::io_context& io, StreamServerOptions opts, StreamBackend backend,
                Metrics& metrics);
-  void accept();
+  core::Status set_certificate_from(const std::string& cert_file, const std::string& cert_pem,
+                                    const std::string& key_file, const std::string& key_pem,
+                                    const std::string& client_ca_file,
+                                    const std::string& client_ca_pem);
 
-  friend class Connection;
   boost::asio::io_context& io_;
   StreamServerOptions opts_;
   StreamBackend backend_;
   Metrics& metrics_;
-  boost::asio::ssl::context ssl_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-  int port_ = 0;
+  std::shared_ptr<core::serve::TlsContext> tls_;
+  std::unique_ptr<core::serve::Server> server_;
   // Console sessions by "ns/name" (io thread only).
   std::map<std::string, std::weak_ptr<Session>> consoles_;
   std::map<Session*, std::weak_ptr<Session>> sessions_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
  public:
-  // For the session and connection implementations (io thread only).
+  // For the session and request implementations (io thread only).
   std::map<std::string, std::weak_ptr<Session>>& consoles() { return consoles_; }
   std::map<Session*, std::weak_ptr<Session>>& sessions() { return sessions_; }
   const StreamServerOptions& options() const { return opts_; }

@@ -5,9 +5,11 @@
 #include <cstdio>
 
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include "addon/cert_secrets.hpp"
+#include "addon/cert_watch.hpp"
 #include "core/kube/kubeconfig.hpp"
 #include "core/log.hpp"
 
@@ -165,6 +167,25 @@ int run(const Options& opts) {
   }
   core::log::info("virt-api: serving",
                   {{"address", opts.listen_address}, {"port", std::to_string((*server)->port())}});
+
+  // Certificates from the cluster are followed: a rotated virt-api-certs (or a new CA in it) is
+  // served from the next connection on, without a restart.
+  std::mutex ca_mu;
+  Options current = *effective;
+  std::unique_ptr<addon::SecretWatch> cert_watch;
+  if (from_cluster)
+    cert_watch = std::make_unique<addon::SecretWatch>(
+        **client, opts.certs_namespace, addon::kApiCertsSecretName,
+        std::vector<std::string>{"tls.crt", "tls.key", "ca.crt"},
+        [&](const addon::SecretWatch::Data& d) -> core::Status {
+          const auto &crt = d.at("tls.crt"), &key = d.at("tls.key"), &ca = d.at("ca.crt");
+          KV_CHECK((*server)->set_certificates(crt, key, crt, key, ca));
+          core::log::info("virt-api: new connections get the certificate now in its Secret",
+                          {{"secret", opts.certs_namespace + "/" + addon::kApiCertsSecretName}});
+          std::lock_guard lock(ca_mu);
+          current.ca_pem = ca;
+          return {};
+        });
   bool had_config = false;
   for (;;) {
     auto st = refresh_request_header_config(**client, **server);
@@ -177,7 +198,12 @@ int run(const Options& opts) {
     had_config = had_config || st.ok();
     // Again on every round: the APIService or a webhook configuration applied after virt-api
     // started (or re-created without its caBundle) gets the CA within one period.
-    if (auto ca = keep_ca_bundles(**client, *effective); !ca.ok())
+    Options now;
+    {
+      std::lock_guard lock(ca_mu);
+      now = current;
+    }
+    if (auto ca = keep_ca_bundles(**client, now); !ca.ok())
       core::log::warn("virt-api: cannot set the CA bundles", {{"error", ca.error().message}});
     timespec wait{had_config ? opts.auth_refresh_seconds : 5, 0};
     int sig = sigtimedwait(&sigs, nullptr, &wait);
@@ -186,6 +212,7 @@ int run(const Options& opts) {
       break;
     }
   }
+  cert_watch.reset();
   (*server)->stop();
   return 0;
 }

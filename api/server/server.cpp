@@ -21,6 +21,8 @@
 #include "api/server/status.hpp"
 #include "core/json.hpp"
 #include "core/log.hpp"
+#include "core/metrics/registry.hpp"
+#include "core/serve/server.hpp"
 
 namespace kv::apiserver {
 namespace asio = boost::asio;
@@ -29,6 +31,7 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 namespace json = core::json;
 namespace kube = core::kube;
+namespace serve = core::serve;
 using core::Errc;
 using core::Error;
 using tcp = asio::ip::tcp;
@@ -38,6 +41,7 @@ using Request = http::request<http::string_body>;
 namespace {
 
 constexpr size_t kMaxBody = 8 << 20;
+constexpr const char* kRequestsTotal = "kubevirt_virt_api_requests_total";
 constexpr auto kIdle = std::chrono::seconds(120);
 constexpr auto kDialTimeout = std::chrono::seconds(15);
 
@@ -176,51 +180,92 @@ Reply error_reply(const ApiError& e) {
   return {e.code, status_body(e)};
 }
 
+serve::Response to_response(Reply r) {
+  serve::Response res(r.code, std::move(r.body), std::move(r.content_type));
+  res.headers.emplace_back("Cache-Control", "no-cache, private");
+  return res;
+}
+
+// virt-api's client side for the handlers: our certificate (optional) and the CA that signed
+// theirs. Errors name the option.
+core::Result<std::shared_ptr<ssl::context>> handler_context(const std::string& cert_pem,
+                                                            const std::string& key_pem,
+                                                            const std::string& ca_pem) {
+  auto h = std::make_shared<ssl::context>(ssl::context::tls_client);
+  boost::system::error_code ec;
+  h->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                 ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                 ssl::context::single_dh_use);
+  if (!cert_pem.empty()) {
+    h->use_certificate_chain(asio::buffer(cert_pem), ec);
+    if (ec)
+      return Error(Errc::invalid, "--client-cert: cannot load the certificate: " + ec.message());
+    h->use_private_key(asio::buffer(key_pem), ssl::context::pem, ec);
+    if (ec)
+      return Error(Errc::invalid, "--client-key: cannot load the key: " + ec.message());
+  }
+  if (!ca_pem.empty()) {
+    h->add_certificate_authority(asio::buffer(ca_pem), ec);
+    if (ec)
+      return Error(Errc::invalid, "--ca: cannot load the CA bundle: " + ec.message());
+  }
+  h->set_verify_mode(ssl::verify_peer);
+  return h;
+}
+
+// The serving certificate into `tls`; errors name the option.
+core::Status set_serving(serve::TlsContext& tls, const std::string& cert_pem,
+                         const std::string& key_pem) {
+  if (cert_pem.empty())
+    return Error(Errc::invalid, "--tls-cert: required (the serving certificate, PEM)");
+  if (key_pem.empty())
+    return Error(Errc::invalid, "--tls-key: required (the serving key, PEM)");
+  auto st = tls.set_certificate(cert_pem, key_pem);
+  if (st.ok())
+    return st;
+  if (st.error().get("pem") == serve::kPemKey)
+    return Error(Errc::invalid, "--tls-key: cannot load the key: " + st.error().message);
+  return Error(Errc::invalid, "--tls-cert: cannot load the certificate: " + st.error().message);
+}
+
 }  // namespace
 
 // -------------------------------------------------------------------------------------------
 struct Server::Impl {
   ServerConfig config;
   kube::KubeClient& client;
-  // TLS contexts outlive the io_context (declared first, destroyed last).
-  ssl::context server_tls{ssl::context::tls_server};
-  ssl::context handler_tls{ssl::context::tls_client};
-  asio::io_context io;
-  tcp::acceptor acceptor{io};
+  // The serving certificate (replaceable while serving: set_certificates).
+  std::shared_ptr<serve::TlsContext> server_tls =
+      std::make_shared<serve::TlsContext>(serve::ClientAuth::request);
   asio::thread_pool workers;
-  std::vector<std::thread> threads;
+  std::unique_ptr<serve::Server> http;
   std::once_flag stopped;
-  int port = 0;
 
   mutable std::mutex mu;
   std::shared_ptr<const RequestHeaderConfig> request_header;
-  std::map<std::pair<std::string, int>, int64_t> counts;
+  // For dialing virt-handlers; a link keeps the one it started with.
+  std::shared_ptr<ssl::context> handler_tls;
+
+  core::metrics::Registry metrics;
 
   Impl(ServerConfig c, kube::KubeClient& k)
-      : config(std::move(c)),
-        client(k),
-        workers(static_cast<size_t>(std::max(1, config.workers))) {}
+      : config(std::move(c)), client(k), workers(static_cast<size_t>(std::max(1, config.workers))) {
+    metrics.declare(kRequestsTotal, core::metrics::Type::counter,
+                    "Requests served, by route and HTTP code.");
+  }
 
+  std::shared_ptr<ssl::context> handler_context() const {
+    std::lock_guard lock(mu);
+    return handler_tls;
+  }
   std::shared_ptr<const RequestHeaderConfig> auth_config() const {
     std::lock_guard lock(mu);
     return request_header;
   }
   void count(const std::string& route, int code) {
-    std::lock_guard lock(mu);
-    ++counts[{route, code}];
+    metrics.inc(kRequestsTotal, {{"route", route}, {"code", std::to_string(code)}});
   }
-  std::string metrics_text() const {
-    std::lock_guard lock(mu);
-    std::string out =
-        "# HELP kubevirt_virt_api_requests_total Requests served, by route and HTTP code.\n"
-        "# TYPE kubevirt_virt_api_requests_total counter\n";
-    for (const auto& [k, n] : counts)
-      out += "kubevirt_virt_api_requests_total{route=\"" + k.first + "\",code=\"" +
-             std::to_string(k.second) + "\"} " + std::to_string(n) + "\n";
-    return out;
-  }
-
-  void accept();
+  std::string metrics_text() { return metrics.render(); }
 
   // The handler endpoint for a VMI action or stream (actions.hpp; blocking).
   std::variant<tcp::endpoint, ApiError> handler_endpoint(const Route& r) {
@@ -245,7 +290,9 @@ class HandlerLink : public std::enable_shared_from_this<HandlerLink> {
  public:
   using Done = std::function<void(beast::error_code, std::shared_ptr<HandlerLink>)>;
   HandlerLink(Server::Impl& srv, asio::any_io_executor ex)
-      : stream_(ex, srv.handler_tls), server_name_(srv.config.handler_server_name) {}
+      : tls_(srv.handler_context()),
+        stream_(ex, *tls_),
+        server_name_(srv.config.handler_server_name) {}
 
   void start(tcp::endpoint ep, Request req, Done done) {
     req_ = std::move(req);
@@ -290,6 +337,7 @@ class HandlerLink : public std::enable_shared_from_this<HandlerLink> {
     if (d)
       d(ec, shared_from_this());
   }
+  std::shared_ptr<ssl::context> tls_;  // before stream_: the stream uses it
   TlsStream stream_;
   std::string server_name_;
   Request req_;
@@ -303,10 +351,26 @@ class HandlerLink : public std::enable_shared_from_this<HandlerLink> {
 // (TCP back-pressure) and nothing is buffered beyond 2 x 16 KiB.
 class Splice : public std::enable_shared_from_this<Splice> {
  public:
-  Splice(TlsStream client, TlsStream& handler, std::shared_ptr<HandlerLink> keep)
-      : client_(std::move(client)), handler_(handler), keep_(std::move(keep)) {}
+  Splice(serve::Upgraded client, TlsStream& handler, std::shared_ptr<HandlerLink> keep)
+      : client_tls_(std::move(client.tls_context)),
+        client_(std::get<TlsStream>(std::move(client.stream))),
+        handler_(handler),
+        keep_(std::move(keep)) {}
 
-  void start(std::string to_handler, std::string to_client) {
+  // Writes the handler's 101 to the client, then relays.
+  void start(std::shared_ptr<http::response<http::string_body>> res, std::string to_handler,
+             std::string to_client) {
+    http::async_write(client_, *res,
+                      [self = shared_from_this(), res, to_handler = std::move(to_handler),
+                       to_client = std::move(to_client)](beast::error_code ec, size_t) mutable {
+                        if (ec)
+                          return self->end();
+                        self->relay(std::move(to_handler), std::move(to_client));
+                      });
+  }
+
+ private:
+  void relay(std::string to_handler, std::string to_client) {
     beast::get_lowest_layer(client_).expires_never();
     beast::get_lowest_layer(handler_).expires_never();
     // Bytes already read past the HTTP headers go first.
@@ -314,7 +378,6 @@ class Splice : public std::enable_shared_from_this<Splice> {
     write_then_pump(handler_, client_, b_, std::move(to_client));
   }
 
- private:
   using Buf = std::array<char, 16384>;
   void write_then_pump(TlsStream& from, TlsStream& to, Buf& buf, std::string pending) {
     if (pending.empty())
@@ -353,6 +416,7 @@ class Splice : public std::enable_shared_from_this<Splice> {
     beast::get_lowest_layer(handler_).close();
   }
 
+  std::shared_ptr<ssl::context> client_tls_;  // before client_: the stream uses it
   TlsStream client_;
   TlsStream& handler_;
   std::shared_ptr<HandlerLink> keep_;
@@ -360,54 +424,21 @@ class Splice : public std::enable_shared_from_this<Splice> {
   bool ended_ = false;
 };
 
-// One client connection: TLS, then HTTP/1.1 requests (keep-alive), or a relay after an upgrade.
-class Connection : public std::enable_shared_from_this<Connection> {
+// One request, from the shared server (core/serve): answered here, on the worker pool, by a
+// virt-handler, or relayed to a virt-handler after an upgrade.
+class Call : public std::enable_shared_from_this<Call> {
  public:
-  Connection(Server::Impl& srv, tcp::socket sock)
-      : srv_(srv), stream_(std::move(sock), srv.server_tls) {}
-
-  void run() {
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
-    stream_.async_handshake(
-        ssl::stream_base::server, [self = shared_from_this()](beast::error_code ec) {
-          if (ec) {
-            core::log::debug("virt-api: TLS handshake failed", {{"error", ec.message()}});
-            return;
-          }
-          self->peer_pem();
-          self->read_request();
-        });
-  }
+  Call(Server::Impl& srv, std::shared_ptr<serve::Exchange> ex) : srv_(srv), ex_(std::move(ex)) {}
 
  private:
-  // The client's certificate and chain as PEM (checked per request against the current CA).
-  void peer_pem() {
-    SSL* ssl = stream_.native_handle();
-    auto to_pem = [](X509* x) {
-      BIO* bio = BIO_new(BIO_s_mem());
-      PEM_write_bio_X509(bio, x);
-      char* data = nullptr;
-      long n = BIO_get_mem_data(bio, &data);
-      std::string out(data, static_cast<size_t>(n));
-      BIO_free(bio);
-      return out;
-    };
-    if (X509* leaf = SSL_get1_peer_certificate(ssl)) {
-      cert_pem_ = to_pem(leaf);
-      X509_free(leaf);
-    }
-    if (STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl))
-      for (int i = 0; i < sk_X509_num(chain); ++i)
-        chain_pem_.push_back(to_pem(sk_X509_value(chain, i)));
-  }
-
   Peer peer(const RequestHeaderConfig& c) const {
     Peer p;
-    if (cert_pem_.empty()) {
+    const auto& certs = ex_->peer();
+    if (certs.leaf_pem.empty()) {
       p.error = "no client certificate";
       return p;
     }
-    auto cn = verify_client_certificate(c.client_ca_pem, cert_pem_, chain_pem_);
+    auto cn = verify_client_certificate(c.client_ca_pem, certs.leaf_pem, certs.chain_pem);
     if (!cn.ok()) {
       p.error = cn.error().message;
       return p;
@@ -417,57 +448,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return p;
   }
 
-  void read_request() {
-    parser_.emplace();
-    parser_->body_limit(kMaxBody);
-    beast::get_lowest_layer(stream_).expires_after(kIdle);
-    http::async_read(stream_, buf_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       if (ec) {
-                         if (ec == http::error::body_limit) {
-                           self->req_ = {};
-                           self->respond({413, status_body({413, "RequestEntityTooLarge",
-                                                            "the request body exceeds 8 MiB"})},
-                                         "body_limit", false);
-                         }
-                         return;
-                       }
-                       self->req_ = self->parser_->release();
-                       self->handle();
-                     });
-  }
-
-  void respond(Reply r, const std::string& route, bool keep_alive = true) {
+  void respond(Reply r, const std::string& route) {
     srv_.count(route, r.code);
-    auto res = std::make_shared<http::response<http::string_body>>(
-        static_cast<http::status>(r.code), req_.version() ? req_.version() : 11);
-    res->set(http::field::content_type, r.content_type);
-    res->set(http::field::cache_control, "no-cache, private");
-    res->body() = std::move(r.body);
-    res->keep_alive(keep_alive && req_.keep_alive());
-    res->prepare_payload();
-    http::async_write(stream_, *res,
-                      [self = shared_from_this(), res](beast::error_code ec, size_t) {
-                        if (ec)
-                          return;
-                        if (res->keep_alive())
-                          self->read_request();
-                        else
-                          self->stream_.async_shutdown([self](beast::error_code) {});
-                      });
+    ex_->respond(to_response(std::move(r)));
   }
 
-  // Runs `work` on the worker pool and writes its reply from this connection's strand.
+  // Runs `work` on the worker pool; the reply goes out from this connection's strand.
   void offload(const std::string& route, std::function<Reply()> work) {
     asio::post(srv_.workers, [self = shared_from_this(), route, work = std::move(work)] {
-      Reply r = work();
-      asio::post(self->stream_.get_executor(),
-                 [self, route, r = std::move(r)]() mutable { self->respond(std::move(r), route); });
+      self->respond(work(), route);
     });
   }
 
+ public:
   void handle() {
-    Route r = route(sv(req_.method_string()), sv(req_.target()));
+    const Request& req = ex_->request();
+    Route r = route(sv(req.method_string()), sv(req.target()));
     const std::string name = route_name(r.kind);
     if (r.kind == RouteKind::not_found)
       return respond(error_reply({404, "NotFound", r.error}), name);
@@ -482,7 +478,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       const Webhook hook = r.kind == RouteKind::validate_vm    ? Webhook::validate_vm
                            : r.kind == RouteKind::validate_vmi ? Webhook::validate_vmi
                                                                : Webhook::mutate_vm;
-      return offload(name, [this, hook, body = req_.body()] {
+      return offload(name, [this, hook, body = req.body()] {
         auto rep = review(hook, body, srv_.config.admission);
         return Reply{rep.status, std::move(rep.body)};
       });
@@ -497,7 +493,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                          "front proxy")),
                      name);
     Headers headers;
-    for (const auto& f : req_)
+    for (const auto& f : req)
       headers.emplace_back(sv(f.name_string()), sv(f.value()));
     auto who = authenticate(*cfg, peer(*cfg), headers, r.needs_authorization());
     if (auto* e = std::get_if<ApiError>(&who))
@@ -514,7 +510,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       case RouteKind::version:
         return respond({200, version_body(srv_.config.version)}, name);
       case RouteKind::vm_action:
-        return offload(name, [this, r, user, body = req_.body()]() -> Reply {
+        return offload(name, [this, r, user, body = req.body()]() -> Reply {
           if (auto denied = authorize(srv_.client, user, r))
             return error_reply(*denied);
           auto rep = vm_action(srv_.client, r, body);
@@ -528,17 +524,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
   }
 
+ private:
   // pause/unpause/softreboot, console/vnc: authorize and locate the handler on a worker, then
   // dial it from this strand.
   void to_handler(const Route& r, const std::string& name, UserInfo user) {
-    if (r.kind == RouteKind::vmi_stream && !beast::websocket::is_upgrade(req_))
+    const Request& req = ex_->request();
+    if (r.kind == RouteKind::vmi_stream && !beast::websocket::is_upgrade(req))
       return respond(
           error_reply(bad_request(r.action + ": needs a WebSocket upgrade (GET with "
                                              "Connection: Upgrade, Upgrade: websocket)")),
           name);
     bool dry_run = false;
     if (r.kind == RouteKind::vmi_action) {
-      auto d = parse_vmi_action_dry_run(r.action, req_.body());
+      auto d = parse_vmi_action_dry_run(r.action, req.body());
       if (auto* e = std::get_if<ApiError>(&d))
         return respond(error_reply(*e), name);
       dry_run = std::get<bool>(d);
@@ -549,7 +547,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         where = *denied;
       else
         where = self->srv_.handler_endpoint(r);
-      asio::post(self->stream_.get_executor(), [self, r, name, where, dry_run] {
+      asio::post(self->ex_->executor(), [self, r, name, where, dry_run] {
         if (auto* e = std::get_if<ApiError>(&where))
           return self->respond(error_reply(*e), name);
         if (dry_run)  // checked as far as it goes without acting
@@ -563,7 +561,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const bool stream = r.kind == RouteKind::vmi_stream;
     Request out;
     if (stream) {
-      out = req_;  // Sec-WebSocket-Key/-Version/-Protocol, Upgrade and Connection stay
+      out = ex_->request();  // Sec-WebSocket-Key/-Version/-Protocol, Upgrade and Connection stay
       for (auto it = out.begin(); it != out.end();) {
         auto n = sv(it->name_string());
         std::string lower(n);
@@ -584,7 +582,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     out.target("/v1/namespaces/" + r.ns + "/virtualmachineinstances/" + r.name + "/" + r.action);
     out.set(http::field::host, srv_.config.handler_server_name);
-    auto link = std::make_shared<HandlerLink>(srv_, stream_.get_executor());
+    auto link = std::make_shared<HandlerLink>(srv_, ex_->executor());
     link->start(
         ep, std::move(out),
         [self = shared_from_this(), r, name, stream](beast::error_code ec,
@@ -624,35 +622,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
     srv_.count(name, 101);
     auto res = std::make_shared<http::response<http::string_body>>(std::move(l->parser().get()));
     std::string to_client = beast::buffers_to_string(l->buffer().data());
-    std::string to_handler = beast::buffers_to_string(buf_.data());
-    http::async_write(stream_, *res,
-                      [self = shared_from_this(), res, l, to_client, to_handler](
-                          beast::error_code ec, size_t) mutable {
-                        if (ec)
-                          return;
-                        auto s = std::make_shared<Splice>(std::move(self->stream_), l->stream(), l);
-                        s->start(std::move(to_handler), std::move(to_client));
-                      });
+    ex_->upgrade([res, l, to_client](serve::Upgraded u) mutable {
+      std::string to_handler = beast::buffers_to_string(u.buffer.data());
+      auto s = std::make_shared<Splice>(std::move(u), l->stream(), l);
+      s->start(std::move(res), std::move(to_handler), std::move(to_client));
+    });
   }
 
   Server::Impl& srv_;
-  TlsStream stream_;
-  beast::flat_buffer buf_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  Request req_;
-  std::string cert_pem_;
-  std::vector<std::string> chain_pem_;
+  std::shared_ptr<serve::Exchange> ex_;
 };
-
-void Server::Impl::accept() {
-  acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket sock) {
-    if (ec == asio::error::operation_aborted || !acceptor.is_open())
-      return;
-    if (!ec)
-      std::make_shared<Connection>(*this, std::move(sock))->run();
-    accept();
-  });
-}
 
 // -------------------------------------------------------------------------------------------
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -664,85 +643,66 @@ Server::~Server() {
 core::Result<std::unique_ptr<Server>> Server::start(ServerConfig config, kube::KubeClient& client) {
   auto impl = std::make_unique<Impl>(std::move(config), client);
   auto& c = impl->config;
-  boost::system::error_code ec;
-  const auto tls_options = ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                           ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                           ssl::context::no_tlsv1_1 | ssl::context::single_dh_use;
-  auto fail = [](const char* flag, const std::string& what) {
-    return Error(Errc::invalid, std::string(flag) + ": " + what);
-  };
-
-  auto& s = impl->server_tls;
-  s.set_options(tls_options);
-  if (c.cert_pem.empty())
-    return fail("--tls-cert", "required (the serving certificate, PEM)");
-  if (c.key_pem.empty())
-    return fail("--tls-key", "required (the serving key, PEM)");
-  s.use_certificate_chain(asio::buffer(c.cert_pem), ec);
-  if (ec)
-    return fail("--tls-cert", "cannot load the certificate: " + ec.message());
-  s.use_private_key(asio::buffer(c.key_pem), ssl::context::pem, ec);
-  if (ec)
-    return fail("--tls-key", "cannot load the key: " + ec.message());
   // Ask for a client certificate but accept any (or none): it is checked per request against the
   // requestheader CA, which can change while we run.
-  s.set_verify_mode(ssl::verify_peer);
-  s.set_verify_callback([](bool, ssl::verify_context&) { return true; });
+  KV_CHECK(set_serving(*impl->server_tls, c.cert_pem, c.key_pem));
+  auto h = handler_context(c.client_cert_pem, c.client_key_pem, c.ca_pem);
+  KV_CHECK(h);
+  impl->handler_tls = std::move(*h);
 
-  auto& h = impl->handler_tls;
-  h.set_options(tls_options);
-  if (!c.client_cert_pem.empty()) {
-    h.use_certificate_chain(asio::buffer(c.client_cert_pem), ec);
-    if (ec)
-      return fail("--client-cert", "cannot load the certificate: " + ec.message());
-    h.use_private_key(asio::buffer(c.client_key_pem), ssl::context::pem, ec);
-    if (ec)
-      return fail("--client-key", "cannot load the key: " + ec.message());
-  }
-  if (!c.ca_pem.empty()) {
-    h.add_certificate_authority(asio::buffer(c.ca_pem), ec);
-    if (ec)
-      return fail("--ca", "cannot load the CA bundle: " + ec.message());
-  }
-  h.set_verify_mode(ssl::verify_peer);
-
-  auto addr = asio::ip::make_address(c.address, ec);
-  if (ec)
-    return fail("--listen-address", "\"" + c.address + "\" is not an IP address");
-  tcp::endpoint ep(addr, static_cast<unsigned short>(c.port));
-  auto& acc = impl->acceptor;
-  acc.open(ep.protocol(), ec);
-  if (!ec)
-    acc.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec)
-    acc.bind(ep, ec);
-  if (!ec)
-    acc.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec)
-    return Error(Errc::io, "virt-api: cannot listen on " + c.address + ":" +
-                               std::to_string(c.port) + ": " + ec.message());
-  impl->port = acc.local_endpoint().port();
-  impl->accept();
-  for (int i = 0; i < std::max(1, c.io_threads); ++i)
-    impl->threads.emplace_back([p = impl.get()] { p->io.run(); });
+  serve::ServerOptions so;
+  so.address = c.address;
+  so.port = c.port;
+  so.name = "virt-api";
+  so.tls = impl->server_tls;
+  so.idle_timeout = kIdle;
+  so.body_limit = kMaxBody;
+  so.threads = std::max(1, c.io_threads);
+  Impl* p = impl.get();
+  so.body_too_large = [p] {
+    p->count("body_limit", 413);
+    return to_response(
+        {413, status_body({413, "RequestEntityTooLarge", "the request body exceeds 8 MiB"})});
+  };
+  serve::Router routes;
+  // routes.hpp knows virt-api's paths (and its 404/405 answers): every request goes there.
+  routes.add("*", "/*", [p](const std::shared_ptr<serve::Exchange>& ex) {
+    std::make_shared<Call>(*p, ex)->handle();
+  });
+  auto http = serve::Server::start(std::move(so), std::move(routes));
+  if (!http.ok())
+    return std::move(http).error();
+  impl->http = std::move(*http);
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
 void Server::stop() {
   std::call_once(impl_->stopped, [this] {
-    asio::post(impl_->io, [p = impl_.get()] {
-      boost::system::error_code ec;
-      p->acceptor.close(ec);
-    });
-    impl_->io.stop();
-    for (auto& t : impl_->threads)
-      t.join();
+    impl_->http->stop();
     impl_->workers.join();
   });
 }
 
 int Server::port() const {
-  return impl_->port;
+  return impl_->http->port();
+}
+
+core::Status Server::set_certificates(const std::string& cert_pem, const std::string& key_pem,
+                                      const std::string& client_cert_pem,
+                                      const std::string& client_key_pem,
+                                      const std::string& ca_pem) {
+  std::shared_ptr<ssl::context> h;
+  if (!client_cert_pem.empty() || !ca_pem.empty()) {
+    auto made = handler_context(client_cert_pem, client_key_pem, ca_pem);
+    KV_CHECK(made);
+    h = std::move(*made);
+  }
+  KV_CHECK(set_serving(*impl_->server_tls, cert_pem, key_pem));
+  if (h) {
+    std::lock_guard lock(impl_->mu);
+    impl_->handler_tls = std::move(h);
+  }
+  return {};
 }
 
 void Server::set_request_header_config(std::optional<RequestHeaderConfig> config) {
@@ -752,9 +712,8 @@ void Server::set_request_header_config(std::optional<RequestHeaderConfig> config
 }
 
 int64_t Server::requests(const std::string& route, int code) const {
-  std::lock_guard lock(impl_->mu);
-  auto it = impl_->counts.find({route, code});
-  return it == impl_->counts.end() ? 0 : it->second;
+  return static_cast<int64_t>(
+      impl_->metrics.value(kRequestsTotal, {{"route", route}, {"code", std::to_string(code)}}));
 }
 
 }  // namespace kv::apiserver

@@ -1,6 +1,6 @@
 #pragma once
 // virt-api's HTTPS server: the subresources.kubevirt.io/v1 aggregated API and the admission
-// webhooks on one port (routes.hpp), on Boost.Beast + OpenSSL.
+// webhooks on one port (routes.hpp), on the shared server core (core/serve/server.hpp).
 //
 // Threads: one io_context run by `io_threads` threads (each connection on its own strand) for
 // TLS, HTTP and the WebSocket relays; blocking Kubernetes API calls (SubjectAccessReviews, VM
@@ -50,6 +50,14 @@ class Server {
   // server thread.
   void stop();
   int port() const;
+  // New certificates for the connections made from now on (hot reload): the serving chain and
+  // key, and, when client_cert_pem or ca_pem is given, the client certificate and key and the CA
+  // for dialing virt-handlers. On an error (naming the option as start() does) nothing changes.
+  // Thread-safe.
+  core::Status set_certificates(const std::string& cert_pem, const std::string& key_pem,
+                                const std::string& client_cert_pem = "",
+                                const std::string& client_key_pem = "",
+                                const std::string& ca_pem = "");
   // The front-proxy settings (nullopt: unknown, aggregated requests get 401). Thread-safe.
   void set_request_header_config(std::optional<RequestHeaderConfig> config);
   // Requests served so far with this route name ("vm_action", ...) and HTTP code (tests, metrics).

@@ -492,6 +492,65 @@ pod_cgroup() { # pod uid -> its memory cgroup dir
 	find /sys/fs/cgroup/memory -maxdepth 6 -type d -name "pod$1" 2>/dev/null | head -1
 }
 
+# Certificate hot reload: new leaves for virt-api and virt-handler, signed by the add-on's CA,
+# written into their Secrets; the next TLS connection to each gets the new certificate, and no
+# pod restarted.
+served_fingerprint() { # IP PORT: the SHA-256 fingerprint of the certificate served there
+	openssl s_client -connect "$1:$2" </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256 2>/dev/null
+}
+serves_fingerprint() { [[ $(served_fingerprint "$1" "$2") == "$3" ]]; }
+pods_state() { # LABEL: "uid restarts" of each pod with kubevirt.io=LABEL
+	k -n kubevirt get pods -l "kubevirt.io=$1" \
+		-o jsonpath='{range .items[*]}{.metadata.uid} {.status.containerStatuses[0].restartCount}{"\n"}{end}'
+}
+case_cert_rotation() {
+	local dir=$WORK/rotation api_ip handler_ip api_before handler_before
+	mkdir -p "$dir"
+	k -n kubevirt get secret kubevirt-ca -o jsonpath='{.data.ca\.crt}' | base64 -d >"$dir/ca.crt"
+	k -n kubevirt get secret kubevirt-ca -o jsonpath='{.data.ca\.key}' | base64 -d >"$dir/ca.key"
+	[[ -s $dir/ca.crt && -s $dir/ca.key ]] || fail "cannot read the CA from Secret kubevirt/kubevirt-ca"
+	api_ip=$(k -n kubevirt get pods -l kubevirt.io=virt-api -o jsonpath='{.items[0].status.podIP}')
+	handler_ip=$(k -n kubevirt get pods -l kubevirt.io=virt-handler -o jsonpath='{.items[0].status.podIP}')
+	[[ -n $api_ip && -n $handler_ip ]] || fail "no virt-api or virt-handler pod IP"
+	api_before=$(pods_state virt-api)
+	handler_before=$(pods_state virt-handler)
+	local name secret sans fp old
+	local -A new_fp
+	for name in virt-api virt-handler; do
+		secret=$name-certs
+		if [[ $name == virt-api ]]; then
+			sans="DNS:virt-api,DNS:virt-api.kubevirt,DNS:virt-api.kubevirt.svc,DNS:virt-api.kubevirt.svc.cluster.local"
+		else
+			sans="DNS:virt-handler.kubevirt.svc"
+		fi
+		openssl ecparam -name prime256v1 -genkey -noout -out "$dir/$name.key" 2>/dev/null
+		openssl req -new -key "$dir/$name.key" -subj "/CN=$name" -out "$dir/$name.csr" 2>/dev/null
+		printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n' \
+			"$sans" >"$dir/$name.ext"
+		openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial \
+			-days 30 -extfile "$dir/$name.ext" -out "$dir/$name.crt" 2>/dev/null || fail "openssl cannot sign a $name certificate"
+		fp=$(openssl x509 -in "$dir/$name.crt" -noout -fingerprint -sha256)
+		new_fp[$name]=$fp
+		old=$(k -n kubevirt get secret "$secret" -o jsonpath='{.data.tls\.crt}' | base64 -d | openssl x509 -noout -fingerprint -sha256)
+		[[ $old != "$fp" ]] || fail "the new $name certificate is the old one"
+		k -n kubevirt patch secret "$secret" --type merge \
+			-p "{\"data\":{\"tls.crt\":\"$(base64 -w0 "$dir/$name.crt")\",\"tls.key\":\"$(base64 -w0 "$dir/$name.key")\"}}" >/dev/null ||
+			fail "cannot write Secret kubevirt/$secret"
+	done
+	wait_until 60 "virt-api ($api_ip:8443) to serve its new certificate" serves_fingerprint "$api_ip" 8443 "${new_fp[virt-api]}" ||
+		fail "virt-api at $api_ip:8443 serves $(served_fingerprint "$api_ip" 8443), not the new ${new_fp[virt-api]}"
+	wait_until 60 "virt-handler ($handler_ip:8186) to serve its new certificate" serves_fingerprint "$handler_ip" 8186 "${new_fp[virt-handler]}" ||
+		fail "virt-handler at $handler_ip:8186 serves $(served_fingerprint "$handler_ip" 8186), not the new ${new_fp[virt-handler]}"
+	log "virt-api and virt-handler serve the rotated certificates"
+	[[ $(pods_state virt-api) == "$api_before" ]] || fail "virt-api pods changed or restarted: before '$api_before', now '$(pods_state virt-api)'"
+	[[ $(pods_state virt-handler) == "$handler_before" ]] || fail "virt-handler pods changed or restarted: before '$handler_before', now '$(pods_state virt-handler)'"
+	# kube-apiserver's front proxy still reaches virt-api (its new certificate chains to the
+	# APIService's caBundle).
+	local out
+	out=$(virtctl version 2>&1) || fail "virtctl version fails after the rotation: $out"
+	grep -q "^Server Version: .*$VERSION" <<<"$out" || fail "no server version from virt-api after the rotation: $out"
+}
+
 case_figures() {
 	local vms=${KV_E2E_BENCH_VMS:-5} i t0 t1 t2 name ph uid pod cg
 	: >"$WORK/fig-vm-running" ; : >"$WORK/fig-vm-ready" ; : >"$WORK/fig-mem"
@@ -617,4 +676,5 @@ run_case "a PVC disk (hostPath PV) keeps a file the guest wrote across a restart
 run_case "an invalid VM is rejected with a message naming the field and the allowed values" case_invalid
 run_case "virt-api's webhook rejects a VM whose disk has no volume, naming the disk" case_webhook
 run_case "a VM whose containerDisk image does not exist shows ErrImagePull/ImagePullBackOff" case_missing_image
+run_case "rotated virt-api and virt-handler certificates in their Secrets are served by new TLS connections without a pod restart" case_cert_rotation
 run_case "figures: start latency of VMs and busybox pods, launcher memory" case_figures
