@@ -1,9 +1,9 @@
 #include "controller/controller.hpp"
-#include "addon/resources.hpp"
 
 #include <algorithm>
 #include <functional>
 
+#include "addon/resources.hpp"
 #include "api/v1/codec.hpp"
 #include "controller/pod_render.hpp"
 #include "controller/vm_reconcile.hpp"

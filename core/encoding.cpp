@@ -1,24 +1,11 @@
 #include "core/encoding.hpp"
 
-#include <openssl/err.h>
 #include <openssl/evp.h>
 
 #include <cstdio>
 #include <ctime>
 
 namespace kv::core {
-
-namespace {
-std::string openssl_error() {
-  unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0)
-    return "no details from OpenSSL";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  return buf;
-}
-}  // namespace
 
 Result<std::string> base64_decode(std::string_view in) {
   std::string clean;
@@ -52,7 +39,7 @@ Result<std::string> base64_decode(std::string_view in) {
                           reinterpret_cast<const unsigned char*>(clean.data()),
                           static_cast<int>(clean.size()));
   if (n < 0)
-    return Error(Errc::invalid, "invalid base64: " + openssl_error());
+    return Error(Errc::invalid, "invalid base64");
   out.resize(static_cast<size_t>(n) - total_pad);
   return out;
 }

@@ -1,13 +1,14 @@
 #include "handler/handler.hpp"
-#include "addon/resources.hpp"
 
 #include <csignal>
 #include <filesystem>
 
 #include "addon/cert_secrets.hpp"
+#include "addon/resources.hpp"
 #include "api/v1/codec.hpp"
 #include "core/kube/kubeconfig.hpp"
 #include "core/log.hpp"
+#include "core/names.hpp"
 #include "core/serve/server.hpp"
 #include "handler/heartbeat.hpp"
 #include "handler/stream_server.hpp"
@@ -46,31 +47,8 @@ std::int64_t grace_seconds(const api::v1::VirtualMachineInstance& vmi) {
   return vmi.spec.termination_grace_period_seconds.value_or(30);
 }
 
-// RFC 1123 label: what Kubernetes allows as a namespace name.
-bool is_dns_label(const std::string& s) {
-  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-')
-    return false;
-  for (char c : s)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-      return false;
-  return true;
-}
-
-// RFC 1123 subdomain: what Kubernetes allows as a Secret name.
-bool is_dns_subdomain(const std::string& s) {
-  if (s.empty() || s.size() > 253)
-    return false;
-  size_t start = 0;
-  while (true) {
-    size_t dot = s.find('.', start);
-    std::string label = s.substr(start, dot == std::string::npos ? dot : dot - start);
-    if (!is_dns_label(label))
-      return false;
-    if (dot == std::string::npos)
-      return true;
-    start = dot + 1;
-  }
-}
+using core::is_dns_label;
+using core::is_dns_subdomain;
 
 }  // namespace
 

@@ -1,6 +1,6 @@
 #include "api/server/actions.hpp"
-#include "addon/resources.hpp"
 
+#include "addon/resources.hpp"
 #include "api/server/lifecycle.hpp"
 #include "core/json.hpp"
 #include "core/log.hpp"

@@ -8,18 +8,17 @@
 
 #include "api/v1/defaults.hpp"
 #include "api/v1/validation_checks.hpp"
+#include "core/names.hpp"
 
 namespace kv::api::v1 {
 namespace check {
 
 bool is_dns_label(const std::string& s) {
-  static const std::regex re("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
-  return s.size() <= 63 && std::regex_match(s, re);
+  return core::is_dns_label(s);
 }
 
 bool is_dns_subdomain(const std::string& s) {
-  static const std::regex re("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
-  return s.size() <= 253 && std::regex_match(s, re);
+  return core::is_dns_subdomain(s);
 }
 
 bool is_base64(const std::string& s) {

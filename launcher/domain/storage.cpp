@@ -2,6 +2,8 @@
 
 #include "launcher/domain/domain.hpp"
 
+#include "core/encoding.hpp"
+
 namespace kv::launcher {
 namespace v1 = api::v1;
 using core::Errc;
@@ -17,38 +19,12 @@ std::string volume_field(size_t i) {
   return "spec.volumes[" + std::to_string(i) + "]";
 }
 
-// Decodes standard base64 (padding optional, whitespace ignored).
+// Decodes standard base64 (padding optional, whitespace ignored); the error names the field.
 Result<std::string> base64_decode(std::string_view in, const std::string& field) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z')
-      return c - 'A';
-    if (c >= 'a' && c <= 'z')
-      return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-      return c - '0' + 52;
-    if (c == '+' || c == '-')
-      return 62;
-    if (c == '/' || c == '_')
-      return 63;
-    return -1;
-  };
-  std::string out;
-  unsigned acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    if (c == '=' || c == '\n' || c == '\r' || c == ' ' || c == '\t')
-      continue;
-    int v = val(c);
-    if (v < 0)
-      return invalid(field, "not valid base64 (unexpected character)");
-    acc = (acc << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
+  auto d = core::base64_decode(in);
+  if (!d.ok())
+    return invalid(field, "not valid base64 (" + d.error().message + ")");
+  return d;
 }
 
 core::Status plan_container_disk(const v1::Volume& vol, size_t vi, const PodEnvironment& env,

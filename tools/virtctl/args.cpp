@@ -5,6 +5,7 @@
 #include <map>
 
 #include "core/flags.hpp"
+#include "core/names.hpp"
 
 namespace kv::virtctl {
 
@@ -16,12 +17,7 @@ namespace {
 
 // DNS-1123 subdomain, as Kubernetes requires of VM names.
 bool valid_name(const std::string& s) {
-  if (s.empty() || s.size() > 253)
-    return false;
-  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  if (!alnum(s.front()) || !alnum(s.back()))
-    return false;
-  return std::all_of(s.begin(), s.end(), [&](char c) { return alnum(c) || c == '-' || c == '.'; });
+  return core::is_dns_subdomain(s);
 }
 
 const std::map<std::string, Command> kCommands = {

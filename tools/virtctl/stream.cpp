@@ -1,5 +1,4 @@
 #include "tools/virtctl/stream.hpp"
-#include "addon/resources.hpp"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,6 +18,7 @@
 #include <ostream>
 #include <thread>
 
+#include "addon/resources.hpp"
 #include "core/kube/resource.hpp"
 #include "tools/virtctl/commands.hpp"
 
