@@ -43,18 +43,21 @@ class FakeLauncher {
   }
   ~FakeLauncher() { stop(); }
   // The launcher process goes away: its socket file and connections with it.
+  // The listening socket is closed only after the loop has ended, so its number cannot be
+  // reused under the loop; a connection accepted while stopping is closed at once.
   void stop() {
     if (fd_ < 0)
       return;
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    fd_ = -1;
     {
       std::lock_guard lock(mu_);
+      stopping_ = true;
       if (client_ >= 0)
         ::shutdown(client_, SHUT_RDWR);
     }
+    ::shutdown(fd_, SHUT_RDWR);
     thread_.join();
+    ::close(fd_);
+    fd_ = -1;
     ::unlink(path_.c_str());
   }
   void send_event(proto::EventKind kind, const std::string& reason, const std::string& state) {
@@ -82,6 +85,10 @@ class FakeLauncher {
         return;
       {
         std::lock_guard lock(mu_);
+        if (stopping_) {
+          ::close(c);
+          return;
+        }
         client_ = c;
       }
       accepted_.notify_all();
@@ -128,6 +135,7 @@ class FakeLauncher {
   std::mutex mu_;
   std::condition_variable accepted_;
   int client_ = -1;
+  bool stopping_ = false;
   std::vector<std::string> commands_;
 };
 
