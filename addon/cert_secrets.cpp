@@ -1,10 +1,6 @@
 #include "addon/cert_secrets.hpp"
 
 #include <algorithm>
-#include <condition_variable>
-#include <functional>
-#include <mutex>
-#include <thread>
 
 #include "core/log.hpp"
 
@@ -259,38 +255,6 @@ Status inject_webhooks(KubeClient& client, const Resource& r, const std::string&
                label + " kept changing (" + std::to_string(kMaxAttempts) + " attempts)");
 }
 
-// Wakes a sleeper when a Cancel fires; the hook is held only for the sleep.
-bool sleep_unless_cancelled(Cancel& cancel, std::chrono::steady_clock::time_point until) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool woken = false;
-  cancel.set_hook([&] {
-    std::lock_guard l(mu);
-    woken = true;
-    cv.notify_all();
-  });
-  {
-    std::unique_lock l(mu);
-    cv.wait_until(l, until, [&] { return woken; });
-  }
-  cancel.clear_hook();
-  return !cancel.cancelled();
-}
-
-// The Secret's decoded data when it has every required key; nullopt when it does not (yet).
-std::optional<Result<Data>> complete_data(const json::Value& secret,
-                                          const std::vector<std::string>& required) {
-  auto data = decode_data(secret);
-  if (!data.ok())
-    return Result<Data>(std::move(data).error());
-  for (const auto& k : required) {
-    auto it = data->find(k);
-    if (it == data->end() || it->second.empty())
-      return std::nullopt;
-  }
-  return Result<Data>(std::move(*data));
-}
-
 }  // namespace
 
 Result<std::map<std::string, std::string>> decode_secret_data(const json::Value& secret) {
@@ -414,108 +378,6 @@ Result<CaBundleReport> inject_ca_bundle(
     KV_CHECK(
         inject_webhooks(client, mutating_webhook_configuration_resource(), name, bundle, report));
   return report;
-}
-
-Result<std::map<std::string, std::string>> wait_for_secret(
-    KubeClient& client, std::string_view ns, std::string_view name,
-    const std::vector<std::string>& required_keys, Cancel* cancel,
-    std::chrono::steady_clock::time_point deadline) {
-  const auto secrets = resources::secrets();
-  const std::string key = std::string(ns) + "/" + std::string(name);
-
-  // `stop` fires at the deadline or when the caller cancels; every blocking step below ends
-  // on it. A watchdog thread rather than the watch's own timeout, so the deadline holds however
-  // the server behaves.
-  Cancel stop;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool finished = false;
-  std::thread watchdog([&] {
-    std::unique_lock l(mu);
-    if (!cv.wait_until(l, deadline, [&] { return finished; })) {
-      l.unlock();
-      stop.cancel();
-    }
-  });
-  if (cancel)
-    cancel->set_hook([&stop] { stop.cancel(); });
-  struct Cleanup {
-    std::function<void()> f;
-    ~Cleanup() { f(); }
-  } cleanup{[&] {
-    if (cancel)
-      cancel->clear_hook();
-    {
-      std::lock_guard l(mu);
-      finished = true;
-    }
-    cv.notify_all();
-    watchdog.join();
-  }};
-
-  auto ended = [&]() -> Error {
-    if (cancel && cancel->cancelled())
-      return Error(Errc::unavailable, "cancelled while waiting for Secret " + key);
-    return Error(Errc::timeout, "Secret " + key + " did not appear with keys " +
-                                    joined(required_keys) + " before the deadline");
-  };
-  auto matches = [&](const json::Value& obj) {
-    // The field selector already filters on a real server; checked again for any other.
-    return meta::name(obj) == name && meta::ns(obj) == ns;
-  };
-
-  std::chrono::milliseconds backoff(500);
-  std::optional<Errc> last_error;
-  bool announced = false;
-  auto retry_after = [&](const Error& e, std::string_view what) {
-    if (last_error != e.code) {
-      log::warn("waiting for a Secret: API error, retrying",
-                {{"secret", key}, {"during", what}, {"error", e.to_string()}});
-      last_error = e.code;
-    }
-    sleep_unless_cancelled(stop, std::min(std::chrono::steady_clock::now() + backoff, deadline));
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(30000));
-  };
-
-  // At least one look, even with a deadline already past.
-  for (bool first = true; first || !stop.cancelled(); first = false) {
-    ListOptions lo;
-    lo.field_selector = "metadata.name=" + std::string(name);
-    auto list = client.list(secrets, ns, lo);
-    if (!list.ok()) {
-      retry_after(list.error(), "list");
-      continue;
-    }
-    for (const auto& item : list->items)
-      if (matches(item))
-        if (auto r = complete_data(item, required_keys))
-          return std::move(*r);
-    if (!announced) {
-      log::info("waiting for a Secret", {{"secret", key}, {"keys", joined(required_keys)}});
-      announced = true;
-    }
-
-    lo.resource_version = list->resource_version;
-    lo.allow_watch_bookmarks = true;
-    std::optional<Result<Data>> found;
-    auto st = client.watch(
-        secrets, ns, lo,
-        [&](WatchEvent& ev) {
-          if ((ev.type == WatchEventType::added || ev.type == WatchEventType::modified) &&
-              matches(ev.object))
-            found = complete_data(ev.object, required_keys);
-          return !found;
-        },
-        &stop);
-    if (found)
-      return std::move(*found);
-    if (!st.ok() && st.error().code != Errc::gone && !stop.cancelled())
-      retry_after(st.error(), "watch");
-    else if (st.ok())
-      backoff = std::chrono::milliseconds(500);
-    // The watch ended (server timeout, 410 Gone): list again.
-  }
-  return ended();
 }
 
 }  // namespace kv::addon

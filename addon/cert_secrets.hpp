@@ -2,8 +2,8 @@
 // The cluster's TLS without an operator (docs/handler.md "Certificates"). Upstream KubeVirt's
 // virt-operator keeps a CA and per-component certificates in Secrets and injects the CA into the
 // APIService and webhook configurations; here virt-api does that at startup
-// (ensure_certificates + inject_ca_bundle) and virt-handler reads its certificate from the API
-// (wait_for_secret).
+// (ensure_certificates + inject_ca_bundle); virt-api and virt-handler follow their certificate
+// Secrets with a SecretWatch (cert_watch.hpp).
 //
 // Secrets, all in the install namespace and labelled app.kubernetes.io/part-of=kubevirt-cpp:
 //   kubevirt-ca         Opaque             ca.crt, ca.key
@@ -32,7 +32,6 @@ namespace kv::addon {
 namespace pki = core::pki;
 using core::Result;
 using core::Status;
-using core::kube::Cancel;
 using core::kube::KubeClient;
 using core::kube::Resource;
 
@@ -100,16 +99,5 @@ Result<CaBundleReport> inject_ca_bundle(
 
 // A Secret's data, base64-decoded. Errc::parse names the key whose value is not base64.
 Result<std::map<std::string, std::string>> decode_secret_data(const core::json::Value& secret);
-
-// Waits for Secret ns/name to exist with every key in `required_keys`, and returns its data,
-// base64-decoded. Reads first, then watches (field selector metadata.name=<name>), re-listing
-// when the watch ends; API errors are retried with backoff and logged once per kind.
-// Errors: Errc::timeout at `deadline`, Errc::unavailable when `cancel` fires (nullptr: never),
-// Errc::parse when a present value is not base64. Takes `cancel`'s hook for the duration (do not
-// share that Cancel with a concurrent call).
-Result<std::map<std::string, std::string>> wait_for_secret(
-    KubeClient& client, std::string_view ns, std::string_view name,
-    const std::vector<std::string>& required_keys, Cancel* cancel,
-    std::chrono::steady_clock::time_point deadline);
 
 }  // namespace kv::addon

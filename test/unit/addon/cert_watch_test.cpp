@@ -113,3 +113,19 @@ TEST_CASE("cert_watch: stop() returns promptly while the watch is open") {
   CHECK(std::chrono::steady_clock::now() - t0 < 5s);
   CHECK(client.open_watches() == 0);
 }
+
+TEST_CASE("cert_watch: a failed list is retried; another Secret in the namespace is not passed") {
+  FakeKubeClient client;
+  client.fail_next("list", 1, kv::core::Error(kv::core::Errc::unavailable, "connection refused"));
+  put_secret(client, "unrelated", "cert-x", "key-x");
+  put_secret(client, "virt-handler-certs", "cert-h", "key-h");
+  Seen seen;
+  SecretWatch watch(client, kNs, "virt-handler-certs", {"tls.crt", "tls.key"}, seen.callback());
+  REQUIRE(wait_for([&] { return seen.get().size() == 1; }));
+  CHECK(seen.get()[0] == "cert-h");
+  CHECK(client.calls("list") == 2);
+  put_secret(client, "unrelated", "cert-y", "key-y");
+  put_secret(client, "virt-handler-certs", "cert-h2", "key-h");
+  REQUIRE(wait_for([&] { return seen.get().size() == 2; }));
+  CHECK(seen.get()[1] == "cert-h2");
+}
