@@ -95,17 +95,15 @@ json::Value restricted_security_context(Builder& b) {
 constexpr const char* kCopyScript =
     "d=$1; shift; for f; do mkdir -p \"$d${f%/*}\" && cp -R \"$f\" \"$d$f\" || exit 1; done";
 
-json::Value copy_container(Builder& b, std::string_view name, std::string_view image,
-                           std::string_view policy, const std::string& dest,
-                           const std::vector<std::string>& paths) {
+// A short-lived init container that copies files: small requests, the restricted security
+// context. The caller adds its volume mounts.
+json::Value copy_step_container(Builder& b, std::string_view name, std::string_view image,
+                                std::string_view policy, const std::vector<std::string>& command) {
   auto c = b.obj();
   b.set(c, "name", name);
   b.set(c, "image", image);
   b.set(c, "imagePullPolicy", policy);
-  std::vector<std::string> cmd{
-      std::string(kHelperDir) + "/busybox", "sh", "-c", kCopyScript, "copy", dest};
-  cmd.insert(cmd.end(), paths.begin(), paths.end());
-  b.set(c, "command", b.strings(cmd));
+  b.set(c, "command", b.strings(command));
   auto res = b.obj();
   auto req = b.obj();
   b.set(req, "cpu", "10m");
@@ -113,6 +111,16 @@ json::Value copy_container(Builder& b, std::string_view name, std::string_view i
   b.set(res, "requests", std::move(req));
   b.set(c, "resources", std::move(res));
   b.set(c, "securityContext", restricted_security_context(b));
+  return c;
+}
+
+json::Value copy_container(Builder& b, std::string_view name, std::string_view image,
+                           std::string_view policy, const std::string& dest,
+                           const std::vector<std::string>& paths) {
+  std::vector<std::string> cmd{
+      std::string(kHelperDir) + "/busybox", "sh", "-c", kCopyScript, "copy", dest};
+  cmd.insert(cmd.end(), paths.begin(), paths.end());
+  auto c = copy_step_container(b, name, image, policy, cmd);
   auto mounts = b.arr();
   b.push(mounts, b.mount("helper", kHelperDir, true));
   if (dest.rfind(kKernelBootDir, 0) == 0)
@@ -276,19 +284,9 @@ Result<std::vector<std::string>> kernel_boot_paths(const api::v1::KernelBootCont
 // The first init container: the static helper from the launcher image into an emptyDir, so user
 // images need no shell or cp of their own.
 json::Value helper_container(Builder& b, const Config& cfg) {
-  auto c = b.obj();
-  b.set(c, "name", "helper");
-  b.set(c, "image", cfg.launcher_image);
-  b.set(c, "imagePullPolicy", cfg.launcher_image_pull_policy);
-  b.set(c, "command",
-        b.strings({kImageBusybox, "cp", kImageBusybox, std::string(kHelperDir) + "/busybox"}));
-  auto res = b.obj();
-  auto req = b.obj();
-  b.set(req, "cpu", "10m");
-  b.set(req, "memory", "16Mi");
-  b.set(res, "requests", std::move(req));
-  b.set(c, "resources", std::move(res));
-  b.set(c, "securityContext", restricted_security_context(b));
+  auto c = copy_step_container(
+      b, "helper", cfg.launcher_image, cfg.launcher_image_pull_policy,
+      {kImageBusybox, "cp", kImageBusybox, std::string(kHelperDir) + "/busybox"});
   auto m = b.arr();
   b.push(m, b.mount("helper", kHelperDir, false));
   b.set(c, "volumeMounts", std::move(m));
