@@ -41,8 +41,13 @@ fail() {
 }
 
 # --- per-case clean-up: nothing of a case survives it ------------------------------------------
+# Case files (test/e2e/cases/*.sh) add their own kinds' clean-up here: function names, each run
+# before the VMs, VMIs and pods are deleted.
+cleanup_hooks=()
 cleanup_ns() {
 	k get ns "$NS" >/dev/null 2>&1 || return 0
+	local hook
+	for hook in "${cleanup_hooks[@]}"; do "$hook"; done
 	k -n "$NS" delete vm --all --wait=false >/dev/null 2>&1
 	k -n "$NS" delete vmi --all --wait=false >/dev/null 2>&1
 	k -n "$NS" delete pod --all --grace-period=0 --wait=false >/dev/null 2>&1
@@ -677,4 +682,11 @@ run_case "an invalid VM is rejected with a message naming the field and the allo
 run_case "virt-api's webhook rejects a VM whose disk has no volume, naming the disk" case_webhook
 run_case "a VM whose containerDisk image does not exist shows ErrImagePull/ImagePullBackOff" case_missing_image
 run_case "rotated virt-api and virt-handler certificates in their Secrets are served by new TLS connections without a pod restart" case_cert_rotation
+# One file per topic under test/e2e/cases/: each defines its cases and calls run_case for them
+# (in file-name order), with every helper above at hand.
+for cases in "$KV_ROOT"/test/e2e/cases/*.sh; do
+	[[ -e $cases ]] || continue
+	# shellcheck source=/dev/null
+	. "$cases"
+done
 run_case "figures: start latency of VMs and busybox pods, launcher memory" case_figures
