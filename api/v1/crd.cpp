@@ -1,227 +1,14 @@
 #include "api/v1/crd.hpp"
 
-#include <limits>
-#include <type_traits>
-
+#include "api/v1/crd_generic.hpp"
 #include "api/v1/fields.hpp"
 #include "core/yaml.hpp"
 
 namespace kv::api::v1 {
 namespace {
 
-using core::json::Allocator;
-using core::json::Value;
-
-template <class>
-inline constexpr bool kAlwaysFalse = false;
-
-// The pattern Kubernetes' OpenAPI generator gives resource.Quantity.
-constexpr std::string_view kQuantityPattern =
-    R"(^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$)";
-
-Value str(std::string_view s, Allocator& a) {
-  return core::json::string_value(s, a);
-}
-
-void add(Value& obj, std::string_view key, Value v, Allocator& a) {
-  obj.AddMember(str(key, a), v, a);
-}
-
-Value typed(std::string_view type, Allocator& a) {
-  Value v(rapidjson::kObjectType);
-  add(v, "type", str(type, a), a);
-  return v;
-}
-
-template <class T>
-Value schema_of(Allocator& a);
-
-template <Described T>
-Value struct_schema(Allocator& a) {
-  Value v = typed("object", a);
-  Value props(rapidjson::kObjectType);
-  Value required(rapidjson::kArrayType);
-  for_each_field<T>([&](const auto& f) {
-    using M = typename std::decay_t<decltype(f)>::Member;
-    Value p(rapidjson::kObjectType);
-    add(p, "description", str(f.doc, a), a);
-    Value s = schema_of<M>(a);
-    for (auto& m : s.GetObject()) {
-      if (m.name != "description") {
-        p.AddMember(m.name, m.value, a);
-      }
-    }
-    props.AddMember(str(f.name, a), p, a);
-    if constexpr (is_required_member<M>()) {
-      required.PushBack(str(f.name, a), a);
-    }
-  });
-  if (props.MemberCount() > 0) {
-    add(v, "properties", std::move(props), a);
-  }
-  if (required.Size() > 0) {
-    add(v, "required", std::move(required), a);
-  }
-  return v;
-}
-
-template <class T>
-Value schema_of(Allocator& a) {
-  if constexpr (is_optional<T>::value) {
-    return schema_of<typename T::value_type>(a);
-  } else if constexpr (std::is_same_v<T, std::string>) {
-    return typed("string", a);
-  } else if constexpr (std::is_same_v<T, bool>) {
-    return typed("boolean", a);
-  } else if constexpr (std::is_same_v<T, int32_t>) {
-    Value v = typed("integer", a);
-    add(v, "format", str("int32", a), a);
-    return v;
-  } else if constexpr (std::is_same_v<T, int64_t>) {
-    Value v = typed("integer", a);
-    add(v, "format", str("int64", a), a);
-    return v;
-  } else if constexpr (std::is_same_v<T, uint32_t>) {
-    Value v = typed("integer", a);
-    add(v, "format", str("int64", a), a);
-    add(v, "minimum", Value(0), a);
-    add(v, "maximum", Value(int64_t{std::numeric_limits<uint32_t>::max()}), a);
-    return v;
-  } else if constexpr (std::is_same_v<T, Quantity>) {
-    Value v(rapidjson::kObjectType);
-    Value any(rapidjson::kArrayType);
-    any.PushBack(typed("integer", a), a);
-    any.PushBack(typed("string", a), a);
-    add(v, "anyOf", std::move(any), a);
-    add(v, "pattern", str(kQuantityPattern, a), a);
-    add(v, "x-kubernetes-int-or-string", Value(true), a);
-    return v;
-  } else if constexpr (std::is_same_v<T, RawJson>) {
-    // Carried opaquely: only this node keeps unknown fields.
-    Value v = typed("object", a);
-    add(v, "x-kubernetes-preserve-unknown-fields", Value(true), a);
-    return v;
-  } else if constexpr (NamedEnum<T>) {
-    Value v = typed("string", a);
-    Value values(rapidjson::kArrayType);
-    for (const auto& [value, name] : EnumNames<T>::values) {
-      (void)value;
-      values.PushBack(str(name, a), a);
-    }
-    add(v, "enum", std::move(values), a);
-    return v;
-  } else if constexpr (is_vector<T>::value) {
-    Value v = typed("array", a);
-    add(v, "items", schema_of<typename T::value_type>(a), a);
-    return v;
-  } else if constexpr (is_string_map<T>::value) {
-    Value v = typed("object", a);
-    add(v, "additionalProperties", schema_of<typename T::mapped_type>(a), a);
-    return v;
-  } else if constexpr (Described<T>) {
-    Value v = struct_schema<T>(a);
-    // Items of arrays and map values carry the type's own description.
-    Value out(rapidjson::kObjectType);
-    add(out, "description", str(Describe<T>::doc, a), a);
-    for (auto& m : v.GetObject()) {
-      out.AddMember(m.name, m.value, a);
-    }
-    return out;
-  } else {
-    static_assert(kAlwaysFalse<T>, "no schema for this type");
-  }
-}
-
-// The top level of a CRD schema: apiVersion, kind, metadata are the API server's; metadata must
-// stay a bare object there.
-template <class Obj>
-Value root_schema(Allocator& a) {
-  Value v = schema_of<Obj>(a);
-  Value& props = v["properties"];
-  props["apiVersion"]["description"] = str("Versioned schema of this object: kubevirt.io/v1.", a);
-  props["kind"]["description"] = str("The REST resource this object represents.", a);
-  Value meta = typed("object", a);
-  props["metadata"] = meta;
-  core::json::erase(v, "required");
-  Value required(rapidjson::kArrayType);
-  required.PushBack(str("spec", a), a);
-  add(v, "required", std::move(required), a);
-  return v;
-}
-
-struct Column {
-  std::string_view name;
-  std::string_view type;
-  std::string_view json_path;
-  std::string_view description;
-};
-
-struct Names {
-  std::string_view kind;
-  std::string_view plural;
-  std::string_view singular;
-  std::vector<std::string_view> short_names;
-};
-
-core::json::Document make_crd(const Names& names, Value schema, const std::vector<Column>& columns,
-                              core::json::Document doc) {
-  auto& a = doc.GetAllocator();
-  doc.SetObject();
-  add(doc, "apiVersion", str("apiextensions.k8s.io/v1", a), a);
-  add(doc, "kind", str("CustomResourceDefinition", a), a);
-  Value meta(rapidjson::kObjectType);
-  add(meta, "name", str(std::string(names.plural) + "." + std::string(kGroup), a), a);
-  add(doc, "metadata", std::move(meta), a);
-
-  Value spec(rapidjson::kObjectType);
-  add(spec, "group", str(kGroup, a), a);
-  Value n(rapidjson::kObjectType);
-  add(n, "kind", str(names.kind, a), a);
-  add(n, "listKind", str(std::string(names.kind) + "List", a), a);
-  add(n, "plural", str(names.plural, a), a);
-  add(n, "singular", str(names.singular, a), a);
-  Value shorts(rapidjson::kArrayType);
-  for (auto s : names.short_names) {
-    shorts.PushBack(str(s, a), a);
-  }
-  add(n, "shortNames", std::move(shorts), a);
-  Value categories(rapidjson::kArrayType);
-  categories.PushBack(str("all", a), a);
-  add(n, "categories", std::move(categories), a);
-  add(spec, "names", std::move(n), a);
-  add(spec, "scope", str("Namespaced", a), a);
-
-  Value version(rapidjson::kObjectType);
-  add(version, "name", str("v1", a), a);
-  add(version, "served", Value(true), a);
-  add(version, "storage", Value(true), a);
-  Value cols(rapidjson::kArrayType);
-  for (const auto& c : columns) {
-    Value col(rapidjson::kObjectType);
-    add(col, "name", str(c.name, a), a);
-    add(col, "type", str(c.type, a), a);
-    add(col, "jsonPath", str(c.json_path, a), a);
-    if (!c.description.empty()) {
-      add(col, "description", str(c.description, a), a);
-    }
-    cols.PushBack(col, a);
-  }
-  add(version, "additionalPrinterColumns", std::move(cols), a);
-  Value sch(rapidjson::kObjectType);
-  add(sch, "openAPIV3Schema", std::move(schema), a);
-  add(version, "schema", std::move(sch), a);
-  Value sub(rapidjson::kObjectType);
-  add(sub, "status", Value(rapidjson::kObjectType), a);
-  add(version, "subresources", std::move(sub), a);
-  Value versions(rapidjson::kArrayType);
-  versions.PushBack(version, a);
-  add(spec, "versions", std::move(versions), a);
-  add(doc, "spec", std::move(spec), a);
-  return doc;
-}
-
 std::string file_text(const core::json::Value& crd) {
-  return "# Generated by tools/crdgen from api/v1/types.hpp and api/v1/fields.hpp. Do not edit:\n"
+  return "# Generated by tools/crdgen from the C++ API types (api/). Do not edit:\n"
          "# " +
          std::string(kRegenerateHint) + "\n" + core::yaml::to_yaml(crd);
 }
@@ -229,36 +16,42 @@ std::string file_text(const core::json::Value& crd) {
 }  // namespace
 
 core::json::Document virtual_machine_crd() {
-  core::json::Document doc;
-  Value schema = root_schema<VirtualMachine>(doc.GetAllocator());
-  return make_crd({kVirtualMachineKind, "virtualmachines", "virtualmachine", {"vm", "vms"}},
-                  std::move(schema),
-                  {
-                      {"Age", "date", ".metadata.creationTimestamp", ""},
-                      {"Status", "string", ".status.printableStatus", "Human-readable status"},
-                      {"Ready", "boolean", ".status.ready", "The VMI runs and is ready"},
-                  },
-                  std::move(doc));
+  return crd::crd_for<VirtualMachine>({
+      .group = kGroup,
+      .version = "v1",
+      .kind = kVirtualMachineKind,
+      .plural = "virtualmachines",
+      .singular = "virtualmachine",
+      .short_names = {"vm", "vms"},
+      .columns =
+          {
+              {"Age", "date", ".metadata.creationTimestamp", ""},
+              {"Status", "string", ".status.printableStatus", "Human-readable status"},
+              {"Ready", "boolean", ".status.ready", "The VMI runs and is ready"},
+          },
+  });
 }
 
 core::json::Document virtual_machine_instance_crd() {
-  core::json::Document doc;
-  Value schema = root_schema<VirtualMachineInstance>(doc.GetAllocator());
-  return make_crd({kVirtualMachineInstanceKind,
-                   "virtualmachineinstances",
-                   "virtualmachineinstance",
-                   {"vmi", "vmis"}},
-                  std::move(schema),
-                  {
-                      {"Age", "date", ".metadata.creationTimestamp", ""},
-                      {"Phase", "string", ".status.phase", ""},
-                      {"IP", "string", ".status.interfaces[0].ipAddress", ""},
-                      {"NodeName", "string", ".status.nodeName", ""},
-                      {"Ready", "string", ".status.conditions[?(@.type=='Ready')].status", ""},
-                  },
-                  std::move(doc));
+  return crd::crd_for<VirtualMachineInstance>({
+      .group = kGroup,
+      .version = "v1",
+      .kind = kVirtualMachineInstanceKind,
+      .plural = "virtualmachineinstances",
+      .singular = "virtualmachineinstance",
+      .short_names = {"vmi", "vmis"},
+      .columns =
+          {
+              {"Age", "date", ".metadata.creationTimestamp", ""},
+              {"Phase", "string", ".status.phase", ""},
+              {"IP", "string", ".status.interfaces[0].ipAddress", ""},
+              {"NodeName", "string", ".status.nodeName", ""},
+              {"Ready", "string", ".status.conditions[?(@.type=='Ready')].status", ""},
+          },
+  });
 }
 
+// Every CRD the add-on serves, in a fixed order (one file each under manifests/crds/).
 std::vector<CrdFile> generate_crds() {
   return {
       {"kubevirt.io_virtualmachines.yaml", file_text(virtual_machine_crd())},
