@@ -18,6 +18,11 @@ void disk_pci_address(const std::string& a, const std::string& p, FieldErrors& e
     add(errors, p, quoted(a) + " is not allowed; the guest has PCI domain 0000 only");
   } else if (slot > 0x1f) {
     add(errors, p, quoted(a) + " is not allowed; slots are 00 to 1f");
+  } else if (bus != 0 && slot != 0) {
+    add(errors, p,
+        quoted(a) +
+            " is not allowed; a bus other than 00 is a PCIe root port, which has slot 00 "
+            "only");
   } else if (bus == 0 && (slot == 0x00 || slot == 0x01 || slot == 0x10 || slot == 0x1f)) {
     add(errors, p,
         quoted(a) +

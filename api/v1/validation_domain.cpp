@@ -182,10 +182,9 @@ void tick_policy(const std::optional<std::string>& policy, const std::set<std::s
 }
 
 void clock(const Clock& c, const std::string& path, FieldErrors& errors) {
+  // Upstream says "exactly one" but accepts neither (libvirt's default, utc); both is refused.
   if (c.utc && c.timezone) {
     add(errors, path, "utc and timezone are mutually exclusive; set one");
-  } else if (!c.utc && !c.timezone) {
-    add(errors, path, "set one of utc and timezone");
   }
   if (c.timezone) {
     // A TZ database name: Area/Location, or UTC-like single names; no path tricks.

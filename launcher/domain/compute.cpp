@@ -220,12 +220,14 @@ Result<Features> features(const v1::DomainSpec& dom, const std::string& type) {
   if (f.hyperv) {
     const v1::FeatureHyperv& h = *f.hyperv;
     if (type == "qemu") {
+      // The features that need vpindex first: defaulting added vpindex for them, so the one
+      // the user wrote is the one to name.
       const std::pair<const char*, bool> kvm_only[] = {
-          {"vpindex", is_on(h.vpindex)},
-          {"synic", is_on(h.synic)},
           {"synictimer", h.synictimer && h.synictimer->enabled.value_or(true)},
+          {"synic", is_on(h.synic)},
           {"tlbflush", h.tlbflush && h.tlbflush->enabled.value_or(true)},
-          {"ipi", is_on(h.ipi)}};
+          {"ipi", is_on(h.ipi)},
+          {"vpindex", is_on(h.vpindex)}};
       for (const auto& [name, on] : kvm_only)
         if (on)
           return unsupported(

@@ -80,7 +80,7 @@ spec:
           disks:
             - name: root
               bootOrder: 1
-              serial: KV-E2E-DISK-$TOKEN
+              serial: KVD-$TOKEN
               cache: writethrough
               io: threads
               dedicatedIOThread: true
@@ -129,7 +129,7 @@ case_domain_fields() {
 	[[ $(domain_seen chassis_vendor) == KV-E2E-ACME ]] || fail "chassis_vendor is '$(domain_seen chassis_vendor)', want KV-E2E-ACME (domain.chassis.manufacturer)"
 	[[ $(domain_seen chassis_serial) == "KV-E2E-CHASSIS-$TOKEN" ]] || fail "chassis_serial is '$(domain_seen chassis_serial)' (domain.chassis.serial)"
 	[[ $(domain_seen product_serial) == "KV-E2E-SYSTEM-$TOKEN" ]] || fail "product_serial is '$(domain_seen product_serial)' (domain.firmware.serial)"
-	[[ $(domain_seen disk_serial) == "KV-E2E-DISK-$TOKEN" ]] || fail "/sys/block/vda/serial is '$(domain_seen disk_serial)' (disks[0].serial)"
+	[[ $(domain_seen disk_serial) == "KVD-$TOKEN" ]] || fail "/sys/block/vda/serial is '$(domain_seen disk_serial)' (disks[0].serial)"
 	epoch=$(domain_seen epoch)
 	[[ $epoch =~ ^[0-9]+$ ]] || fail "the guest printed no epoch"
 	# The guest printed its clock between `before` and `after`, 9 hours ahead.
@@ -162,4 +162,4 @@ case_domain_refused() {
 }
 
 run_case "domain fields in upstream's style: the guest sees the rng, chassis, serials, its clock's time zone, the watchdog and the tablets" case_domain_fields
-run_case "a disk with io native and a host cache is refused naming the field" case_domain_refused
+run_case "domain fields refused: a disk with io native and a host cache, naming the field" case_domain_refused

@@ -228,6 +228,13 @@ TEST_CASE("what QEMU cannot do under TCG is refused by name, and works on KVM") 
        "spec.domain.features.hyperv.vpindex: needs KVM"},
       {"synic", [](auto& h, auto&) { h.synic = v1::FeatureState{true}; },
        "spec.domain.features.hyperv.synic: needs KVM"},
+      {"synic and the vpindex defaulting added for it",
+       [](auto& h, auto&) {
+         h.synic = v1::FeatureState{};
+         h.vpindex = v1::FeatureState{true};
+       },
+       "spec.domain.features.hyperv.synic: needs KVM: under emulation (TCG) QEMU cannot set the "
+       "Hyper-V VP index, which synic requires"},
       {"synictimer", [](auto& h, auto&) { h.synictimer = v1::SyNicTimer{}; },
        "spec.domain.features.hyperv.synictimer: needs KVM"},
       {"tlbflush", [](auto& h, auto&) { h.tlbflush = v1::TlbFlush{}; },
@@ -282,6 +289,11 @@ TEST_CASE("clock: utc resets the guest clock on boot unless offsetSeconds keeps 
   CHECK(contains(build(vmi, pod_env()), "<clock offset='utc' adjustment='reset'/>"));
   vmi.spec.domain.clock->utc->offset_seconds = -7200;
   CHECK(contains(build(vmi, pod_env()), "<clock offset='utc' adjustment='-7200'/>"));
+  vmi.spec.domain.clock->utc.reset();  // timers alone: libvirt's default offset, utc
+  vmi.spec.domain.clock->timer = v1::Timer{};
+  vmi.spec.domain.clock->timer->hpet = v1::HpetTimer{std::nullopt, false};
+  CHECK(contains(build(vmi, pod_env()),
+                 "<clock offset='utc'>\n    <timer name='hpet' present='no'/>\n  </clock>"));
   vmi.spec.domain.clock.reset();
   CHECK(contains(build(vmi, pod_env()), "<clock offset='utc'/>"));
 }
