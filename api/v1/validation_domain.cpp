@@ -136,6 +136,42 @@ void firmware(const Firmware& f, const std::string& path, FieldErrors& errors) {
   }
 }
 
+// libvirt's x86 CPU feature names (/usr/share/libvirt/cpu_map/x86_features.xml of the launcher
+// image's libvirt 9.0): a name outside it makes libvirt refuse the domain at start.
+bool known_cpu_feature(const std::string& name) {
+  // clang-format off
+  static const std::set<std::string> kNames = {
+      "3dnow", "3dnowext", "3dnowprefetch", "abm", "acpi", "adx", "aes", "amd-no-ssb", "amd-ssbd",
+      "amd-stibp", "amx-bf16", "amx-int8", "amx-tile", "apic", "arat", "arch-capabilities",
+      "arch-lbr", "avic", "avx", "avx-vnni", "avx2", "avx512-4fmaps", "avx512-4vnniw",
+      "avx512-bf16", "avx512-fp16", "avx512-vp2intersect", "avx512-vpopcntdq", "avx512bitalg",
+      "avx512bw", "avx512cd", "avx512dq", "avx512er", "avx512f", "avx512ifma", "avx512pf",
+      "avx512vbmi", "avx512vbmi2", "avx512vl", "avx512vnni", "bmi1", "bmi2", "bus-lock-detect",
+      "cid", "cldemote", "clflush", "clflushopt", "clwb", "clzero", "cmov", "cmp_legacy", "cmt",
+      "core-capability", "cr8legacy", "cvt16", "cx16", "cx8", "dca", "de", "decodeassists", "ds",
+      "ds_cpl", "dtes64", "erms", "est", "extapic", "f16c", "flushbyasid", "fma", "fma4", "fpu",
+      "fsgsbase", "fsrm", "fxsr", "fxsr_opt", "gfni", "hle", "ht", "hypervisor", "ia64", "ibpb",
+      "ibrs", "ibrs-all", "ibs", "intel-pt", "intel-pt-lip", "invpcid", "invtsc", "la57",
+      "lahf_lm", "lbrv", "lm", "lwp", "mbm_local", "mbm_total", "mca", "mce", "md-clear", "mds-no",
+      "misalignsse", "mmx", "mmxext", "monitor", "movbe", "movdir64b", "movdiri", "mpx", "msr",
+      "mtrr", "nodeid_msr", "npt", "nrip-save", "nx", "ospke", "osvw", "osxsave", "pae", "pat",
+      "pause-filter", "pbe", "pcid", "pclmuldq", "pcommit", "pconfig", "pdcm", "pdpe1gb",
+      "perfctr_core", "perfctr_nb", "pfthreshold", "pge", "pks", "pku", "pn", "pni", "popcnt",
+      "pschange-mc-no", "pse", "pse36", "rdctl-no", "rdpid", "rdrand", "rdseed", "rdtscp", "rsba",
+      "rtm", "sep", "serialize", "sgx", "sgx-debug", "sgx-exinfo", "sgx-kss", "sgx-mode64",
+      "sgx-provisionkey", "sgx-tokenkey", "sgx1", "sgx2", "sgxlc", "sha-ni", "skinit",
+      "skip-l1dfl-vmentry", "smap", "smep", "smx", "spec-ctrl", "split-lock-detect", "ss",
+      "ssb-no", "ssbd", "sse", "sse2", "sse4.1", "sse4.2", "sse4a", "ssse3", "stibp", "svm",
+      "svm-lock", "svme-addr-chk", "syscall", "taa-no", "tbm", "tce", "tm", "tm2", "topoext",
+      "tsc", "tsc-deadline", "tsc-scale", "tsc_adjust", "tsx-ctrl", "tsx-ldtrk", "umip",
+      "v-vmsave-vmload", "vaes", "vgif", "virt-ssbd", "vmcb-clean", "vme", "vmx", "vpclmulqdq",
+      "waitpkg", "wbnoinvd", "wdt", "x2apic", "xfd", "xgetbv1", "xop", "xsave", "xsavec",
+      "xsaveerptr", "xsaveopt", "xsaves", "xtpr",
+  };
+  // clang-format on
+  return kNames.contains(name);
+}
+
 // cpu.features and cpu.dedicatedCpuPlacement.
 void cpu_extras(const DomainSpec& d, const std::string& path, FieldErrors& errors) {
   if (!d.cpu) {
@@ -147,9 +183,11 @@ void cpu_extras(const DomainSpec& d, const std::string& path, FieldErrors& error
   for (size_t i = 0; i < d.cpu->features.size(); ++i) {
     const auto& f = d.cpu->features[i];
     const std::string p = index(at(path, "cpu.features"), i);
-    if (!std::regex_match(f.name, kName)) {
+    if (!std::regex_match(f.name, kName) || !known_cpu_feature(f.name)) {
       add(errors, at(p, "name"),
-          quoted(f.name) + " is not a CPU feature name; allowed: libvirt's names, e.g. vmx, avx2");
+          quoted(f.name) +
+              " is not a CPU feature libvirt knows; allowed: libvirt's x86 names, e.g. vmx, svm, "
+              "avx2, pcid, x2apic");
     }
     if (f.policy && !kPolicies.contains(*f.policy)) {
       add(errors, at(p, "policy"),
