@@ -78,6 +78,7 @@ struct NetworkPlan {
   std::string guest_ip;  // 10.0.2.2
   std::string dns;       // 10.0.2.3
   std::vector<PortForward> ports;
+  std::string pci_addr = "0x10";  // QEMU addr= on the root bus (interfaces[].pciAddress)
 };
 
 // libvirt's domain name for a VMI: <namespace>_<name>, as upstream.

@@ -79,6 +79,87 @@ void default_network(VirtualMachineInstanceSpec& spec) {
   }
 }
 
+// Upstream's SetDefaults_FeatureState and friends: a feature that is there is on unless it says
+// otherwise.
+template <class F>
+void enable(std::optional<F>& feature) {
+  if (feature) {
+    default_to(feature->enabled, true);
+  }
+}
+
+// A Hyper-V feature that is on switches on the one it needs when that one is absent (upstream's
+// SetHypervFeatureDependencies); one switched off stays off and validation refuses the pair.
+void default_hyperv(FeatureHyperv& h) {
+  auto is_on = [](const auto& f) { return f && f->enabled.value_or(true); };
+  auto need = [](std::optional<FeatureState>& f) {
+    if (!f) {
+      f.emplace().enabled = true;
+    }
+  };
+  if (is_on(h.evmcs)) {
+    need(h.vapic);
+  }
+  if (is_on(h.ipi) || is_on(h.tlbflush)) {
+    need(h.vpindex);
+  }
+  if (is_on(h.synictimer)) {
+    need(h.synic);
+  }
+  if (is_on(h.synic)) {
+    need(h.vpindex);
+  }
+  for (auto* f : {&h.relaxed, &h.vapic, &h.vpindex, &h.runtime, &h.synic, &h.reset, &h.frequencies,
+                  &h.reenlightenment, &h.ipi, &h.evmcs}) {
+    enable(*f);
+  }
+  enable(h.vendorid);
+  if (h.spinlocks) {
+    default_to(h.spinlocks->enabled, true);
+    if (*h.spinlocks->enabled) {
+      default_to(h.spinlocks->retries, 4096u);
+    }
+  }
+  if (h.synictimer) {
+    default_to(h.synictimer->enabled, true);
+    enable(h.synictimer->direct);
+  }
+  enable(h.tlbflush);
+}
+
+void default_features(Features& f) {
+  enable(f.acpi);
+  enable(f.apic);
+  enable(f.smm);
+  enable(f.pvspinlock);
+  if (f.hyperv) {
+    default_hyperv(*f.hyperv);
+  }
+}
+
+void default_clock(Clock& c) {
+  if (!c.timer) {
+    return;
+  }
+  auto& t = *c.timer;
+  for (auto* present : {t.hpet ? &t.hpet->present : nullptr, t.kvm ? &t.kvm->present : nullptr,
+                        t.pit ? &t.pit->present : nullptr, t.rtc ? &t.rtc->present : nullptr,
+                        t.hyperv ? &t.hyperv->present : nullptr}) {
+    if (present) {
+      default_to(*present, true);
+    }
+  }
+}
+
+void default_inputs(Devices& devices) {
+  for (auto& input : devices.inputs) {
+    default_to(input.bus, "usb");
+    if (input.type.empty()) {
+      input.type = "tablet";
+    }
+  }
+}
+
 }  // namespace
 
 void apply_defaults(VirtualMachineInstanceSpec& spec) {
@@ -93,6 +174,13 @@ void apply_defaults(VirtualMachineInstanceSpec& spec) {
     default_to(domain.firmware->bootloader->efi->secure_boot, true);
   }
   default_disks(domain.devices);
+  if (domain.features) {
+    default_features(*domain.features);
+  }
+  if (domain.clock) {
+    default_clock(*domain.clock);
+  }
+  default_inputs(domain.devices);
   default_network(spec);
   default_to(domain.devices.autoattach_serial_console, true);
   default_to(domain.devices.autoattach_graphics_device, true);

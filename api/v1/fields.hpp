@@ -156,21 +156,43 @@ struct Describe<ResourceRequirements> {
 };
 
 template <>
+struct Describe<CpuFeature> {
+  static constexpr std::string_view doc = "A CPU feature and what to do with it.";
+  static constexpr auto fields = std::make_tuple(
+      field("name", &CpuFeature::name, "Name of the CPU feature (libvirt's name, e.g. vmx)."),
+      field("policy", &CpuFeature::policy,
+            "force, require (default), optional, disable or forbid."));
+};
+
+template <>
 struct Describe<Cpu> {
   static constexpr std::string_view doc = "Virtual CPU topology; defaults to 1 of each.";
   static constexpr auto fields = std::make_tuple(
       field("cores", &Cpu::cores, "Cores per socket (default 1)."),
       field("sockets", &Cpu::sockets, "Sockets (default 1)."),
       field("threads", &Cpu::threads, "Threads per core (default 1)."),
-      field("model", &Cpu::model, "CPU model: host-passthrough, host-model or a QEMU model."));
+      field("model", &Cpu::model, "CPU model: host-passthrough, host-model or a QEMU model."),
+      field("features", &Cpu::features, "CPU features to add or remove."),
+      field("dedicatedCpuPlacement", &Cpu::dedicated_cpu_placement,
+            "Pin vCPUs to dedicated host CPUs; not supported here (true is refused)."));
+};
+
+template <>
+struct Describe<Hugepages> {
+  static constexpr std::string_view doc = "Back guest memory with huge pages; not supported here.";
+  static constexpr auto fields =
+      std::make_tuple(field("pageSize", &Hugepages::page_size, "Huge page size: 2Mi or 1Gi."));
 };
 
 template <>
 struct Describe<Memory> {
   static constexpr std::string_view doc = "Guest memory.";
-  static constexpr auto fields = std::make_tuple(field(
-      "guest", &Memory::guest,
-      "Memory the guest sees; defaults to resources.requests.memory, and sets it when absent."));
+  static constexpr auto fields = std::make_tuple(
+      field("guest", &Memory::guest,
+            "Memory the guest sees; defaults to resources.requests.memory, and sets it when "
+            "absent."),
+      field("hugepages", &Memory::hugepages,
+            "Huge pages for guest memory; refused: needs pre-allocated huge pages on the node."));
 };
 
 template <>
@@ -237,6 +259,187 @@ struct Describe<Firmware> {
 };
 
 template <>
+struct Describe<Chassis> {
+  static constexpr std::string_view doc = "SMBIOS chassis information the guest sees.";
+  static constexpr auto fields =
+      std::make_tuple(field("manufacturer", &Chassis::manufacturer, "Chassis manufacturer."),
+                      field("version", &Chassis::version, "Chassis version."),
+                      field("serial", &Chassis::serial, "Chassis serial number."),
+                      field("asset", &Chassis::asset, "Chassis asset tag."),
+                      field("sku", &Chassis::sku, "Chassis SKU number."));
+};
+
+template <>
+struct Describe<ClockOffsetUtc> {
+  static constexpr std::string_view doc = "Guest clock in UTC, reset on each boot.";
+  static constexpr auto fields = std::make_tuple(
+      field("offsetSeconds", &ClockOffsetUtc::offset_seconds,
+            "Offset from UTC in seconds; when set, the guest's changes to its clock are kept "
+            "across reboots."));
+};
+
+template <>
+struct Describe<RtcTimer> {
+  static constexpr std::string_view doc = "RTC (real time clock).";
+  static constexpr auto fields = std::make_tuple(
+      field("tickPolicy", &RtcTimer::tick_policy, "Missed ticks: delay or catchup."),
+      field("present", &RtcTimer::present, "false removes the timer (default true)."),
+      field("track", &RtcTimer::track, "Track the guest or the wall clock: guest or wall."));
+};
+
+template <>
+struct Describe<HpetTimer> {
+  static constexpr std::string_view doc = "HPET (high precision event timer).";
+  static constexpr auto fields = std::make_tuple(
+      field("tickPolicy", &HpetTimer::tick_policy,
+            "Missed ticks: delay, catchup, merge or discard."),
+      field("present", &HpetTimer::present, "false removes the timer (default true)."));
+};
+
+template <>
+struct Describe<PitTimer> {
+  static constexpr std::string_view doc = "PIT (programmable interval timer).";
+  static constexpr auto fields = std::make_tuple(
+      field("tickPolicy", &PitTimer::tick_policy, "Missed ticks: delay, catchup or discard."),
+      field("present", &PitTimer::present, "false removes the timer (default true)."));
+};
+
+template <>
+struct Describe<KvmTimer> {
+  static constexpr std::string_view doc = "KVM clock (paravirtualized, for Linux guests).";
+  static constexpr auto fields = std::make_tuple(
+      field("present", &KvmTimer::present, "false removes the timer (default true)."));
+};
+
+template <>
+struct Describe<HypervTimer> {
+  static constexpr std::string_view doc = "Hyper-V clock (paravirtualized, for Windows guests).";
+  static constexpr auto fields = std::make_tuple(
+      field("present", &HypervTimer::present, "false removes the timer (default true)."));
+};
+
+template <>
+struct Describe<Timer> {
+  static constexpr std::string_view doc = "Timers of the guest.";
+  static constexpr auto fields =
+      std::make_tuple(field("hpet", &Timer::hpet, "HPET."), field("kvm", &Timer::kvm, "KVM clock."),
+                      field("pit", &Timer::pit, "PIT."), field("rtc", &Timer::rtc, "RTC."),
+                      field("hyperv", &Timer::hyperv, "Hyper-V clock."));
+};
+
+template <>
+struct Describe<Clock> {
+  static constexpr std::string_view doc = "The guest clock: one of utc or timezone, and timers.";
+  static constexpr auto fields = std::make_tuple(
+      field("utc", &Clock::utc, "Guest clock in UTC."),
+      field("timezone", &Clock::timezone, "Guest clock in this time zone, e.g. Europe/Paris."),
+      field("timer", &Clock::timer, "Timers attached to the guest."));
+};
+
+template <>
+struct Describe<FeatureState> {
+  static constexpr std::string_view doc = "A feature switched on or off.";
+  static constexpr auto fields = std::make_tuple(
+      field("enabled", &FeatureState::enabled, "Whether the feature is on (default true)."));
+};
+
+template <>
+struct Describe<FeatureApic> {
+  static constexpr std::string_view doc = "APIC.";
+  static constexpr auto fields = std::make_tuple(
+      field("enabled", &FeatureApic::enabled, "Whether the feature is on (default true)."),
+      field("endOfInterrupt", &FeatureApic::end_of_interrupt,
+            "Paravirtual end-of-interrupt notification (default false)."));
+};
+
+template <>
+struct Describe<FeatureSpinlocks> {
+  static constexpr std::string_view doc = "Hyper-V spinlock retries.";
+  static constexpr auto fields = std::make_tuple(
+      field("enabled", &FeatureSpinlocks::enabled, "Whether the feature is on (default true)."),
+      field("spinlocks", &FeatureSpinlocks::retries,
+            "Retries before a spinlock is reported; at least 4096 (the default)."));
+};
+
+template <>
+struct Describe<FeatureVendorId> {
+  static constexpr std::string_view doc = "Hyper-V vendor id.";
+  static constexpr auto fields = std::make_tuple(
+      field("enabled", &FeatureVendorId::enabled, "Whether the feature is on (default true)."),
+      field("vendorid", &FeatureVendorId::vendor_id,
+            "Hypervisor vendor id the guest sees, at most 12 characters."));
+};
+
+template <>
+struct Describe<SyNicTimer> {
+  static constexpr std::string_view doc = "Hyper-V synthetic timers; requires synic.";
+  static constexpr auto fields = std::make_tuple(
+      field("enabled", &SyNicTimer::enabled, "Whether the feature is on (default true)."),
+      field("direct", &SyNicTimer::direct, "Direct mode."));
+};
+
+template <>
+struct Describe<TlbFlush> {
+  static constexpr std::string_view doc = "Hyper-V TLB flush hypercalls; requires vpindex.";
+  static constexpr auto fields = std::make_tuple(
+      field("enabled", &TlbFlush::enabled, "Whether the feature is on (default true)."),
+      field("direct", &TlbFlush::direct, "Send the flush directly to the hypervisor."),
+      field("extended", &TlbFlush::extended, "Allow partial TLB flushes."));
+};
+
+template <>
+struct Describe<FeatureHyperv> {
+  static constexpr std::string_view doc = "Hyper-V enlightenments (libvirt's <hyperv>).";
+  static constexpr auto fields = std::make_tuple(
+      field("relaxed", &FeatureHyperv::relaxed, "Relaxed timing: no watchdog timeouts."),
+      field("vapic", &FeatureHyperv::vapic, "Virtual APIC."),
+      field("spinlocks", &FeatureHyperv::spinlocks, "Spinlock retries."),
+      field("vpindex", &FeatureHyperv::vpindex, "Virtual processor index; needs KVM."),
+      field("runtime", &FeatureHyperv::runtime, "Processor time accounting."),
+      field("synic", &FeatureHyperv::synic,
+            "Synthetic interrupt controller; requires vpindex, needs KVM."),
+      field("synictimer", &FeatureHyperv::synictimer,
+            "Synthetic timers; requires synic, needs KVM."),
+      field("reset", &FeatureHyperv::reset, "Hyper-V reset."),
+      field("vendorid", &FeatureHyperv::vendorid, "Hypervisor vendor id."),
+      field("frequencies", &FeatureHyperv::frequencies, "Frequency MSRs."),
+      field("reenlightenment", &FeatureHyperv::reenlightenment,
+            "Notifications of TSC frequency changes."),
+      field("tlbflush", &FeatureHyperv::tlbflush,
+            "TLB flush hypercalls; requires vpindex, needs KVM."),
+      field("ipi", &FeatureHyperv::ipi, "IPI hypercalls; requires vpindex, needs KVM."),
+      field("evmcs", &FeatureHyperv::evmcs, "Enlightened VMCS; requires vapic."));
+};
+
+template <>
+struct Describe<FeatureKvm> {
+  static constexpr std::string_view doc = "How KVM shows itself to the guest.";
+  static constexpr auto fields = std::make_tuple(
+      field("hidden", &FeatureKvm::hidden, "Hide KVM from MSR-based discovery (default false)."));
+};
+
+template <>
+struct Describe<HypervPassthrough> {
+  static constexpr std::string_view doc = "All Hyper-V enlightenments the host supports.";
+  static constexpr auto fields = std::make_tuple(
+      field("enabled", &HypervPassthrough::enabled, "Whether passthrough is on (default false)."));
+};
+
+template <>
+struct Describe<Features> {
+  static constexpr std::string_view doc = "Machine features: acpi, apic, hyperv, smm, kvm.";
+  static constexpr auto fields = std::make_tuple(
+      field("acpi", &Features::acpi, "ACPI (default on)."),
+      field("apic", &Features::apic, "APIC (default on)."),
+      field("hypervPassthrough", &Features::hyperv_passthrough,
+            "Every Hyper-V enlightenment the host supports; not with hyperv."),
+      field("hyperv", &Features::hyperv, "Hyper-V enlightenments."),
+      field("smm", &Features::smm, "System Management Mode."),
+      field("kvm", &Features::kvm, "KVM visibility."),
+      field("pvspinlock", &Features::pvspinlock, "Paravirtual spinlocks; needs KVM."));
+};
+
+template <>
 struct Describe<DiskTarget> {
   static constexpr std::string_view doc = "Attach the volume as a disk.";
   static constexpr auto fields =
@@ -263,7 +466,11 @@ struct Describe<Disk> {
       field("disk", &Disk::disk, "Attach as a disk (the default)."),
       field("cdrom", &Disk::cdrom, "Attach as a CD-ROM."),
       field("bootOrder", &Disk::boot_order, "Boot priority; 1 boots first. Unique among devices."),
-      field("serial", &Disk::serial, "Serial number the guest sees."));
+      field("serial", &Disk::serial, "Serial number the guest sees."),
+      field("dedicatedIOThread", &Disk::dedicated_io_thread,
+            "Give this disk an IO thread of its own (virtio only)."),
+      field("cache", &Disk::cache, "Host cache mode: none, writethrough or writeback."),
+      field("io", &Disk::io, "QEMU IO mode: native (needs cache none) or threads."));
 };
 
 template <>
@@ -309,6 +516,36 @@ struct Describe<Interface> {
 };
 
 template <>
+struct Describe<Rng> {
+  static constexpr std::string_view doc = "A virtio random number generator fed by the host.";
+  static constexpr auto fields = std::make_tuple();
+};
+
+template <>
+struct Describe<I6300EsbWatchdog> {
+  static constexpr std::string_view doc = "An Intel 6300ESB watchdog.";
+  static constexpr auto fields =
+      std::make_tuple(field("action", &I6300EsbWatchdog::action,
+                            "When it fires: poweroff, reset (default) or shutdown."));
+};
+
+template <>
+struct Describe<Watchdog> {
+  static constexpr std::string_view doc = "A hardware watchdog device.";
+  static constexpr auto fields = std::make_tuple(
+      field("name", &Watchdog::name, "Name of the watchdog."),
+      field("i6300esb", &Watchdog::i6300esb, "An i6300esb watchdog (required on x86_64)."));
+};
+
+template <>
+struct Describe<Input> {
+  static constexpr std::string_view doc = "An input device.";
+  static constexpr auto fields = std::make_tuple(
+      field("bus", &Input::bus, "usb (default) or virtio."), field("type", &Input::type, "tablet."),
+      field("name", &Input::name, "Device name."));
+};
+
+template <>
 struct Describe<Devices> {
   static constexpr std::string_view doc = "Devices of the guest.";
   static constexpr auto fields = std::make_tuple(
@@ -321,7 +558,15 @@ struct Describe<Devices> {
       field("autoattachGraphicsDevice", &Devices::autoattach_graphics_device,
             "Attach a VGA device and VNC (default true)."),
       field("autoattachMemBalloon", &Devices::autoattach_memory_balloon,
-            "Attach a memory balloon device (default true)."));
+            "Attach a memory balloon device (default true)."),
+      field("watchdog", &Devices::watchdog, "A watchdog device."),
+      field("inputs", &Devices::inputs, "Input devices (tablet)."),
+      field("rng", &Devices::rng, "A virtio random number generator."),
+      field("blockMultiQueue", &Devices::block_multi_queue,
+            "One queue per vCPU on virtio disks (default false)."),
+      field("networkInterfaceMultiqueue", &Devices::network_interface_multi_queue,
+            "One queue per vCPU on virtio NICs; with more than one vCPU it needs a multi-queue "
+            "backend, which the pod NIC here does not have."));
 };
 
 template <>
@@ -333,7 +578,12 @@ struct Describe<DomainSpec> {
                       field("memory", &DomainSpec::memory, "Guest memory."),
                       field("machine", &DomainSpec::machine, "Machine type."),
                       field("firmware", &DomainSpec::firmware, "Firmware."),
-                      field("devices", &DomainSpec::devices, "Devices."));
+                      field("clock", &DomainSpec::clock, "Clock and timers."),
+                      field("features", &DomainSpec::features, "acpi, apic, hyperv, smm, kvm."),
+                      field("devices", &DomainSpec::devices, "Devices."),
+                      field("ioThreadsPolicy", &DomainSpec::io_threads_policy,
+                            "IO threads for disks: shared or auto; none when absent."),
+                      field("chassis", &DomainSpec::chassis, "SMBIOS chassis information."));
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -101,16 +101,30 @@ struct ResourceRequirements {
   bool operator==(const ResourceRequirements&) const = default;
 };
 
+struct CpuFeature {
+  std::string name;                   // a libvirt CPU feature name, e.g. "vmx"
+  std::optional<std::string> policy;  // force | require (default) | optional | disable | forbid
+  bool operator==(const CpuFeature&) const = default;
+};
+
 struct Cpu {
   std::optional<uint32_t> cores;
   std::optional<uint32_t> sockets;
   std::optional<uint32_t> threads;
   std::optional<std::string> model;  // "host-passthrough", "host-model", or a QEMU model name
+  std::vector<CpuFeature> features{};
+  std::optional<bool> dedicated_cpu_placement{};  // refused when true (validation says why)
   bool operator==(const Cpu&) const = default;
+};
+
+struct Hugepages {
+  std::optional<std::string> page_size;  // 2Mi | 1Gi; refused (validation says why)
+  bool operator==(const Hugepages&) const = default;
 };
 
 struct Memory {
   std::optional<Quantity> guest;  // memory the guest sees
+  std::optional<Hugepages> hugepages{};
   bool operator==(const Memory&) const = default;
 };
 
@@ -160,6 +174,146 @@ struct Firmware {
   bool operator==(const Firmware&) const = default;
 };
 
+// SMBIOS chassis (type 3) the guest sees, as <sysinfo><chassis>.
+struct Chassis {
+  std::optional<std::string> manufacturer;
+  std::optional<std::string> version;
+  std::optional<std::string> serial;
+  std::optional<std::string> asset;
+  std::optional<std::string> sku;
+  bool operator==(const Chassis&) const = default;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Clock and timers (upstream's Clock; a timer's "present" is JSON "present").
+struct ClockOffsetUtc {
+  std::optional<int32_t> offset_seconds;
+  bool operator==(const ClockOffsetUtc&) const = default;
+};
+
+struct RtcTimer {
+  std::optional<std::string> tick_policy;  // delay | catchup
+  std::optional<bool> present;             // JSON "present"; default true
+  std::optional<std::string> track;        // guest | wall
+  bool operator==(const RtcTimer&) const = default;
+};
+
+struct HpetTimer {
+  std::optional<std::string> tick_policy;  // delay | catchup | merge | discard
+  std::optional<bool> present;
+  bool operator==(const HpetTimer&) const = default;
+};
+
+struct PitTimer {
+  std::optional<std::string> tick_policy;  // delay | catchup | discard
+  std::optional<bool> present;
+  bool operator==(const PitTimer&) const = default;
+};
+
+struct KvmTimer {
+  std::optional<bool> present;
+  bool operator==(const KvmTimer&) const = default;
+};
+
+struct HypervTimer {
+  std::optional<bool> present;
+  bool operator==(const HypervTimer&) const = default;
+};
+
+struct Timer {
+  std::optional<HpetTimer> hpet;
+  std::optional<KvmTimer> kvm;
+  std::optional<PitTimer> pit;
+  std::optional<RtcTimer> rtc;
+  std::optional<HypervTimer> hyperv;
+  bool operator==(const Timer&) const = default;
+};
+
+// Exactly one of utc and timezone (validation checks it).
+struct Clock {
+  std::optional<ClockOffsetUtc> utc;
+  std::optional<std::string> timezone;  // a TZ name, e.g. "Europe/Paris"
+  std::optional<Timer> timer;
+  bool operator==(const Clock&) const = default;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Features (upstream's Features; every "enabled" defaults to true).
+struct FeatureState {
+  std::optional<bool> enabled;
+  bool operator==(const FeatureState&) const = default;
+};
+
+struct FeatureApic {
+  std::optional<bool> enabled;
+  std::optional<bool> end_of_interrupt;
+  bool operator==(const FeatureApic&) const = default;
+};
+
+struct FeatureSpinlocks {
+  std::optional<bool> enabled;
+  std::optional<uint32_t> retries;  // JSON "spinlocks"; at least 4096 (the default)
+  bool operator==(const FeatureSpinlocks&) const = default;
+};
+
+struct FeatureVendorId {
+  std::optional<bool> enabled;
+  std::optional<std::string> vendor_id;  // JSON "vendorid"; at most 12 characters
+  bool operator==(const FeatureVendorId&) const = default;
+};
+
+struct SyNicTimer {
+  std::optional<bool> enabled;
+  std::optional<FeatureState> direct;
+  bool operator==(const SyNicTimer&) const = default;
+};
+
+struct TlbFlush {
+  std::optional<bool> enabled;
+  std::optional<FeatureState> direct;
+  std::optional<FeatureState> extended;
+  bool operator==(const TlbFlush&) const = default;
+};
+
+struct FeatureHyperv {
+  std::optional<FeatureState> relaxed;
+  std::optional<FeatureState> vapic;
+  std::optional<FeatureSpinlocks> spinlocks;
+  std::optional<FeatureState> vpindex;
+  std::optional<FeatureState> runtime;
+  std::optional<FeatureState> synic;
+  std::optional<SyNicTimer> synictimer;
+  std::optional<FeatureState> reset;
+  std::optional<FeatureVendorId> vendorid;
+  std::optional<FeatureState> frequencies;
+  std::optional<FeatureState> reenlightenment;
+  std::optional<TlbFlush> tlbflush;
+  std::optional<FeatureState> ipi;
+  std::optional<FeatureState> evmcs;
+  bool operator==(const FeatureHyperv&) const = default;
+};
+
+struct FeatureKvm {
+  std::optional<bool> hidden;
+  bool operator==(const FeatureKvm&) const = default;
+};
+
+struct HypervPassthrough {
+  std::optional<bool> enabled;
+  bool operator==(const HypervPassthrough&) const = default;
+};
+
+struct Features {
+  std::optional<FeatureState> acpi;  // on unless enabled: false
+  std::optional<FeatureApic> apic;   // on unless enabled: false
+  std::optional<HypervPassthrough> hyperv_passthrough;
+  std::optional<FeatureHyperv> hyperv;
+  std::optional<FeatureState> smm;
+  std::optional<FeatureKvm> kvm;
+  std::optional<FeatureState> pvspinlock;
+  bool operator==(const Features&) const = default;
+};
+
 // ---------------------------------------------------------------------------------------------
 // Devices.
 struct DiskTarget {
@@ -182,6 +336,9 @@ struct Disk {
   std::optional<CdRomTarget> cdrom;
   std::optional<uint32_t> boot_order;
   std::optional<std::string> serial;
+  std::optional<bool> dedicated_io_thread{};
+  std::optional<std::string> cache{};  // none | writethrough | writeback
+  std::optional<std::string> io{};     // native | threads
   bool operator==(const Disk&) const = default;
 };
 
@@ -216,6 +373,28 @@ struct Interface {
   bool operator==(const Interface&) const = default;
 };
 
+struct Rng {
+  bool operator==(const Rng&) const = default;
+};
+
+struct I6300EsbWatchdog {
+  std::optional<std::string> action;  // poweroff | reset (default) | shutdown
+  bool operator==(const I6300EsbWatchdog&) const = default;
+};
+
+struct Watchdog {
+  std::string name;
+  std::optional<I6300EsbWatchdog> i6300esb;  // required on x86_64
+  bool operator==(const Watchdog&) const = default;
+};
+
+struct Input {
+  std::optional<std::string> bus;  // usb (default) | virtio
+  std::string type;                // tablet
+  std::string name;
+  bool operator==(const Input&) const = default;
+};
+
 struct Devices {
   std::vector<Disk> disks;
   std::vector<Interface> interfaces;
@@ -223,6 +402,11 @@ struct Devices {
   std::optional<bool> autoattach_serial_console;
   std::optional<bool> autoattach_graphics_device;
   std::optional<bool> autoattach_memory_balloon;
+  std::optional<Watchdog> watchdog{};
+  std::vector<Input> inputs{};
+  std::optional<Rng> rng{};
+  std::optional<bool> block_multi_queue{};
+  std::optional<bool> network_interface_multi_queue{};
   bool operator==(const Devices&) const = default;
 };
 
@@ -232,7 +416,11 @@ struct DomainSpec {
   std::optional<Memory> memory;
   std::optional<Machine> machine;
   std::optional<Firmware> firmware;
-  Devices devices;  // required, may be empty
+  std::optional<Clock> clock{};
+  std::optional<Features> features{};
+  Devices devices;                                 // required, may be empty
+  std::optional<std::string> io_threads_policy{};  // shared | auto
+  std::optional<Chassis> chassis{};
   bool operator==(const DomainSpec&) const = default;
 };
 

@@ -1,4 +1,4 @@
-// Compute: accelerator, machine, memory, vCPUs and firmware.
+// Compute: accelerator, machine, memory, vCPUs, firmware, features, clock and SMBIOS.
 
 #include "launcher/domain/domain.hpp"
 
@@ -54,6 +54,20 @@ Result<std::int64_t> memory_kib(const v1::DomainSpec& dom) {
   return (bytes + 1023) / 1024;
 }
 
+// cpu.features, policy require by default. libvirt wants a model with features, so under TCG
+// without a model the features go on QEMU's default model, qemu64, named.
+core::Status cpu_features(const v1::DomainSpec& dom, Cpu& c) {
+  if (!dom.cpu || dom.cpu->features.empty())
+    return {};
+  for (const auto& f : dom.cpu->features)
+    c.features.push_back({f.policy.value_or("require"), f.name});
+  if (c.mode.empty()) {
+    c.mode = "custom";
+    c.model = "qemu64";
+  }
+  return {};
+}
+
 // Topology and model. Without a model: host-model on KVM, QEMU's default under TCG.
 Result<Cpu> cpu(const v1::DomainSpec& dom, const std::string& type) {
   Cpu c;
@@ -83,6 +97,8 @@ Result<Cpu> cpu(const v1::DomainSpec& dom, const std::string& type) {
   } else if (type == "kvm") {
     c.mode = "host-model";
   }
+  if (auto st = cpu_features(dom, c); !st.ok())
+    return st.error();
   return c;
 }
 
@@ -123,6 +139,156 @@ core::Status firmware(const v1::DomainSpec& dom, const PodEnvironment& env, Comp
   return {};
 }
 
+bool is_on(const std::optional<v1::FeatureState>& f) {
+  return f && f->enabled.value_or(true);
+}
+
+// features.hyperv -> <hyperv mode='custom'> children, in libvirt's order.
+std::vector<HypervFeature> hyperv_features(const v1::FeatureHyperv& h) {
+  std::vector<HypervFeature> out;
+  auto state = [&](const char* name, const std::optional<v1::FeatureState>& f) {
+    if (f)
+      out.push_back({name, f->enabled.value_or(true), "", {}});
+  };
+  state("relaxed", h.relaxed);
+  state("vapic", h.vapic);
+  if (h.spinlocks) {
+    bool on = h.spinlocks->enabled.value_or(true);
+    std::string attrs;
+    if (on)
+      attrs = " retries='" + std::to_string(h.spinlocks->retries.value_or(4096)) + "'";
+    out.push_back({"spinlocks", on, attrs, {}});
+  }
+  state("vpindex", h.vpindex);
+  state("runtime", h.runtime);
+  state("synic", h.synic);
+  if (h.synictimer) {
+    HypervFeature f{"stimer", h.synictimer->enabled.value_or(true), "", {}};
+    if (h.synictimer->direct)
+      f.children.emplace_back("direct", h.synictimer->direct->enabled.value_or(true));
+    out.push_back(std::move(f));
+  }
+  state("reset", h.reset);
+  if (h.vendorid) {
+    bool on = h.vendorid->enabled.value_or(true);
+    std::string attrs;
+    if (on && h.vendorid->vendor_id)
+      attrs = " value='" + xml_escape(*h.vendorid->vendor_id) + "'";
+    out.push_back({"vendor_id", on, attrs, {}});
+  }
+  state("frequencies", h.frequencies);
+  state("reenlightenment", h.reenlightenment);
+  if (h.tlbflush) {
+    HypervFeature f{"tlbflush", h.tlbflush->enabled.value_or(true), "", {}};
+    if (h.tlbflush->direct)
+      f.children.emplace_back("direct", h.tlbflush->direct->enabled.value_or(true));
+    if (h.tlbflush->extended)
+      f.children.emplace_back("extended", h.tlbflush->extended->enabled.value_or(true));
+    out.push_back(std::move(f));
+  }
+  state("ipi", h.ipi);
+  state("evmcs", h.evmcs);
+  return out;
+}
+
+// domain.features as upstream renders them. Under TCG, QEMU cannot set the Hyper-V VP index
+// (nor synic, synictimer, tlbflush and ipi, which need it) and has no paravirtual spinlocks:
+// those are refused by name rather than left to fail at start.
+Result<Features> features(const v1::DomainSpec& dom, const std::string& type) {
+  Features out;
+  if (!dom.features)
+    return out;
+  const v1::Features& f = *dom.features;
+  const std::string path = "spec.domain.features";
+  out.acpi = !f.acpi || f.acpi->enabled.value_or(true);
+  if (f.apic) {
+    out.apic = f.apic->enabled.value_or(true);
+    if (out.apic && f.apic->end_of_interrupt)
+      out.apic_eoi = *f.apic->end_of_interrupt;
+  }
+  if (f.smm)
+    out.smm = f.smm->enabled.value_or(true);
+  if (f.kvm)
+    out.kvm_hidden = f.kvm->hidden.value_or(false);
+  if (f.pvspinlock) {
+    out.pvspinlock = f.pvspinlock->enabled.value_or(true);
+    if (*out.pvspinlock && type == "qemu")
+      return unsupported(path + ".pvspinlock",
+                         "paravirtual spinlocks need KVM, and this node runs the VM under "
+                         "emulation (TCG); remove it or set enabled: false");
+  }
+  if (f.hyperv) {
+    const v1::FeatureHyperv& h = *f.hyperv;
+    if (type == "qemu") {
+      // The features that need vpindex first: defaulting added vpindex for them, so the one
+      // the user wrote is the one to name.
+      const std::pair<const char*, bool> kvm_only[] = {
+          {"synictimer", h.synictimer && h.synictimer->enabled.value_or(true)},
+          {"synic", is_on(h.synic)},
+          {"tlbflush", h.tlbflush && h.tlbflush->enabled.value_or(true)},
+          {"ipi", is_on(h.ipi)},
+          {"vpindex", is_on(h.vpindex)}};
+      for (const auto& [name, on] : kvm_only)
+        if (on)
+          return unsupported(
+              path + ".hyperv." + name,
+              std::string("needs KVM: under emulation (TCG) QEMU cannot set the "
+                          "Hyper-V VP index") +
+                  (std::string(name) == "vpindex" ? ""
+                                                  : std::string(", which ") + name + " requires") +
+                  "; remove it or set enabled: false");
+    }
+    out.hyperv_mode = "custom";
+    out.hyperv = hyperv_features(h);
+  } else if (f.hyperv_passthrough && f.hyperv_passthrough->enabled.value_or(false)) {
+    out.hyperv_mode = "passthrough";
+  }
+  return out;
+}
+
+// domain.clock: utc (reset on boot, or kept with offsetSeconds) or a time zone; timers in
+// upstream's order.
+Clock clock(const v1::DomainSpec& dom) {
+  Clock out;
+  if (!dom.clock)
+    return out;
+  const v1::Clock& c = *dom.clock;
+  if (c.timezone) {
+    out.offset = "timezone";
+    out.timezone = c.timezone;
+  } else if (c.utc) {
+    out.adjustment = c.utc->offset_seconds ? std::to_string(*c.utc->offset_seconds) : "reset";
+  }
+  if (!c.timer)
+    return out;
+  const v1::Timer& t = *c.timer;
+  if (t.rtc)
+    out.timers.push_back({"rtc", t.rtc->present, t.rtc->tick_policy, t.rtc->track});
+  if (t.pit)
+    out.timers.push_back({"pit", t.pit->present, t.pit->tick_policy, {}});
+  if (t.kvm)
+    out.timers.push_back({"kvmclock", t.kvm->present, {}, {}});
+  if (t.hpet)
+    out.timers.push_back({"hpet", t.hpet->present, t.hpet->tick_policy, {}});
+  if (t.hyperv)
+    out.timers.push_back({"hypervclock", t.hyperv->present, {}, {}});
+  return out;
+}
+
+// domain.chassis -> SMBIOS type 3 entries; empty values are left out.
+std::vector<std::pair<std::string, std::string>> chassis(const v1::DomainSpec& dom) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!dom.chassis)
+    return out;
+  const v1::Chassis& c = *dom.chassis;
+  for (const auto& [name, value] :
+       {std::pair{"manufacturer", &c.manufacturer}, std::pair{"version", &c.version},
+        std::pair{"serial", &c.serial}, std::pair{"asset", &c.asset}, std::pair{"sku", &c.sku}})
+    if (*value && !(*value)->empty())
+      out.emplace_back(name, **value);
+  return out;
+}
+
 }  // namespace
 
 Result<Compute> plan_compute(const v1::VirtualMachineInstance& vmi, const PodEnvironment& env) {
@@ -147,6 +313,13 @@ Result<Compute> plan_compute(const v1::VirtualMachineInstance& vmi, const PodEnv
   c.vcpus = std::uint64_t{c.cpu.sockets} * c.cpu.cores * c.cpu.threads;
   if (auto st = firmware(dom, env, c); !st.ok())
     return st.error();
+  auto feats = features(dom, c.type);
+  if (!feats.ok())
+    return feats.error();
+  c.features = std::move(*feats);
+  c.clock = clock(dom);
+  c.chassis = chassis(dom);
+  c.io_threads = plan_io_threads(vmi).count;
   return c;
 }
 
@@ -170,7 +343,7 @@ void write_os(std::ostream& x, const Compute& c) {
   }
   if (c.bios_serial)
     x << "    <bios useserial='yes'/>\n";
-  if (c.smbios_serial)
+  if (c.smbios_serial || !c.chassis.empty())
     x << "    <smbios mode='sysinfo'/>\n";
   x << "  </os>\n";
 }
@@ -184,7 +357,88 @@ void write_cpu(std::ostream& x, const Cpu& cpu) {
   else
     x << "  <cpu>\n";
   x << "    <topology sockets='" << cpu.sockets << "' dies='1' cores='" << cpu.cores
-    << "' threads='" << cpu.threads << "'/>\n  </cpu>\n";
+    << "' threads='" << cpu.threads << "'/>\n";
+  for (const auto& f : cpu.features)
+    x << "    <feature policy='" << xml_escape(f.policy) << "' name='" << xml_escape(f.name)
+      << "'/>\n";
+  x << "  </cpu>\n";
+}
+
+const char* on_off(bool on) {
+  return on ? "on" : "off";
+}
+
+// The children of <features> that domain.features decides.
+void write_features(std::ostream& x, const Features& f) {
+  if (f.acpi)
+    x << "    <acpi/>\n";
+  if (f.apic && f.apic_eoi)
+    x << "    <apic eoi='" << on_off(*f.apic_eoi) << "'/>\n";
+  else if (f.apic)
+    x << "    <apic/>\n";
+  if (!f.hyperv_mode.empty() && f.hyperv.empty()) {
+    x << "    <hyperv mode='" << f.hyperv_mode << "'/>\n";
+  } else if (!f.hyperv_mode.empty()) {
+    x << "    <hyperv mode='" << f.hyperv_mode << "'>\n";
+    for (const auto& h : f.hyperv) {
+      x << "      <" << h.name << " state='" << on_off(h.on) << "'" << h.attrs;
+      if (h.children.empty()) {
+        x << "/>\n";
+        continue;
+      }
+      x << ">\n";
+      for (const auto& [name, on] : h.children)
+        x << "        <" << name << " state='" << on_off(on) << "'/>\n";
+      x << "      </" << h.name << ">\n";
+    }
+    x << "    </hyperv>\n";
+  }
+  if (f.kvm_hidden)
+    x << "    <kvm>\n      <hidden state='" << on_off(*f.kvm_hidden) << "'/>\n    </kvm>\n";
+  if (f.pvspinlock)
+    x << "    <pvspinlock state='" << on_off(*f.pvspinlock) << "'/>\n";
+}
+
+void write_clock(std::ostream& x, const Clock& c) {
+  x << "  <clock offset='" << c.offset << "'";
+  if (c.adjustment)
+    x << " adjustment='" << xml_escape(*c.adjustment) << "'";
+  if (c.timezone)
+    x << " timezone='" << xml_escape(*c.timezone) << "'";
+  if (c.timers.empty()) {
+    x << "/>\n";
+    return;
+  }
+  x << ">\n";
+  for (const auto& t : c.timers) {
+    x << "    <timer name='" << t.name << "'";
+    if (t.tick_policy)
+      x << " tickpolicy='" << xml_escape(*t.tick_policy) << "'";
+    if (t.track)
+      x << " track='" << xml_escape(*t.track) << "'";
+    if (t.present)
+      x << " present='" << (*t.present ? "yes" : "no") << "'";
+    x << "/>\n";
+  }
+  x << "  </clock>\n";
+}
+
+// <sysinfo type='smbios'>: the system serial (firmware.serial) and the chassis.
+void write_sysinfo(std::ostream& x, const Compute& c) {
+  if (!c.smbios_serial && c.chassis.empty())
+    return;
+  x << "  <sysinfo type='smbios'>\n";
+  if (c.smbios_serial)
+    x << "    <system>\n"
+      << "      <entry name='serial'>" << xml_escape(*c.smbios_serial) << "</entry>\n"
+      << "    </system>\n";
+  if (!c.chassis.empty()) {
+    x << "    <chassis>\n";
+    for (const auto& [name, value] : c.chassis)
+      x << "      <entry name='" << name << "'>" << xml_escape(value) << "</entry>\n";
+    x << "    </chassis>\n";
+  }
+  x << "  </sysinfo>\n";
 }
 
 }  // namespace
@@ -192,19 +446,17 @@ void write_cpu(std::ostream& x, const Cpu& cpu) {
 void write_compute(std::ostream& x, const Compute& c) {
   x << "  <memory unit='KiB'>" << c.memory_kib << "</memory>\n";
   x << "  <vcpu placement='static'>" << c.vcpus << "</vcpu>\n";
-  if (c.smbios_serial)
-    x << "  <sysinfo type='smbios'>\n"
-      << "    <system>\n"
-      << "      <entry name='serial'>" << xml_escape(*c.smbios_serial) << "</entry>\n"
-      << "    </system>\n"
-      << "  </sysinfo>\n";
+  if (c.io_threads > 0)
+    x << "  <iothreads>" << c.io_threads << "</iothreads>\n";
+  write_sysinfo(x, c);
   write_os(x, c);
-  x << "  <features>\n    <acpi/>\n    <apic/>\n";
-  if (c.efi && c.efi->secure_boot)
-    x << "    <smm state='on'/>\n";
+  x << "  <features>\n";
+  write_features(x, c.features);
+  if (c.features.smm || (c.efi && c.efi->secure_boot))
+    x << "    <smm state='" << on_off(c.features.smm.value_or(true)) << "'/>\n";
   x << "  </features>\n";
   write_cpu(x, c.cpu);
-  x << "  <clock offset='utc'/>\n";
+  write_clock(x, c.clock);
   x << "  <on_poweroff>destroy</on_poweroff>\n";
   x << "  <on_reboot>restart</on_reboot>\n";
   x << "  <on_crash>destroy</on_crash>\n";

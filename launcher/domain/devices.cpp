@@ -1,8 +1,48 @@
-// Devices: controllers, serial console, graphics and the memory balloon.
+// Devices: controllers, serial console, graphics, the memory balloon, rng, watchdog and inputs.
 
 #include "launcher/domain/domain.hpp"
 
 namespace kv::launcher::domain {
+namespace {
+
+// devices.rng, devices.watchdog (i6300esb, action reset by default) and devices.inputs (tablets,
+// on USB unless virtio), as upstream's RNG, Watchdog and InputDevice configurators.
+void plan_extra_devices(const api::v1::Devices& devs, Devices& d) {
+  d.rng = devs.rng.has_value();
+  if (devs.watchdog && devs.watchdog->i6300esb)
+    d.watchdog = Watchdog{"i6300esb", devs.watchdog->i6300esb->action.value_or("reset"),
+                          "ua-" + devs.watchdog->name};
+  for (const auto& in : devs.inputs)
+    d.inputs.push_back(
+        {in.type.empty() ? "tablet" : in.type, in.bus.value_or("usb"), "ua-" + in.name});
+}
+
+bool usb_input(const Devices& d) {
+  for (const auto& in : d.inputs)
+    if (in.bus == "usb")
+      return true;
+  return false;
+}
+
+void write_extra_devices(std::ostream& x, const Devices& d) {
+  for (const auto& in : d.inputs) {
+    x << "    <input type='" << xml_escape(in.type) << "' bus='" << xml_escape(in.bus) << "'"
+      << (in.bus == "virtio" ? " model='virtio'" : "") << ">\n"
+      << "      <alias name='" << xml_escape(in.alias) << "'/>\n"
+      << "    </input>\n";
+  }
+  if (d.watchdog)
+    x << "    <watchdog model='" << d.watchdog->model << "' action='"
+      << xml_escape(d.watchdog->action) << "'>\n"
+      << "      <alias name='" << xml_escape(d.watchdog->alias) << "'/>\n"
+      << "    </watchdog>\n";
+  if (d.rng)
+    x << "    <rng model='virtio'>\n"
+      << "      <backend model='random'>/dev/urandom</backend>\n"
+      << "    </rng>\n";
+}
+
+}  // namespace
 
 Devices plan_devices(const api::v1::VirtualMachineInstance& vmi, const PodEnvironment& env,
                      const std::vector<Disk>& disks) {
@@ -13,8 +53,10 @@ Devices plan_devices(const api::v1::VirtualMachineInstance& vmi, const PodEnviro
     d.scsi_controller = d.scsi_controller || disk.bus == "scsi";
     usb_disk = usb_disk || disk.bus == "usb";
   }
-  // No USB controller unless a disk needs one: it costs memory and boot time under TCG.
-  d.usb_model = usb_disk ? "qemu-xhci" : "none";
+  plan_extra_devices(devs, d);
+  // No USB controller unless a disk or an input needs one: it costs memory and boot time under
+  // TCG.
+  d.usb_model = usb_disk || usb_input(d) ? "qemu-xhci" : "none";
   if (devs.autoattach_serial_console.value_or(true))
     d.serial = SerialConsole{serial_socket_path(env), serial_log_path(env)};
   if (devs.autoattach_graphics_device.value_or(true))
@@ -47,6 +89,7 @@ void write_devices(std::ostream& x, const Devices& d) {
       << "      <model type='vga' vram='16384' heads='1'/>\n"
       << "    </video>\n";
   }
+  write_extra_devices(x, d);
   x << "    <memballoon model='" << d.memballoon << "'/>\n";
 }
 

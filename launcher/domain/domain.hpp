@@ -10,6 +10,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "launcher/domain_builder.hpp"
@@ -43,10 +44,51 @@ struct DirectKernel {
   std::optional<std::string> cmdline;
 };
 
+struct CpuFeature {
+  std::string policy;  // force | require | optional | disable | forbid
+  std::string name;
+};
+
 struct Cpu {
   std::string mode;   // host-passthrough, host-model, custom, or empty (QEMU's default model)
   std::string model;  // custom only
   std::uint32_t sockets = 1, cores = 1, threads = 1;
+  std::vector<CpuFeature> features;
+};
+
+// One child of <hyperv>: <name state='on|off' attrs/> with optional <sub state=.../> children.
+struct HypervFeature {
+  std::string name;   // libvirt's element: relaxed, spinlocks, stimer, vendor_id, ...
+  bool on = true;
+  std::string attrs;  // extra attributes, already escaped: " retries='4096'"
+  std::vector<std::pair<std::string, bool>> children;  // stimer/direct, tlbflush/extended
+};
+
+// <features>: what upstream's HypervisorFeatures configurator renders.
+struct Features {
+  bool acpi = true;
+  bool apic = true;
+  std::optional<bool> apic_eoi;
+  std::optional<bool> smm;
+  std::optional<bool> kvm_hidden;
+  std::optional<bool> pvspinlock;
+  std::string hyperv_mode;  // "", custom or passthrough
+  std::vector<HypervFeature> hyperv;
+};
+
+struct ClockTimer {
+  std::string name;  // rtc, pit, kvmclock, hpet, hypervclock
+  std::optional<bool> present;
+  std::optional<std::string> tick_policy;
+  std::optional<std::string> track;
+};
+
+// <clock>: utc (adjustment reset or seconds) or a time zone, and timers.
+struct Clock {
+  std::string offset = "utc";  // utc | timezone
+  std::optional<std::string> adjustment;
+  std::optional<std::string> timezone;
+  std::vector<ClockTimer> timers;
 };
 
 struct Compute {
@@ -60,6 +102,10 @@ struct Compute {
   std::optional<DirectKernel> kernel;
   bool bios_serial = false;  // SeaBIOS prints to the serial console
   Cpu cpu;
+  Features features;
+  Clock clock;
+  std::vector<std::pair<std::string, std::string>> chassis;  // <sysinfo><chassis> entries
+  std::uint32_t io_threads = 0;                               // <iothreads>, none when 0
 };
 
 // Checks in this order, the first failure returned: accelerator, machine type, memory, CPU,
@@ -70,6 +116,20 @@ core::Result<Compute> plan_compute(const api::v1::VirtualMachineInstance& vmi,
 void write_compute(std::ostream& x, const Compute& c);
 
 // --- storage
+
+struct PciAddress {
+  unsigned domain = 0, bus = 0, slot = 0, function = 0;
+};
+// "dddd:bb:ss.f" (hex), as validation accepts it.
+std::optional<PciAddress> parse_pci_address(const std::string& s);
+
+// IO threads (upstream's ioThreadsPolicy): how many the domain gets and the one each disk uses
+// (nullopt: none), in spec order; see io_threads() in storage.cpp.
+struct IoThreads {
+  std::uint32_t count = 0;
+  std::vector<std::optional<std::uint32_t>> per_disk;
+};
+IoThreads plan_io_threads(const api::v1::VirtualMachineInstance& vmi);
 
 struct Disk {
   std::string device;  // disk | cdrom
@@ -82,6 +142,12 @@ struct Disk {
   std::optional<std::string> serial;
   std::optional<std::uint32_t> boot_order;
   std::string alias;  // ua-<disk name>, as upstream
+  std::optional<std::string> cache;  // none | writethrough | writeback
+  std::optional<std::string> io;     // native | threads
+  std::optional<std::uint32_t> queues;
+  std::optional<std::uint32_t> io_thread;
+  std::optional<PciAddress> pci_address;
+  std::optional<std::string> tray;  // cdrom: open | closed
 };
 
 // The VMI's disks in spec order over their plans (plan_disks()). Without any bootOrder the first
@@ -98,12 +164,27 @@ struct SerialConsole {
   std::string log;     // also written to this file
 };
 
+struct Watchdog {
+  std::string model;  // i6300esb
+  std::string action;
+  std::string alias;
+};
+
+struct InputDevice {
+  std::string type;   // tablet
+  std::string bus;    // usb | virtio
+  std::string alias;  // ua-<name>
+};
+
 struct Devices {
   bool scsi_controller = false;
-  std::string usb_model;  // qemu-xhci when a disk is on USB, else none
+  std::string usb_model;  // qemu-xhci when a disk or an input is on USB, else none
   std::optional<SerialConsole> serial;
   std::optional<std::string> vnc_socket;
   std::string memballoon;  // virtio | none
+  bool rng = false;        // virtio-rng from /dev/urandom
+  std::optional<Watchdog> watchdog;
+  std::vector<InputDevice> inputs;
 };
 
 Devices plan_devices(const api::v1::VirtualMachineInstance& vmi, const PodEnvironment& env,

@@ -77,6 +77,22 @@ Result<std::string> mac_address(const v1::VirtualMachineInstance& vmi, const v1:
   return std::string(b);
 }
 
+// interfaces[].pciAddress as QEMU's addr= on the root bus ("0x12.0x3"), or 0x10. libvirt does
+// not place this device, so it must stay in the slots libvirt leaves free (0x10-0x1e).
+Result<std::string> nic_pci_address(const v1::Interface& iface, const std::string& field) {
+  if (!iface.pci_address)
+    return std::string("0x10");
+  auto a = domain::parse_pci_address(*iface.pci_address);
+  if (!a || a->domain != 0 || a->bus != 0 || a->slot < 0x10 || a->slot > 0x1e)
+    return unsupported(field + ".pciAddress",
+                       "\"" + *iface.pci_address +
+                           "\" is not supported; allowed 0000:00:10.0 to 0000:00:1e.7 (the root "
+                           "bus, in slots libvirt leaves free)");
+  char b[16];
+  std::snprintf(b, sizeof b, "0x%02x.0x%x", a->slot, a->function);
+  return std::string(b);
+}
+
 }  // namespace
 
 Result<std::optional<NetworkPlan>> plan_network(const v1::VirtualMachineInstance& vmi) {
@@ -115,6 +131,9 @@ Result<std::optional<NetworkPlan>> plan_network(const v1::VirtualMachineInstance
     return unsupported(f + ".bridge",
                        "bridge binding needs a tap device prepared by virt-handler, which is not "
                        "available yet; use masquerade: {}");
+  auto pci_addr = nic_pci_address(iface, f);
+  if (!pci_addr.ok())
+    return pci_addr.error();
 
   NetworkPlan p;
   p.interface_name = iface.name;
@@ -135,6 +154,7 @@ Result<std::optional<NetworkPlan>> plan_network(const v1::VirtualMachineInstance
   if (!mac.ok())
     return mac.error();
   p.mac = *mac;
+  p.pci_addr = *pci_addr;
   for (size_t i = 0; i < iface.ports.size(); ++i) {
     const auto& port = iface.ports[i];
     if (port.port < 1 || port.port > 65535)
@@ -160,7 +180,7 @@ std::vector<std::string> qemu_network_args(const NetworkPlan& n, const PodEnviro
   // above the slots libvirt hands out (root ports from 0x1, 8 functions per slot).
   std::string root_bus = machine.rfind("pc-i440fx", 0) == 0 || machine == "pc" ? "pci.0" : "pcie.0";
   std::string device = n.model + ",netdev=kvnet0,mac=" + n.mac + ",id=ua-" + n.interface_name +
-                       ",bus=" + root_bus + ",addr=0x10";
+                       ",bus=" + root_bus + ",addr=" + n.pci_addr;
   return {"-netdev", netdev, "-device", device};
 }
 

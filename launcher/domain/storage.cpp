@@ -2,6 +2,9 @@
 
 #include "launcher/domain/domain.hpp"
 
+#include <algorithm>
+#include <cstdio>
+
 #include "core/encoding.hpp"
 
 namespace kv::launcher {
@@ -171,6 +174,98 @@ Result<std::vector<DiskPlan>> plan_disks(const v1::VirtualMachineInstance& vmi,
 
 namespace domain {
 
+std::optional<PciAddress> parse_pci_address(const std::string& s) {
+  PciAddress a;
+  char tail;
+  if (std::sscanf(s.c_str(), "%4x:%2x:%2x.%1x%c", &a.domain, &a.bus, &a.slot, &a.function, &tail) !=
+          4 ||
+      s.size() != 12 || a.slot > 0x1f || a.function > 7)
+    return std::nullopt;
+  return a;
+}
+
+// Upstream's GetIOThreadsCountType and assignDiskIOThread: dedicated disks get a thread each
+// (numbered after the shared ones); the others share a pool of one (shared) or up to two per
+// requested CPU (auto), handed out round robin. Only virtio disks use a thread.
+IoThreads plan_io_threads(const v1::VirtualMachineInstance& vmi) {
+  const v1::DomainSpec& dom = vmi.spec.domain;
+  const auto& disks = dom.devices.disks;
+  IoThreads out;
+  out.per_disk.resize(disks.size());
+  auto dedicated = [](const v1::Disk& d) { return d.dedicated_io_thread.value_or(false); };
+  bool any_dedicated = false;
+  for (const auto& d : disks)
+    any_dedicated = any_dedicated || dedicated(d);
+  if (!dom.io_threads_policy && !any_dedicated)
+    return out;
+  int pool_limit = 1;
+  if (dom.io_threads_policy == "auto") {
+    int cpus = 1;
+    if (dom.resources && dom.resources->requests.count("cpu"))
+      cpus = static_cast<int>(dom.resources->requests.at("cpu").value());
+    else if (dom.resources && dom.resources->limits.count("cpu"))
+      cpus = static_cast<int>(dom.resources->limits.at("cpu").value());
+    pool_limit = std::max(cpus, 1) * 2;
+  }
+  int dedicated_threads = 0, auto_threads = 0;
+  for (const auto& d : disks)
+    (dedicated(d) ? dedicated_threads : auto_threads) += 1;
+  if (auto_threads + dedicated_threads > pool_limit)
+    auto_threads = std::max(pool_limit - dedicated_threads, 1);
+  out.count = static_cast<std::uint32_t>(auto_threads + dedicated_threads);
+  std::uint32_t next_dedicated = static_cast<std::uint32_t>(auto_threads) + 1, next_auto = 1;
+  for (size_t i = 0; i < disks.size(); ++i) {
+    const auto& d = disks[i];
+    bool virtio =
+        !d.cdrom && (!d.disk || d.disk->bus.value_or(v1::DiskBus::virtio) == v1::DiskBus::virtio);
+    if (!virtio)
+      continue;
+    if (dedicated(d)) {
+      out.per_disk[i] = next_dedicated++;
+    } else {
+      out.per_disk[i] = next_auto;
+      next_auto = next_auto % static_cast<std::uint32_t>(auto_threads) + 1;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// cache, io, queues (blockMultiQueue: one per vCPU on virtio), the IO thread, the PCI address
+// and the cdrom tray of disk i.
+core::Status disk_driver(const v1::VirtualMachineInstance& vmi, size_t i,
+                         const std::optional<std::uint32_t>& io_thread, Disk& disk) {
+  const v1::Disk& d = vmi.spec.domain.devices.disks[i];
+  disk.cache = d.cache;
+  disk.io = d.io;
+  if (d.io == "native" && !d.cache)
+    disk.cache = "none";  // QEMU's native IO needs O_DIRECT
+  const auto& dom = vmi.spec.domain;
+  if (disk.bus == "virtio" && dom.devices.block_multi_queue.value_or(false)) {
+    std::uint32_t vcpus = 1;
+    if (dom.cpu)
+      vcpus =
+          dom.cpu->sockets.value_or(1) * dom.cpu->cores.value_or(1) * dom.cpu->threads.value_or(1);
+    disk.queues = vcpus;
+  }
+  disk.io_thread = io_thread;
+  if (d.disk && d.disk->pci_address) {
+    auto a = parse_pci_address(*d.disk->pci_address);
+    if (!a)
+      return invalid(disk_field(i) + ".disk.pciAddress",
+                     "\"" + *d.disk->pci_address + "\" is not a PCI address like 0000:00:0a.0");
+    if (disk.bus != "virtio")
+      return invalid(disk_field(i) + ".disk.pciAddress", "only a virtio disk has a PCI address");
+    disk.pci_address = a;
+  }
+  if (d.cdrom && d.cdrom->tray == "open")
+    disk.tray = d.cdrom->tray;  // closed is libvirt's default
+  return {};
+}
+
+}  // namespace
+
 Result<std::vector<Disk>> plan_storage(const v1::VirtualMachineInstance& vmi,
                                        const std::vector<DiskPlan>& plans,
                                        bool direct_kernel_boot) {
@@ -180,6 +275,7 @@ Result<std::vector<Disk>> plan_storage(const v1::VirtualMachineInstance& vmi,
   for (const auto& d : spec_disks)
     any_boot_order = any_boot_order || d.boot_order.has_value();
   int vd = 0, sd = 0;
+  IoThreads io_threads = plan_io_threads(vmi);
   std::vector<Disk> out;
   for (size_t i = 0; i < spec_disks.size(); ++i) {
     const auto& d = spec_disks[i];
@@ -212,18 +308,50 @@ Result<std::vector<Disk>> plan_storage(const v1::VirtualMachineInstance& vmi,
     else if (!any_boot_order && !direct_kernel_boot && i == 0)
       disk.boot_order = 1;
     disk.alias = "ua-" + d.name;
+    if (auto st = disk_driver(vmi, i, io_threads.per_disk[i], disk); !st.ok())
+      return st.error();
     out.push_back(std::move(disk));
   }
   return out;
 }
 
+namespace {
+
+// cache=, io=, queues=, iothread= of <driver>, each only when set.
+std::string driver_attributes(const Disk& d) {
+  std::string out;
+  if (d.cache)
+    out += " cache='" + xml_escape(*d.cache) + "'";
+  if (d.io)
+    out += " io='" + xml_escape(*d.io) + "'";
+  if (d.queues)
+    out += " queues='" + std::to_string(*d.queues) + "'";
+  if (d.io_thread)
+    out += " iothread='" + std::to_string(*d.io_thread) + "'";
+  return out;
+}
+
+std::string hex(unsigned v, int width) {
+  char b[8];
+  std::snprintf(b, sizeof b, "0x%0*x", width, v);
+  return b;
+}
+
+void write_pci_address(std::ostream& x, const PciAddress& a) {
+  x << "      <address type='pci' domain='" << hex(a.domain, 4) << "' bus='" << hex(a.bus, 2)
+    << "' slot='" << hex(a.slot, 2) << "' function='" << hex(a.function, 1) << "'/>\n";
+}
+
+}  // namespace
+
 void write_storage(std::ostream& x, const std::vector<Disk>& disks) {
   for (const Disk& d : disks) {
     x << "    <disk type='file' device='" << d.device << "'>\n";
     x << "      <driver name='qemu' type='" << d.format << "'"
-      << (d.discard ? " discard='unmap'" : "") << "/>\n";
+      << (d.discard ? " discard='unmap'" : "") << driver_attributes(d) << "/>\n";
     x << "      <source file='" << xml_escape(d.source) << "'/>\n";
-    x << "      <target dev='" << d.target << "' bus='" << d.bus << "'/>\n";
+    x << "      <target dev='" << d.target << "' bus='" << d.bus << "'"
+      << (d.tray ? " tray='" + xml_escape(*d.tray) + "'" : "") << "/>\n";
     if (d.read_only)
       x << "      <readonly/>\n";
     if (d.serial)
@@ -231,6 +359,8 @@ void write_storage(std::ostream& x, const std::vector<Disk>& disks) {
     if (d.boot_order)
       x << "      <boot order='" << *d.boot_order << "'/>\n";
     x << "      <alias name='" << xml_escape(d.alias) << "'/>\n";
+    if (d.pci_address)
+      write_pci_address(x, *d.pci_address);
     x << "    </disk>\n";
   }
 }

@@ -168,7 +168,7 @@ spec:
             "spec.domain.devices.disks[0].disk.bus: \"ide\" is not supported; allowed: virtio, "
             "sata, scsi, usb",
             "spec.domain.devices.disks[0].typo: unknown field; allowed: name, disk, cdrom, "
-            "bootOrder, serial",
+            "bootOrder, serial, dedicatedIOThread, cache, io",
             "spec.domain.devices.disks[1].name: required field is missing",
             "spec.volumes: expected array, got object",
             "spec.hostname: expected string, got integer",
@@ -201,4 +201,37 @@ TEST_CASE("encode writes only what is set") {
       R"("spec":{"domain":{"memory":{"guest":"64Mi"},"devices":{}}}})");
   CHECK(to_string(RunStrategy::rerun_on_failure) == "RerunOnFailure");
   CHECK(to_string(VmiPhase::scheduled) == "Scheduled");
+}
+
+TEST_CASE("the domain fields of upstream's DomainSpec round-trip and pass admission") {
+  auto docs = load(testdata("roundtrip/vmi-domain.yaml"));
+  REQUIRE(docs.size() == 1);
+  FieldErrors errors;
+  auto out = round_trip(docs[0], errors);
+  CHECK(messages(errors).empty());
+  INFO("encoded: " << json::to_pretty_string(out));
+  CHECK(json::equal(out, docs[0]));
+  CHECK(messages(admit(docs[0]).errors).empty());
+  auto vmi = decode_vmi(docs[0]);
+  REQUIRE(vmi.ok());
+  const auto& d = vmi->spec.domain;
+  CHECK(d.cpu->features[1].policy == "disable");
+  CHECK(d.chassis->sku == "sku-9");
+  CHECK(d.clock->utc->offset_seconds == -3600);
+  CHECK(d.clock->timer->hpet->present == false);
+  CHECK(d.clock->timer->rtc->track == "guest");
+  CHECK(d.features->apic->end_of_interrupt == true);
+  CHECK(d.features->hyperv->spinlocks->retries == 8191u);
+  CHECK(d.features->hyperv->vendorid->vendor_id == "KubeVirt");
+  CHECK(d.features->hyperv->tlbflush->extended->enabled == false);
+  CHECK(d.features->kvm->hidden == true);
+  CHECK(d.io_threads_policy == "auto");
+  CHECK(d.devices.rng.has_value());
+  CHECK(d.devices.watchdog->i6300esb->action == "poweroff");
+  CHECK(d.devices.inputs[1].bus == "virtio");
+  CHECK(d.devices.block_multi_queue == true);
+  CHECK(d.devices.disks[0].cache == "none");
+  CHECK(d.devices.disks[0].io == "native");
+  CHECK(d.devices.disks[0].dedicated_io_thread == true);
+  CHECK(d.devices.disks[1].cdrom->tray == "open");
 }

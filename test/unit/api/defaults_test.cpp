@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "api/v1/codec.hpp"
+#include "api/v1/validation.hpp"
 #include "test_support.hpp"
 
 using namespace kv::api::v1;
@@ -154,4 +155,67 @@ spec:
   auto legacy = vm.value();
   legacy.spec.running = true;
   CHECK_FALSE(with_defaults(legacy).spec.run_strategy.has_value());  // running stays the source
+}
+
+TEST_CASE("domain features, timers and inputs get upstream's defaults where they are given") {
+  auto vmi = with_defaults(vmi_from(R"(
+  domain:
+    resources: {requests: {memory: 128Mi}}
+    features:
+      acpi: {}
+      apic: {endOfInterrupt: true}
+      smm: {enabled: false}
+      hyperv:
+        spinlocks: {}
+        synictimer: {direct: {}}
+        ipi: {}
+        evmcs: {}
+        vapic: {enabled: false}
+    clock:
+      utc: {}
+      timer: {hpet: {present: false}, rtc: {}, kvm: {}}
+    devices:
+      inputs: [{name: t, type: ""}]
+)"));
+  const auto& f = *vmi.spec.domain.features;
+  CHECK(f.acpi->enabled == true);
+  CHECK(f.apic->enabled == true);
+  CHECK(f.smm->enabled == false);  // what the user says stays
+  CHECK_FALSE(f.kvm.has_value());  // absent stays absent
+  const auto& h = *f.hyperv;
+  CHECK(h.spinlocks->enabled == true);
+  CHECK(h.spinlocks->retries == 4096u);
+  CHECK(h.synictimer->enabled == true);
+  CHECK(h.synictimer->direct->enabled == true);
+  // What an enabled feature needs is switched on when absent (upstream's
+  // SetHypervFeatureDependencies): synictimer -> synic -> vpindex, ipi -> vpindex.
+  CHECK(h.synic->enabled == true);
+  CHECK(h.vpindex->enabled == true);
+  CHECK(h.ipi->enabled == true);
+  CHECK(h.vapic->enabled == false);  // switched off by the user: validation refuses evmcs
+  CHECK_FALSE(h.relaxed.has_value());
+  const auto& t = *vmi.spec.domain.clock->timer;
+  CHECK(t.hpet->present == false);
+  CHECK(t.rtc->present == true);
+  CHECK(t.kvm->present == true);
+  CHECK_FALSE(t.pit.has_value());
+  REQUIRE(vmi.spec.domain.devices.inputs.size() == 1);
+  CHECK(vmi.spec.domain.devices.inputs[0].bus == "usb");
+  CHECK(vmi.spec.domain.devices.inputs[0].type == "tablet");
+  auto errors = validate(vmi);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].to_string() ==
+        "spec.domain.features.hyperv.evmcs: 'spec.domain.features.hyperv.evmcs' requires "
+        "'spec.domain.features.hyperv.vapic', which was disabled.");
+}
+
+TEST_CASE("a spec without domain features, clock or inputs gets none") {
+  auto vmi = with_defaults(vmi_from(R"(
+  domain:
+    resources: {requests: {memory: 128Mi}}
+    devices: {}
+)"));
+  CHECK_FALSE(vmi.spec.domain.features.has_value());
+  CHECK_FALSE(vmi.spec.domain.clock.has_value());
+  CHECK(vmi.spec.domain.devices.inputs.empty());
 }

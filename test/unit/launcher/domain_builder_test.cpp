@@ -7,6 +7,7 @@
 
 #include "api/v1/codec.hpp"
 #include "core/json.hpp"
+#include "launcher/domain/domain.hpp"
 
 using namespace kv::launcher;
 namespace v1 = kv::api::v1;
@@ -180,4 +181,223 @@ TEST_CASE("a VMI without interfaces or networks gets the default pod NIC; opting
   auto none = plan_network(vmi);
   REQUIRE(none.ok());
   CHECK_FALSE(*none);
+}
+
+// --- domain fields served from upstream's DomainSpec: features, clock, chassis, rng, watchdog,
+// inputs, disk driver options, IO threads, PCI addresses.
+
+namespace {
+
+// The XML of `vmi`, or the error message when it is refused.
+kv::core::Result<std::string> try_build(const v1::VirtualMachineInstance& vmi,
+                                        const PodEnvironment& env) {
+  auto plans = plan_disks(vmi, env);
+  if (!plans.ok())
+    return plans.error();
+  auto net = plan_network(vmi);
+  if (!net.ok())
+    return net.error();
+  return build_domain_xml(vmi, env, *plans, *net);
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("golden: rng, watchdog, tablets, clock, features, chassis and disk options under TCG") {
+  check_golden("devices-tcg", build(load("devices-tcg"), pod_env()));
+}
+
+TEST_CASE("golden: Hyper-V enlightenments and paravirtual spinlocks on KVM") {
+  auto env = pod_env();
+  env.kvm_usable = true;
+  env.allow_emulation = false;
+  check_golden("hyperv-kvm", build(load("hyperv-kvm"), env));
+}
+
+TEST_CASE("what QEMU cannot do under TCG is refused by name, and works on KVM") {
+  struct Case {
+    const char* what;
+    std::function<void(v1::FeatureHyperv&, v1::Features&)> edit;
+    const char* message_start;
+  };
+  std::vector<Case> cases{
+      {"vpindex", [](auto& h, auto&) { h.vpindex = v1::FeatureState{}; },
+       "spec.domain.features.hyperv.vpindex: needs KVM"},
+      {"synic", [](auto& h, auto&) { h.synic = v1::FeatureState{true}; },
+       "spec.domain.features.hyperv.synic: needs KVM"},
+      {"synic and the vpindex defaulting added for it",
+       [](auto& h, auto&) {
+         h.synic = v1::FeatureState{};
+         h.vpindex = v1::FeatureState{true};
+       },
+       "spec.domain.features.hyperv.synic: needs KVM: under emulation (TCG) QEMU cannot set the "
+       "Hyper-V VP index, which synic requires"},
+      {"synictimer", [](auto& h, auto&) { h.synictimer = v1::SyNicTimer{}; },
+       "spec.domain.features.hyperv.synictimer: needs KVM"},
+      {"tlbflush", [](auto& h, auto&) { h.tlbflush = v1::TlbFlush{}; },
+       "spec.domain.features.hyperv.tlbflush: needs KVM"},
+      {"ipi", [](auto& h, auto&) { h.ipi = v1::FeatureState{}; },
+       "spec.domain.features.hyperv.ipi: needs KVM"},
+      {"pvspinlock", [](auto&, auto& f) { f.pvspinlock = v1::FeatureState{}; },
+       "spec.domain.features.pvspinlock: paravirtual spinlocks need KVM"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    auto vmi = load("devices-tcg");
+    c.edit(*vmi.spec.domain.features->hyperv, *vmi.spec.domain.features);
+    auto tcg = try_build(vmi, pod_env());
+    REQUIRE_FALSE(tcg.ok());
+    CHECK_THAT(tcg.error().message, Catch::StartsWith(c.message_start));
+    auto env = pod_env();
+    env.kvm_usable = true;
+    CHECK(try_build(vmi, env).ok());
+  }
+  // Switched off, they are fine under TCG too.
+  auto vmi = load("devices-tcg");
+  vmi.spec.domain.features->hyperv->vpindex = v1::FeatureState{false};
+  vmi.spec.domain.features->pvspinlock = v1::FeatureState{false};
+  auto xml = try_build(vmi, pod_env());
+  REQUIRE(xml.ok());
+  CHECK(contains(*xml, "<vpindex state='off'/>"));
+  CHECK(contains(*xml, "<pvspinlock state='off'/>"));
+}
+
+TEST_CASE(
+    "features: acpi and apic can be switched off; hypervPassthrough; no features keeps "
+    "acpi and apic") {
+  auto vmi = load("devices-tcg");
+  vmi.spec.domain.features = v1::Features{};
+  vmi.spec.domain.features->acpi = v1::FeatureState{false};
+  vmi.spec.domain.features->apic = v1::FeatureApic{false, std::nullopt};
+  vmi.spec.domain.features->hyperv_passthrough = v1::HypervPassthrough{true};
+  auto xml = build(vmi, pod_env());
+  CHECK_FALSE(contains(xml, "<acpi/>"));
+  CHECK_FALSE(contains(xml, "<apic"));
+  CHECK(contains(xml, "<hyperv mode='passthrough'/>"));
+  vmi.spec.domain.features.reset();
+  xml = build(vmi, pod_env());
+  CHECK(contains(xml, "  <features>\n    <acpi/>\n    <apic/>\n  </features>\n"));
+  CHECK_FALSE(contains(xml, "<hyperv"));
+}
+
+TEST_CASE("clock: utc resets the guest clock on boot unless offsetSeconds keeps it") {
+  auto vmi = load("devices-tcg");
+  vmi.spec.domain.clock = v1::Clock{v1::ClockOffsetUtc{}, std::nullopt, std::nullopt};
+  CHECK(contains(build(vmi, pod_env()), "<clock offset='utc' adjustment='reset'/>"));
+  vmi.spec.domain.clock->utc->offset_seconds = -7200;
+  CHECK(contains(build(vmi, pod_env()), "<clock offset='utc' adjustment='-7200'/>"));
+  vmi.spec.domain.clock->utc.reset();  // timers alone: libvirt's default offset, utc
+  vmi.spec.domain.clock->timer = v1::Timer{};
+  vmi.spec.domain.clock->timer->hpet = v1::HpetTimer{std::nullopt, false};
+  CHECK(contains(build(vmi, pod_env()),
+                 "<clock offset='utc'>\n    <timer name='hpet' present='no'/>\n  </clock>"));
+  vmi.spec.domain.clock.reset();
+  CHECK(contains(build(vmi, pod_env()), "<clock offset='utc'/>"));
+}
+
+TEST_CASE(
+    "autoattachSerialConsole, autoattachGraphicsDevice and autoattachMemBalloon are "
+    "honoured") {
+  auto vmi = load("devices-tcg");
+  auto& devs = vmi.spec.domain.devices;
+  devs.autoattach_serial_console.reset();
+  devs.autoattach_graphics_device.reset();
+  devs.autoattach_memory_balloon.reset();
+  auto xml = build(vmi, pod_env());
+  CHECK(contains(xml, "<serial type='unix'>"));
+  CHECK(contains(xml, "<console type='unix'>"));
+  CHECK(contains(xml, "<graphics type='vnc'>"));
+  CHECK(contains(xml, "<memballoon model='virtio'/>"));
+  devs.autoattach_serial_console = false;
+  devs.autoattach_graphics_device = false;
+  devs.autoattach_memory_balloon = false;
+  xml = build(vmi, pod_env());
+  CHECK_FALSE(contains(xml, "<serial type="));
+  CHECK_FALSE(contains(xml, "<console"));
+  CHECK_FALSE(contains(xml, "<graphics"));
+  CHECK_FALSE(contains(xml, "<video>"));
+  CHECK(contains(xml, "<memballoon model='none'/>"));
+}
+
+TEST_CASE("a USB tablet brings a USB controller; a virtio tablet does not") {
+  auto vmi = load("devices-tcg");
+  vmi.spec.domain.devices.inputs.erase(vmi.spec.domain.devices.inputs.begin());
+  auto xml = build(vmi, pod_env());
+  CHECK(contains(xml, "<controller type='usb' index='0' model='none'/>"));
+  CHECK(contains(xml, "<input type='tablet' bus='virtio' model='virtio'>"));
+  vmi.spec.domain.devices.inputs[0].bus = "usb";
+  CHECK(contains(build(vmi, pod_env()), "<controller type='usb' index='0' model='qemu-xhci'/>"));
+}
+
+TEST_CASE(
+    "IO threads follow upstream: shared pool of one, auto pool of two per CPU, dedicated "
+    "threads after the pool") {
+  auto vmi = load("devices-tcg");
+  auto& dom = vmi.spec.domain;
+  auto disk = [](const char* name, bool dedicated) {
+    v1::Disk d;
+    d.name = name;
+    d.disk = v1::DiskTarget{};
+    if (dedicated)
+      d.dedicated_io_thread = true;
+    return d;
+  };
+  dom.devices.disks = {disk("a", false), disk("b", false), disk("c", true),
+                       disk("d", false), disk("e", false), disk("f", false)};
+  auto threads = [&] {
+    auto t = domain::plan_io_threads(vmi);
+    std::vector<std::uint32_t> per_disk;
+    for (const auto& p : t.per_disk)
+      per_disk.push_back(p.value_or(0));
+    return std::pair{t.count, per_disk};
+  };
+  dom.io_threads_policy = "auto";  // 2 CPUs requested: a pool of 4 minus the dedicated one
+  CHECK(threads() == std::pair{4u, std::vector<std::uint32_t>{1, 2, 4, 3, 1, 2}});
+  dom.io_threads_policy = "shared";
+  CHECK(threads() == std::pair{2u, std::vector<std::uint32_t>{1, 1, 2, 1, 1, 1}});
+  dom.io_threads_policy.reset();  // a dedicated disk alone still gets its thread
+  CHECK(threads() == std::pair{2u, std::vector<std::uint32_t>{1, 1, 2, 1, 1, 1}});
+  dom.devices.disks[2].dedicated_io_thread.reset();
+  CHECK(threads() == std::pair{0u, std::vector<std::uint32_t>{0, 0, 0, 0, 0, 0}});
+  dom.devices.disks[0].disk->bus = v1::DiskBus::sata;  // not virtio: no thread
+  dom.io_threads_policy = "shared";
+  CHECK(threads() == std::pair{1u, std::vector<std::uint32_t>{0, 1, 1, 1, 1, 1}});
+}
+
+TEST_CASE("blockMultiQueue gives virtio disks one queue per vCPU, and only them") {
+  auto vmi = load("devices-tcg");
+  vmi.spec.domain.cpu->sockets = 2;  // 2 sockets x 2 cores
+  vmi.spec.domain.devices.disks[1].disk->bus = v1::DiskBus::sata;
+  vmi.spec.domain.devices.disks[1].dedicated_io_thread.reset();
+  auto xml = build(vmi, pod_env());
+  CHECK(contains(xml, "cache='none' io='native' queues='4' iothread='1'/>"));
+  CHECK(contains(xml,
+                 "<driver name='qemu' type='qcow2' discard='unmap' cache='writethrough' "
+                 "io='threads'/>"));
+  vmi.spec.domain.devices.block_multi_queue.reset();
+  CHECK_FALSE(contains(build(vmi, pod_env()), "queues="));
+}
+
+TEST_CASE("a disk with io native and no cache gets cache none, which native IO needs") {
+  auto vmi = load("devices-tcg");
+  vmi.spec.domain.devices.disks[0].cache.reset();
+  CHECK(contains(build(vmi, pod_env()), "cache='none' io='native'"));
+}
+
+TEST_CASE(
+    "interfaces[].pciAddress places the pod NIC; outside the free root-bus slots it is "
+    "refused") {
+  auto vmi = load("devices-tcg");
+  CHECK(contains(build(vmi, pod_env()), "bus=pcie.0,addr=0x12.0x0"));
+  vmi.spec.domain.devices.interfaces[0].pci_address = "0000:01:00.0";
+  auto xml = try_build(vmi, pod_env());
+  REQUIRE_FALSE(xml.ok());
+  CHECK_THAT(xml.error().message,
+             Catch::StartsWith("spec.domain.devices.interfaces[0].pciAddress: \"0000:01:00.0\" is "
+                               "not supported"));
+  vmi.spec.domain.devices.interfaces[0].pci_address.reset();
+  CHECK(contains(build(vmi, pod_env()), "bus=pcie.0,addr=0x10'"));
 }
