@@ -191,8 +191,12 @@ template <>
 struct Describe<EfiBootloader> {
   static constexpr std::string_view doc = "UEFI (OVMF).";
   static constexpr auto fields = std::make_tuple(
-      field("secureBoot", &EfiBootloader::secure_boot, "Enable Secure Boot (default true)."),
-      field("persistent", &EfiBootloader::persistent, "Keep EFI variables across restarts."));
+      field("secureBoot", &EfiBootloader::secure_boot,
+            "Boot with the Secure Boot OVMF and Microsoft's keys enrolled (default true). Requires "
+            "features.smm."),
+      field("persistent", &EfiBootloader::persistent,
+            "Keep EFI variables across restarts (default false). true is not supported yet: it "
+            "needs a backend-storage PersistentVolumeClaim."));
 };
 
 template <>
@@ -309,6 +313,16 @@ struct Describe<Interface> {
 };
 
 template <>
+struct Describe<Tpm> {
+  static constexpr std::string_view doc = "An emulated TPM 2.0 device (swtpm).";
+  static constexpr auto fields = std::make_tuple(
+      field("enabled", &Tpm::enabled, "Whether the TPM is attached (default true)."),
+      field("persistent", &Tpm::persistent,
+            "Keep the TPM state across restarts (default false). true is not supported yet: it "
+            "needs a backend-storage PersistentVolumeClaim."));
+};
+
+template <>
 struct Describe<Devices> {
   static constexpr std::string_view doc = "Devices of the guest.";
   static constexpr auto fields = std::make_tuple(
@@ -321,7 +335,22 @@ struct Describe<Devices> {
       field("autoattachGraphicsDevice", &Devices::autoattach_graphics_device,
             "Attach a VGA device and VNC (default true)."),
       field("autoattachMemBalloon", &Devices::autoattach_memory_balloon,
-            "Attach a memory balloon device (default true)."));
+            "Attach a memory balloon device (default true)."),
+      field("tpm", &Devices::tpm, "Emulate a TPM 2.0 device."));
+};
+
+// Stand-in for the domain branch's Features: the merge keeps that branch's descriptions.
+template <>
+struct Describe<FeatureState> {
+  static constexpr std::string_view doc = "A feature that is on or off.";
+  static constexpr auto fields =
+      std::make_tuple(field("enabled", &FeatureState::enabled, "On (default true)."));
+};
+template <>
+struct Describe<Features> {
+  static constexpr std::string_view doc = "Hypervisor features.";
+  static constexpr auto fields = std::make_tuple(
+      field("smm", &Features::smm, "System Management Mode; EFI Secure Boot requires it."));
 };
 
 template <>
@@ -333,6 +362,7 @@ struct Describe<DomainSpec> {
                       field("memory", &DomainSpec::memory, "Guest memory."),
                       field("machine", &DomainSpec::machine, "Machine type."),
                       field("firmware", &DomainSpec::firmware, "Firmware."),
+                      field("features", &DomainSpec::features, "Hypervisor features."),
                       field("devices", &DomainSpec::devices, "Devices."));
 };
 

@@ -125,8 +125,8 @@ struct BiosBootloader {
 };
 
 struct EfiBootloader {
-  std::optional<bool> secure_boot;  // default true upstream; needs SMM
-  std::optional<bool> persistent;
+  std::optional<bool> secure_boot;  // default true upstream; needs features.smm enabled
+  std::optional<bool> persistent;   // refused: NVRAM would need a backend-storage PVC
   bool operator==(const EfiBootloader&) const = default;
 };
 
@@ -216,6 +216,13 @@ struct Interface {
   bool operator==(const Interface&) const = default;
 };
 
+// An emulated TPM 2.0 (swtpm). Present unless enabled is false.
+struct Tpm {
+  std::optional<bool> enabled;     // default true
+  std::optional<bool> persistent;  // refused: the state would need a backend-storage PVC
+  bool operator==(const Tpm&) const = default;
+};
+
 struct Devices {
   std::vector<Disk> disks;
   std::vector<Interface> interfaces;
@@ -223,7 +230,19 @@ struct Devices {
   std::optional<bool> autoattach_serial_console;
   std::optional<bool> autoattach_graphics_device;
   std::optional<bool> autoattach_memory_balloon;
+  std::optional<Tpm> tpm;
   bool operator==(const Devices&) const = default;
+};
+
+// Stand-in for the domain branch's Features (issue 13 item 1): only smm, which EFI secure boot
+// needs. The merge keeps that branch's struct.
+struct FeatureState {
+  std::optional<bool> enabled;  // default true when the feature is listed
+  bool operator==(const FeatureState&) const = default;
+};
+struct Features {
+  std::optional<FeatureState> smm;
+  bool operator==(const Features&) const = default;
 };
 
 struct DomainSpec {
@@ -232,6 +251,7 @@ struct DomainSpec {
   std::optional<Memory> memory;
   std::optional<Machine> machine;
   std::optional<Firmware> firmware;
+  std::optional<Features> features;
   Devices devices;  // required, may be empty
   bool operator==(const DomainSpec&) const = default;
 };
