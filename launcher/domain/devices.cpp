@@ -1,8 +1,24 @@
-// Devices: controllers, serial console, graphics and the memory balloon.
+// Devices: controllers, serial console, graphics, TPM and the memory balloon.
 
 #include "launcher/domain/domain.hpp"
 
 namespace kv::launcher::domain {
+
+namespace {
+
+// devices.tpm: present unless enabled is false. Upstream renders tpm-tis for a non-persistent
+// TPM (tpm-crb only with persistent, which validation refuses).
+bool tpm_attached(const api::v1::Devices& devs) {
+  return devs.tpm && devs.tpm->enabled.value_or(true);
+}
+
+void write_tpm(std::ostream& x) {
+  x << "    <tpm model='tpm-tis'>\n"
+    << "      <backend type='emulator' version='2.0'/>\n"
+    << "    </tpm>\n";
+}
+
+}  // namespace
 
 Devices plan_devices(const api::v1::VirtualMachineInstance& vmi, const PodEnvironment& env,
                      const std::vector<Disk>& disks) {
@@ -20,6 +36,7 @@ Devices plan_devices(const api::v1::VirtualMachineInstance& vmi, const PodEnviro
   if (devs.autoattach_graphics_device.value_or(true))
     d.vnc_socket = vnc_socket_path(env);
   d.memballoon = devs.autoattach_memory_balloon.value_or(true) ? "virtio" : "none";
+  d.tpm = tpm_attached(devs);
   return d;
 }
 
@@ -47,6 +64,8 @@ void write_devices(std::ostream& x, const Devices& d) {
       << "      <model type='vga' vram='16384' heads='1'/>\n"
       << "    </video>\n";
   }
+  if (d.tpm)
+    write_tpm(x);
   x << "    <memballoon model='" << d.memballoon << "'/>\n";
 }
 

@@ -104,6 +104,7 @@ struct Devices {
   std::optional<SerialConsole> serial;
   std::optional<std::string> vnc_socket;
   std::string memballoon;  // virtio | none
+  bool tpm = false;        // an emulated TPM 2.0 (swtpm), tpm-tis as upstream
 };
 
 Devices plan_devices(const api::v1::VirtualMachineInstance& vmi, const PodEnvironment& env,
