@@ -213,8 +213,12 @@ template <>
 struct Describe<EfiBootloader> {
   static constexpr std::string_view doc = "UEFI (OVMF).";
   static constexpr auto fields = std::make_tuple(
-      field("secureBoot", &EfiBootloader::secure_boot, "Enable Secure Boot (default true)."),
-      field("persistent", &EfiBootloader::persistent, "Keep EFI variables across restarts."));
+      field("secureBoot", &EfiBootloader::secure_boot,
+            "Boot with the Secure Boot OVMF and Microsoft's keys enrolled (default true). Requires "
+            "features.smm."),
+      field("persistent", &EfiBootloader::persistent,
+            "Keep EFI variables across restarts (default false). true is not supported yet: it "
+            "needs a backend-storage PersistentVolumeClaim."));
 };
 
 template <>
@@ -546,6 +550,16 @@ struct Describe<Input> {
 };
 
 template <>
+struct Describe<Tpm> {
+  static constexpr std::string_view doc = "An emulated TPM 2.0 device (swtpm).";
+  static constexpr auto fields = std::make_tuple(
+      field("enabled", &Tpm::enabled, "Whether the TPM is attached (default true)."),
+      field("persistent", &Tpm::persistent,
+            "Keep the TPM state across restarts (default false). true is not supported yet: it "
+            "needs a backend-storage PersistentVolumeClaim."));
+};
+
+template <>
 struct Describe<Devices> {
   static constexpr std::string_view doc = "Devices of the guest.";
   static constexpr auto fields = std::make_tuple(
@@ -566,7 +580,8 @@ struct Describe<Devices> {
             "One queue per vCPU on virtio disks (default false)."),
       field("networkInterfaceMultiqueue", &Devices::network_interface_multi_queue,
             "One queue per vCPU on virtio NICs; with more than one vCPU it needs a multi-queue "
-            "backend, which the pod NIC here does not have."));
+            "backend, which the pod NIC here does not have."),
+      field("tpm", &Devices::tpm, "Emulate a TPM 2.0 device."));
 };
 
 template <>

@@ -139,8 +139,8 @@ struct BiosBootloader {
 };
 
 struct EfiBootloader {
-  std::optional<bool> secure_boot;  // default true upstream; needs SMM
-  std::optional<bool> persistent;
+  std::optional<bool> secure_boot;  // default true upstream; needs features.smm enabled
+  std::optional<bool> persistent;   // refused: NVRAM would need a backend-storage PVC
   bool operator==(const EfiBootloader&) const = default;
 };
 
@@ -395,6 +395,13 @@ struct Input {
   bool operator==(const Input&) const = default;
 };
 
+// An emulated TPM 2.0 (swtpm). Present unless enabled is false.
+struct Tpm {
+  std::optional<bool> enabled;     // default true
+  std::optional<bool> persistent;  // refused: the state would need a backend-storage PVC
+  bool operator==(const Tpm&) const = default;
+};
+
 struct Devices {
   std::vector<Disk> disks;
   std::vector<Interface> interfaces;
@@ -407,6 +414,7 @@ struct Devices {
   std::optional<Rng> rng{};
   std::optional<bool> block_multi_queue{};
   std::optional<bool> network_interface_multi_queue{};
+  std::optional<Tpm> tpm{};
   bool operator==(const Devices&) const = default;
 };
 

@@ -1,5 +1,5 @@
-// The domain's rules: machine type, CPU topology, memory and resources, firmware, clock,
-// features, IO threads.
+// The domain's rules: machine type, CPU topology, memory and resources, firmware (EFI), clock,
+// features, IO threads, TPM.
 
 #include <regex>
 #include <set>
@@ -343,6 +343,39 @@ void multi_queue(const DomainSpec& d, const std::string& path, FieldErrors& erro
   }
 }
 
+// EFI: secure boot needs SMM (upstream's rule and wording: pkg/virt-api/webhooks/.../
+// vmi-create-admitter.go validateDomainSpec; SMM counts only when features.smm is listed and not
+// disabled), and persistent NVRAM is not served.
+void efi(const DomainSpec& d, const std::string& path, FieldErrors& errors) {
+  // bios and efi together is refused by firmware() already.
+  if (!d.firmware || !d.firmware->bootloader || !d.firmware->bootloader->efi ||
+      d.firmware->bootloader->bios) {
+    return;
+  }
+  const EfiBootloader& efi = *d.firmware->bootloader->efi;
+  bool smm = d.features && d.features->smm && d.features->smm->enabled.value_or(true);
+  if (efi.secure_boot.value_or(true) && !smm) {
+    add(errors, path,
+        "has EFI SecureBoot enabled. SecureBoot requires SMM, which is currently disabled. "
+        "Enable features.smm, or set firmware.bootloader.efi.secureBoot: false");
+  }
+  if (efi.persistent.value_or(false)) {
+    add(errors, at(path, "firmware.bootloader.efi.persistent"),
+        "true is not supported yet: persistent EFI variables are kept in a backend-storage "
+        "PersistentVolumeClaim, which this installation does not create; allowed: false");
+  }
+}
+
+// devices.tpm: an emulated TPM whose state lives as long as the launcher pod.
+void tpm(const DomainSpec& d, const std::string& path, FieldErrors& errors) {
+  const auto& t = d.devices.tpm;
+  if (t && t->enabled.value_or(true) && t->persistent.value_or(false)) {
+    add(errors, at(path, "devices.tpm.persistent"),
+        "true is not supported yet: a persistent TPM state is kept in a backend-storage "
+        "PersistentVolumeClaim, which this installation does not create; allowed: false");
+  }
+}
+
 }  // namespace
 
 void domain(const DomainSpec& d, const std::string& path, FieldErrors& errors) {
@@ -362,6 +395,8 @@ void domain(const DomainSpec& d, const std::string& path, FieldErrors& errors) {
   }
   io_threads(d, path, errors);
   multi_queue(d, path, errors);
+  efi(d, path, errors);
+  tpm(d, path, errors);
 }
 
 }  // namespace kv::api::v1::check

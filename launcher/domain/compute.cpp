@@ -112,6 +112,14 @@ core::Status firmware(const v1::DomainSpec& dom, const PodEnvironment& env, Comp
   c.bios_serial =
       fw.bootloader && fw.bootloader->bios && fw.bootloader->bios->use_serial.value_or(false);
   if (fw.bootloader && fw.bootloader->efi) {
+    // The NVRAM copy lives in the pod's ephemeral dir: it starts from the template on every boot.
+    if (fw.bootloader->efi->persistent.value_or(false))
+      return unsupported("spec.domain.firmware.bootloader.efi.persistent",
+                         "true is not supported yet: persistent EFI variables are kept in a "
+                         "backend-storage PersistentVolumeClaim, which this installation does not "
+                         "create; allowed: false");
+    // Secure Boot: the SMM-enforcing OVMF build with Microsoft's keys enrolled in the vars
+    // template (Debian's .secboot code and .ms vars), so Microsoft-signed shims boot.
     bool secure_boot = fw.bootloader->efi->secure_boot.value_or(true);
     const std::string& code = secure_boot ? env.ovmf_secboot_code : env.ovmf_code;
     const std::string& vars = secure_boot ? env.ovmf_secboot_vars : env.ovmf_vars;

@@ -1,4 +1,5 @@
-// Devices: controllers, serial console, graphics, the memory balloon, rng, watchdog and inputs.
+// Devices: controllers, serial console, graphics, TPM, the memory balloon, rng, watchdog and
+// inputs.
 
 #include "launcher/domain/domain.hpp"
 
@@ -44,6 +45,22 @@ void write_extra_devices(std::ostream& x, const Devices& d) {
 
 }  // namespace
 
+namespace {
+
+// devices.tpm: present unless enabled is false. Upstream renders tpm-tis for a non-persistent
+// TPM (tpm-crb only with persistent, which validation refuses).
+bool tpm_attached(const api::v1::Devices& devs) {
+  return devs.tpm && devs.tpm->enabled.value_or(true);
+}
+
+void write_tpm(std::ostream& x) {
+  x << "    <tpm model='tpm-tis'>\n"
+    << "      <backend type='emulator' version='2.0'/>\n"
+    << "    </tpm>\n";
+}
+
+}  // namespace
+
 Devices plan_devices(const api::v1::VirtualMachineInstance& vmi, const PodEnvironment& env,
                      const std::vector<Disk>& disks) {
   const auto& devs = vmi.spec.domain.devices;
@@ -62,6 +79,7 @@ Devices plan_devices(const api::v1::VirtualMachineInstance& vmi, const PodEnviro
   if (devs.autoattach_graphics_device.value_or(true))
     d.vnc_socket = vnc_socket_path(env);
   d.memballoon = devs.autoattach_memory_balloon.value_or(true) ? "virtio" : "none";
+  d.tpm = tpm_attached(devs);
   return d;
 }
 
@@ -90,6 +108,8 @@ void write_devices(std::ostream& x, const Devices& d) {
       << "    </video>\n";
   }
   write_extra_devices(x, d);
+  if (d.tpm)
+    write_tpm(x);
   x << "    <memballoon model='" << d.memballoon << "'/>\n";
 }
 

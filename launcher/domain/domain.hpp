@@ -58,7 +58,7 @@ struct Cpu {
 
 // One child of <hyperv>: <name state='on|off' attrs/> with optional <sub state=.../> children.
 struct HypervFeature {
-  std::string name;   // libvirt's element: relaxed, spinlocks, stimer, vendor_id, ...
+  std::string name;  // libvirt's element: relaxed, spinlocks, stimer, vendor_id, ...
   bool on = true;
   std::string attrs;  // extra attributes, already escaped: " retries='4096'"
   std::vector<std::pair<std::string, bool>> children;  // stimer/direct, tlbflush/extended
@@ -105,7 +105,7 @@ struct Compute {
   Features features;
   Clock clock;
   std::vector<std::pair<std::string, std::string>> chassis;  // <sysinfo><chassis> entries
-  std::uint32_t io_threads = 0;                               // <iothreads>, none when 0
+  std::uint32_t io_threads = 0;                              // <iothreads>, none when 0
 };
 
 // Checks in this order, the first failure returned: accelerator, machine type, memory, CPU,
@@ -141,7 +141,7 @@ struct Disk {
   bool read_only = false;
   std::optional<std::string> serial;
   std::optional<std::uint32_t> boot_order;
-  std::string alias;  // ua-<disk name>, as upstream
+  std::string alias;                 // ua-<disk name>, as upstream
   std::optional<std::string> cache;  // none | writethrough | writeback
   std::optional<std::string> io;     // native | threads
   std::optional<std::uint32_t> queues;
@@ -185,6 +185,7 @@ struct Devices {
   bool rng = false;        // virtio-rng from /dev/urandom
   std::optional<Watchdog> watchdog;
   std::vector<InputDevice> inputs;
+  bool tpm = false;  // an emulated TPM 2.0 (swtpm), tpm-tis as upstream
 };
 
 Devices plan_devices(const api::v1::VirtualMachineInstance& vmi, const PodEnvironment& env,

@@ -91,3 +91,38 @@ TEST_CASE("validation of an undefaulted spec reports what defaults would have fi
         "spec.template.spec.domain.devices.interfaces[0]: no binding; set one of masquerade, "
         "bridge, passt");
 }
+
+TEST_CASE("EFI with Secure Boot and SMM, and a non-persistent or disabled TPM, are admitted") {
+  auto vmi = [](const std::string& domain) {
+    return one(R"(
+apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstance
+metadata: {name: ok}
+spec:
+  domain:
+    memory: {guest: 64Mi}
+)" + domain + R"(
+  volumes: [{name: root, containerDisk: {image: x}}]
+)");
+  };
+  SECTION("secureBoot defaulted to true, smm listed without enabled") {
+    auto r = admit(vmi(R"(
+    firmware: {bootloader: {efi: {}}}
+    features: {smm: {}}
+    devices: {disks: [{name: root}], tpm: {}})"));
+    CHECK(r.errors.empty());
+  }
+  SECTION("secureBoot false needs no SMM; persistent false is the default") {
+    auto r = admit(vmi(R"(
+    firmware: {bootloader: {efi: {secureBoot: false, persistent: false}}}
+    devices: {disks: [{name: root}], tpm: {persistent: false}})"));
+    CHECK(r.errors.empty());
+  }
+  SECTION("a disabled TPM may say persistent: no TPM is attached at all (as upstream)") {
+    auto r = admit(vmi(R"(
+    features: {smm: {enabled: true}}
+    firmware: {bootloader: {efi: {secureBoot: true}}}
+    devices: {disks: [{name: root}], tpm: {enabled: false, persistent: true}})"));
+    CHECK(r.errors.empty());
+  }
+}
