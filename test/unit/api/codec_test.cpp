@@ -45,6 +45,8 @@ TEST_CASE("every example manifest round-trips through the codec and is valid") {
   for (const auto& file : files) {
     for (const auto& doc : load(file)) {
       INFO(file);
+      if (json::get_string(doc, "apiVersion") == "v1")
+        continue;  // the ConfigMaps and Secrets an example uses
       FieldErrors errors;
       auto out = round_trip(doc, errors);
       CHECK(messages(errors).empty());
@@ -201,4 +203,23 @@ TEST_CASE("encode writes only what is set") {
       R"("spec":{"domain":{"memory":{"guest":"64Mi"},"devices":{}}}})");
   CHECK(to_string(RunStrategy::rerun_on_failure) == "RerunOnFailure");
   CHECK(to_string(VmiPhase::scheduled) == "Scheduled");
+}
+
+TEST_CASE("serviceAccount, downwardAPI, sysprep and cloudInitConfigDrive volumes round-trip") {
+  auto docs = load(testdata("roundtrip/vmi-volumes.yaml"));
+  REQUIRE(docs.size() == 1);
+  FieldErrors errors;
+  auto out = round_trip(docs[0], errors);
+  CHECK(messages(errors).empty());
+  INFO("encoded: " << json::to_pretty_string(out));
+  CHECK(json::equal(out, docs[0]));
+  auto vmi = decode_vmi(docs[0]);
+  REQUIRE(vmi.ok());
+  const auto& v = vmi->spec.volumes;
+  CHECK(v[0].service_account->service_account_name == "reader");
+  CHECK(v[1].downward_api->fields[1].resource_field_ref->divisor->value() == 1048576);
+  CHECK(v[1].downward_api->fields[1].mode == 0444);
+  CHECK(v[2].sysprep->secret->name == "unattend");
+  CHECK(v[3].cloud_init_config_drive->user_data_secret_ref->name == "user-data");
+  CHECK(validate(*vmi).empty());
 }
