@@ -131,7 +131,8 @@ json::Value copy_container(Builder& b, std::string_view name, std::string_view i
   return c;
 }
 
-// A container name from a volume name when it fits a DNS label, else from its index.
+// A container or pod volume name from a VMI volume name when it fits a DNS label, else from its
+// index.
 std::string container_name(std::string_view prefix, const std::string& volume, size_t index) {
   std::string n = std::string(prefix) + volume;
   if (n.size() <= 63)
@@ -293,27 +294,31 @@ json::Value helper_container(Builder& b, const Config& cfg) {
   return c;
 }
 
-// A ConfigMap or Secret volume, mounted read-only at <dir>/<volume name>; the two differ only in
-// their source's key names.
-void add_object_volume(Builder& b, PodStorage& out, const std::string& prefix,
-                       const char* source_key, const char* name_key, const std::string& object_name,
-                       const std::optional<bool>& optional, const char* dir,
-                       const std::string& volume_name) {
-  std::string vol = prefix + volume_name;
+// A pod volume named `name` of kind `source_key` (configMap, secret, downwardAPI, projected),
+// mounted read-only in the launcher at `path`.
+void add_source_volume(Builder& b, PodStorage& out, const std::string& name,
+                       std::string_view source_key, json::Value source, const std::string& path) {
   auto pv = b.obj();
-  b.set(pv, "name", vol);
+  b.set(pv, "name", name);
+  b.set(pv, source_key, std::move(source));
+  b.push(out.volumes, std::move(pv));
+  b.push(out.mounts, b.mount(name, path, true));
+}
+
+// A ConfigMap or Secret (`name_key`: name or secretName) as a pod volume; the kubelet keeps it
+// current and, when it is optional and missing, mounts an empty directory.
+json::Value object_source(Builder& b, const char* name_key, const std::string& object_name,
+                          const std::optional<bool>& optional) {
   auto src = b.obj();
   b.set(src, name_key, object_name);
   if (optional)
     b.set(src, "optional", b.boolean(*optional));
-  b.set(pv, source_key, std::move(src));
-  b.push(out.volumes, std::move(pv));
-  b.push(out.mounts, b.mount(vol, std::string(dir) + "/" + volume_name, true));
+  return src;
 }
 
-void add_pvc_volume(Builder& b, PodStorage& out, const api::v1::Volume& v) {
+void add_pvc_volume(Builder& b, PodStorage& out, const api::v1::Volume& v, size_t i) {
   const auto& claim = *v.persistent_volume_claim;
-  std::string vol = "pvc-" + v.name;
+  std::string vol = container_name("pvc-", v.name, i);
   auto pv = b.obj();
   b.set(pv, "name", vol);
   auto src = b.obj();
@@ -326,27 +331,95 @@ void add_pvc_volume(Builder& b, PodStorage& out, const api::v1::Volume& v) {
          b.mount(vol, std::string(kPvcDir) + "/" + v.name, claim.read_only.value_or(false)));
 }
 
-// Inline cloud-init data travels in the VMI the handler sends; Secret references become mounts.
-void add_cloud_init_secrets(Builder& b, PodStorage& out, const api::v1::Volume& v) {
+// Inline cloud-init data travels in the VMI the handler sends; Secret references become mounts
+// at <secret dir>/<volume>-userdata and -networkdata, where the launcher reads them.
+void add_cloud_init_secrets(Builder& b, PodStorage& out, const api::v1::Volume& v, size_t i,
+                            const std::optional<api::v1::LocalObjectReference>& user,
+                            const std::optional<api::v1::LocalObjectReference>& network) {
   for (const auto& [ref, suffix] :
-       {std::pair{&v.cloud_init_no_cloud->user_data_secret_ref, "-userdata"},
-        std::pair{&v.cloud_init_no_cloud->network_data_secret_ref, "-networkdata"}}) {
+       {std::pair{&user, "-userdata"}, std::pair{&network, "-networkdata"}}) {
     if (!*ref)
       continue;
-    std::string vol = "secret-" + v.name + suffix;
-    auto sv = b.obj();
-    b.set(sv, "name", vol);
-    auto src = b.obj();
-    b.set(src, "secretName", (*ref)->name);
-    b.set(sv, "secret", std::move(src));
-    b.push(out.volumes, std::move(sv));
-    b.push(out.mounts, b.mount(vol, std::string(kSecretDir) + "/" + v.name + suffix, true));
+    add_source_volume(b, out, container_name("secret-", v.name + suffix, i), "secret",
+                      object_source(b, "secretName", (*ref)->name, std::nullopt),
+                      std::string(kSecretDir) + "/" + v.name + suffix);
   }
+}
+
+// What the kubelet mounts for a pod's own service account token: a bound token, the cluster's CA
+// and the namespace. Mounted where the launcher looks rather than at the well-known path, so the
+// pod keeps automountServiceAccountToken: false.
+json::Value service_account_source(Builder& b) {
+  auto sources = b.arr();
+  auto token = b.obj();
+  auto t = b.obj();
+  b.set(t, "path", "token");
+  b.set(t, "expirationSeconds", b.num(3607));
+  b.set(token, "serviceAccountToken", std::move(t));
+  b.push(sources, std::move(token));
+  auto ca = b.obj();
+  auto cm = b.obj();
+  b.set(cm, "name", "kube-root-ca.crt");
+  auto items = b.arr();
+  auto item = b.obj();
+  b.set(item, "key", "ca.crt");
+  b.set(item, "path", "ca.crt");
+  b.push(items, std::move(item));
+  b.set(cm, "items", std::move(items));
+  b.set(ca, "configMap", std::move(cm));
+  b.push(sources, std::move(ca));
+  auto ns = b.obj();
+  auto da = b.obj();
+  auto da_items = b.arr();
+  auto ns_item = b.obj();
+  b.set(ns_item, "path", "namespace");
+  auto ref = b.obj();
+  b.set(ref, "apiVersion", "v1");
+  b.set(ref, "fieldPath", "metadata.namespace");
+  b.set(ns_item, "fieldRef", std::move(ref));
+  b.push(da_items, std::move(ns_item));
+  b.set(da, "items", std::move(da_items));
+  b.set(ns, "downwardAPI", std::move(da));
+  b.push(sources, std::move(ns));
+  auto projected = b.obj();
+  b.set(projected, "sources", std::move(sources));
+  return projected;
+}
+
+// The VMI's downwardAPI fields as the pod's; a resourceFieldRef without a container means the
+// compute container (the pod itself requires one).
+json::Value downward_api_source(Builder& b, const api::v1::DownwardApiVolumeSource& d) {
+  auto items = b.arr();
+  for (const auto& f : d.fields) {
+    auto item = b.obj();
+    b.set(item, "path", f.path);
+    if (f.field_ref) {
+      auto ref = b.obj();
+      b.set(ref, "apiVersion", f.field_ref->api_version.value_or("v1"));
+      b.set(ref, "fieldPath", f.field_ref->field_path);
+      b.set(item, "fieldRef", std::move(ref));
+    }
+    if (f.resource_field_ref) {
+      auto ref = b.obj();
+      b.set(ref, "containerName", f.resource_field_ref->container_name.value_or(kComputeContainer));
+      b.set(ref, "resource", f.resource_field_ref->resource);
+      if (f.resource_field_ref->divisor)
+        b.set(ref, "divisor", f.resource_field_ref->divisor->to_string());
+      b.set(item, "resourceFieldRef", std::move(ref));
+    }
+    if (f.mode)
+      b.set(item, "mode", b.num(*f.mode));
+    b.push(items, std::move(item));
+  }
+  auto src = b.obj();
+  b.set(src, "items", std::move(items));
+  return src;
 }
 
 // spec.volumes[i] as pod volumes, launcher mounts and (containerDisk) a copy container.
 // Errc::invalid for a containerDisk path that is not absolute or holds "..".
 core::Status add_spec_volume(Builder& b, PodStorage& out, const api::v1::Volume& v, size_t i) {
+  const std::string at = "/" + v.name;
   if (v.container_disk) {
     std::string inner = v.container_disk->path.value_or("/disk");
     if (inner.empty() || inner[0] != '/' || inner.find("..") != std::string::npos)
@@ -359,15 +432,36 @@ core::Status add_spec_volume(Builder& b, PodStorage& out, const api::v1::Volume&
                           pull_policy(v.container_disk->image_pull_policy, "IfNotPresent"),
                           std::string(kContainerDiskDir) + "/" + v.name, {inner}));
   } else if (v.persistent_volume_claim) {
-    add_pvc_volume(b, out, v);
+    add_pvc_volume(b, out, v, i);
   } else if (v.config_map) {
-    add_object_volume(b, out, "configmap-", "configMap", "name", v.config_map->name,
-                      v.config_map->optional, kConfigMapDir, v.name);
+    add_source_volume(b, out, container_name("configmap-", v.name, i), "configMap",
+                      object_source(b, "name", v.config_map->name, v.config_map->optional),
+                      kConfigMapDir + at);
   } else if (v.secret) {
-    add_object_volume(b, out, "secret-", "secret", "secretName", v.secret->secret_name,
-                      v.secret->optional, kSecretDir, v.name);
+    add_source_volume(b, out, container_name("secret-", v.name, i), "secret",
+                      object_source(b, "secretName", v.secret->secret_name, v.secret->optional),
+                      kSecretDir + at);
+  } else if (v.service_account) {
+    add_source_volume(b, out, container_name("serviceaccount-", v.name, i), "projected",
+                      service_account_source(b), kServiceAccountDir);
+  } else if (v.downward_api) {
+    add_source_volume(b, out, container_name("downwardapi-", v.name, i), "downwardAPI",
+                      downward_api_source(b, *v.downward_api), kDownwardApiDir + at);
+  } else if (v.sysprep) {
+    if (v.sysprep->config_map)
+      add_source_volume(b, out, container_name("sysprep-", v.name, i), "configMap",
+                        object_source(b, "name", v.sysprep->config_map->name, std::nullopt),
+                        kSysprepDir + at);
+    else if (v.sysprep->secret)
+      add_source_volume(b, out, container_name("sysprep-", v.name, i), "secret",
+                        object_source(b, "secretName", v.sysprep->secret->name, std::nullopt),
+                        kSysprepDir + at);
   } else if (v.cloud_init_no_cloud) {
-    add_cloud_init_secrets(b, out, v);
+    add_cloud_init_secrets(b, out, v, i, v.cloud_init_no_cloud->user_data_secret_ref,
+                           v.cloud_init_no_cloud->network_data_secret_ref);
+  } else if (v.cloud_init_config_drive) {
+    add_cloud_init_secrets(b, out, v, i, v.cloud_init_config_drive->user_data_secret_ref,
+                           v.cloud_init_config_drive->network_data_secret_ref);
   }
   // emptyDisk: a file in the ephemeral emptyDir; nothing to mount.
   return {};
@@ -409,20 +503,46 @@ core::Status add_storage(Builder& b, const VirtualMachineInstanceSpec& spec, con
   return {};
 }
 
-// --- resources: guest memory + overhead; CPU per vCPU unless the VMI asks for its own
+// --- resources: the memory request + overhead; CPU per vCPU unless the VMI asks for its own;
+// every other resource as the VMI asks
+
+// Resources Kubernetes lets a pod overcommit (request below limit); the others (extended
+// resources such as devices.kubevirt.io/*, nvidia.com/gpu) need request == limit, and a request
+// alone stands for both, as the VMI's author meant it.
+bool overcommittable(const std::string& name) {
+  return name == "cpu" || name == "memory" || name == "ephemeral-storage" ||
+         name.rfind("hugepages-", 0) == 0;
+}
 
 json::Value launcher_resources(Builder& b, const VirtualMachineInstanceSpec& spec,
                                int64_t guest_bytes, const Config& cfg) {
   const int64_t overhead = memory_overhead_bytes(spec, guest_bytes, cfg);
-  std::map<std::string, std::string> requests, limits;
-  requests["memory"] =
-      api::v1::Quantity::from_int(guest_bytes + overhead, api::v1::Quantity::Format::binary_si)
-          .to_string();
   const api::v1::ResourceRequirements* rr =
       spec.domain.resources ? &*spec.domain.resources : nullptr;
-  if (rr && rr->requests.count("cpu"))
-    requests["cpu"] = rr->requests.at("cpu").to_string();
-  else
+  std::map<std::string, std::string> requests, limits;
+  // The VMI's own first; memory and cpu are then set below.
+  if (rr) {
+    for (const auto& [name, q] : rr->requests)
+      requests[name] = q.to_string();
+    for (const auto& [name, q] : rr->limits)
+      limits[name] = q.to_string();
+    for (const auto& [name, q] : rr->requests)
+      if (!overcommittable(name) && !rr->limits.count(name))
+        limits[name] = q.to_string();
+    for (const auto& [name, q] : rr->limits)
+      if (!overcommittable(name) && !rr->requests.count(name))
+        requests[name] = q.to_string();
+  }
+  // The memory request is what the VMI requests (the guest memory unless it overcommits), plus
+  // the overhead unless overcommitGuestOverhead leaves the overhead out of the request (upstream:
+  // the limit keeps it).
+  const int64_t requested =
+      rr && rr->requests.count("memory") ? rr->requests.at("memory").value() : guest_bytes;
+  const bool overcommit_overhead = rr && rr->overcommit_guest_overhead.value_or(false);
+  requests["memory"] = api::v1::Quantity::from_int(requested + (overcommit_overhead ? 0 : overhead),
+                                                   api::v1::Quantity::Format::binary_si)
+                           .to_string();
+  if (!(rr && rr->requests.count("cpu")))
     requests["cpu"] =
         api::v1::Quantity::from_milli(cfg.cpu_request_per_vcpu_milli * vcpu_count(spec))
             .to_string();
@@ -432,8 +552,6 @@ json::Value launcher_resources(Builder& b, const VirtualMachineInstanceSpec& spe
         api::v1::Quantity::from_int(lim + overhead, api::v1::Quantity::Format::binary_si)
             .to_string();
   }
-  if (rr && rr->limits.count("cpu"))
-    limits["cpu"] = rr->limits.at("cpu").to_string();
   if (!cfg.use_emulation) {
     requests[kKvmResource] = "1";
     limits[kKvmResource] = "1";  // extended resources need request == limit
@@ -465,6 +583,16 @@ json::Value launcher_container(Builder& b, const Config& cfg, int64_t grace) {
                                kKernelBootDir,
                                "--pvc-dir",
                                kPvcDir,
+                               "--config-map-dir",
+                               kConfigMapDir,
+                               "--secret-dir",
+                               kSecretDir,
+                               "--service-account-dir",
+                               kServiceAccountDir,
+                               "--downward-api-dir",
+                               kDownwardApiDir,
+                               "--sysprep-dir",
+                               kSysprepDir,
                                "--pod-ip",
                                "$(POD_IP)",
                                "--grace-period",
@@ -540,11 +668,39 @@ json::Value pod_security_context(Builder& b) {
   return psc;
 }
 
+// The registry credentials of the containerDisk and kernel-boot images, each once, in spec order
+// (upstream's order).
+std::vector<std::string> image_pull_secrets(const VirtualMachineInstanceSpec& spec) {
+  std::vector<std::string> names;
+  auto add = [&](const std::optional<std::string>& name) {
+    if (name && !name->empty() && std::find(names.begin(), names.end(), *name) == names.end())
+      names.push_back(*name);
+  };
+  for (const auto& v : spec.volumes)
+    if (v.container_disk)
+      add(v.container_disk->image_pull_secret);
+  if (const auto* kernel = kernel_boot_container(spec))
+    add(kernel->image_pull_secret);
+  return names;
+}
+
+// The service account of a serviceAccount volume (validation allows one), or nullopt.
+std::optional<std::string> service_account_name(const VirtualMachineInstanceSpec& spec) {
+  for (const auto& v : spec.volumes)
+    if (v.service_account)
+      return v.service_account->service_account_name;
+  return std::nullopt;
+}
+
 json::Value pod_spec(Builder& b, const VirtualMachineInstance& vmi, const Config& cfg,
                      int64_t grace, json::Value compute, PodStorage storage) {
   const auto& spec = vmi.spec;
   auto ps = b.obj();
   b.set(ps, "restartPolicy", "Never");
+  // A serviceAccount volume's token is a projected volume mounted for the launcher alone (see
+  // service_account_source), so nothing is mounted at the well-known path either way.
+  if (auto account = service_account_name(spec))
+    b.set(ps, "serviceAccountName", *account);
   b.set(ps, "automountServiceAccountToken", b.boolean(false));
   b.set(ps, "enableServiceLinks", b.boolean(false));
   b.set(ps, "hostname", pod_hostname(spec, vmi.metadata.name.value_or("")));
@@ -555,6 +711,15 @@ json::Value pod_spec(Builder& b, const VirtualMachineInstance& vmi, const Config
   // killing the launcher while it still does.
   b.set(ps, "terminationGracePeriodSeconds", b.num(grace + cfg.termination_grace_margin_seconds));
   b.set(ps, "securityContext", pod_security_context(b));
+  if (auto secrets = image_pull_secrets(spec); !secrets.empty()) {
+    auto refs = b.arr();
+    for (const auto& name : secrets) {
+      auto ref = b.obj();
+      b.set(ref, "name", name);
+      b.push(refs, std::move(ref));
+    }
+    b.set(ps, "imagePullSecrets", std::move(refs));
+  }
   if (!storage.init.Empty())
     b.set(ps, "initContainers", std::move(storage.init));
   auto containers = b.arr();

@@ -34,6 +34,9 @@ inline constexpr const char* kKernelBootDir = "/var/run/kubevirt-cpp/kernel-boot
 inline constexpr const char* kPvcDir = "/var/run/kubevirt-cpp/vmi-disks";
 inline constexpr const char* kConfigMapDir = "/var/run/kubevirt-cpp/config-maps";
 inline constexpr const char* kSecretDir = "/var/run/kubevirt-cpp/secrets";
+inline constexpr const char* kServiceAccountDir = "/var/run/kubevirt-cpp/service-account";
+inline constexpr const char* kDownwardApiDir = "/var/run/kubevirt-cpp/downward-api";
+inline constexpr const char* kSysprepDir = "/var/run/kubevirt-cpp/sysprep";
 inline constexpr const char* kHelperDir = "/var/run/kubevirt-cpp/helper";
 // The static busybox the launcher image ships; copied into the pod to unpack containerDisks.
 inline constexpr const char* kImageBusybox = "/usr/libexec/kubevirt-cpp/busybox";

@@ -4,6 +4,9 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -155,27 +158,142 @@ Status write_file(const std::string& path, const std::string& text) {
   return {};
 }
 
+// The first of `keys` in the Secret mounted at dir (the kubelet's files are symlinks into it).
+Result<std::string> read_secret_key(const std::string& dir, const std::vector<std::string>& keys,
+                                    const std::string& what) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    return Error(Errc::not_found, what + ": the Secret is not mounted at " + dir).with("path", dir);
+  for (const auto& key : keys) {
+    std::ifstream f(dir + "/" + key, std::ios::binary);
+    if (f)
+      return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  }
+  std::string list;
+  for (const auto& key : keys)
+    list += (list.empty() ? "" : " or ") + key;
+  return Error(Errc::not_found, what + ": the Secret has no key " + list).with("path", dir);
+}
+
+// A fresh staging directory next to the ISO, removed with its contents when this goes away.
+class Staging {
+ public:
+  explicit Staging(std::string dir) : dir_(std::move(dir)) {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+    fs::create_directories(dir_, ec_);
+  }
+  ~Staging() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  Staging(const Staging&) = delete;
+  Staging& operator=(const Staging&) = delete;
+  Status status() const {
+    if (ec_)
+      return Error(Errc::io, "cannot create " + dir_ + ": " + ec_.message()).with("path", dir_);
+    return {};
+  }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+  std::error_code ec_;
+};
+
+// genisoimage of everything in dir, with Rock Ridge and Joliet names, written to a temporary
+// name and renamed so a half-made ISO is never left at path.
+Status make_iso(const std::string& path, const std::string& label, const std::string& dir) {
+  std::string tmp = path + ".tmp";
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  KV_CHECK(run_tool(
+      {"genisoimage", "-quiet", "-output", tmp, "-volid", label, "-joliet", "-rock", dir}));
+  if (rename(tmp.c_str(), path.c_str()) != 0)
+    return core::errno_error("rename " + tmp, errno);
+  return {};
+}
+
 Status prepare_cloud_init(const DiskPlan& d) {
   KV_CHECK(make_parent(d.path));
-  std::string dir = d.path + ".d";
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  fs::create_directories(dir, ec);
-  if (ec)
-    return Error(Errc::io, "cannot create " + dir + ": " + ec.message());
-  KV_CHECK(write_file(dir + "/meta-data", d.meta_data));
-  KV_CHECK(write_file(dir + "/user-data", d.user_data));
-  std::vector<std::string> argv{"genisoimage",      "-quiet",          "-output", d.path,
-                                "-volid",           "cidata",          "-joliet", "-rock",
-                                dir + "/meta-data", dir + "/user-data"};
-  if (!d.network_config.empty()) {
-    KV_CHECK(write_file(dir + "/network-config", d.network_config));
-    argv.push_back(dir + "/network-config");
+  std::string user_data = d.user_data, network_config = d.network_config;
+  if (!d.user_data_dir.empty()) {
+    auto r = read_secret_key(d.user_data_dir, {"userdata", "userData"}, "cloud-init secretRef");
+    if (!r.ok())
+      return std::move(r).error();
+    user_data = *r;
   }
-  fs::remove(d.path, ec);
-  auto st = run_tool(argv);
-  fs::remove_all(dir, ec);
-  return st;
+  if (!d.network_data_dir.empty()) {
+    auto r = read_secret_key(d.network_data_dir, {"networkdata", "networkData"},
+                             "cloud-init networkDataSecretRef");
+    if (!r.ok())
+      return std::move(r).error();
+    network_config = *r;
+  }
+  Staging staging(d.path + ".d");
+  KV_CHECK(staging.status());
+  if (d.config_drive) {
+    // OpenStack config-drive v2, as upstream: openstack/latest/{meta_data.json,user_data,
+    // network_data.json}, label config-2.
+    std::string latest = staging.dir() + "/openstack/latest";
+    std::error_code ec;
+    fs::create_directories(latest, ec);
+    if (ec)
+      return Error(Errc::io, "cannot create " + latest + ": " + ec.message());
+    KV_CHECK(write_file(latest + "/meta_data.json", d.meta_data));
+    KV_CHECK(write_file(latest + "/user_data", user_data));
+    if (!network_config.empty())
+      KV_CHECK(write_file(latest + "/network_data.json", network_config));
+    return make_iso(d.path, "config-2", staging.dir());
+  }
+  KV_CHECK(write_file(staging.dir() + "/meta-data", d.meta_data));
+  KV_CHECK(write_file(staging.dir() + "/user-data", user_data));
+  if (!network_config.empty())
+    KV_CHECK(write_file(staging.dir() + "/network-config", network_config));
+  return make_iso(d.path, "cidata", staging.dir());
+}
+
+bool iequals(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// The files the kubelet mounted, copied (through its symlinks) without its "..data" and
+// "..<timestamp>" bookkeeping entries, then made an ISO. A missing optional ConfigMap or Secret
+// is an empty directory: an empty disk, as upstream.
+Status prepare_config_iso(const DiskPlan& d) {
+  KV_CHECK(make_parent(d.path));
+  std::error_code ec;
+  if (!fs::is_directory(d.source_dir, ec))
+    return Error(Errc::not_found, "volume \"" + d.name + "\" is not mounted at " + d.source_dir)
+        .with("path", d.source_dir);
+  Staging staging(d.path + ".d");
+  KV_CHECK(staging.status());
+  bool required_found = d.required_files.empty();
+  for (const auto& e : fs::directory_iterator(d.source_dir, ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("..", 0) == 0)
+      continue;
+    for (const auto& r : d.required_files)
+      required_found = required_found || iequals(name, r);
+    fs::copy(e.path(), staging.dir() + "/" + name, fs::copy_options::recursive, ec);
+    if (ec)
+      return Error(Errc::io, "cannot copy " + e.path().string() + ": " + ec.message())
+          .with("path", e.path().string());
+  }
+  if (ec)
+    return Error(Errc::io, "cannot list " + d.source_dir + ": " + ec.message())
+        .with("path", d.source_dir);
+  if (!required_found) {
+    std::string list;
+    for (const auto& r : d.required_files)
+      list += (list.empty() ? "" : " or ") + r;
+    return Error(Errc::not_found, "volume \"" + d.name + "\" holds neither " + list)
+        .with("path", d.source_dir);
+  }
+  return make_iso(d.path, d.volume_label, staging.dir());
 }
 
 }  // namespace
@@ -194,6 +312,9 @@ Status prepare_disk(const DiskPlan& d) {
       break;
     case DiskKind::cloud_init:
       st = prepare_cloud_init(d);
+      break;
+    case DiskKind::config_iso:
+      st = prepare_config_iso(d);
       break;
   }
   if (!st.ok())

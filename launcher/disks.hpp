@@ -6,7 +6,13 @@
 //  - persistentVolumeClaim (filesystem mode): <mount>/disk.img, created sparse with the file
 //    system's capacity when missing; never touched when present.
 //  - cloudInitNoCloud: an ISO 9660 image labelled "cidata" with meta-data, user-data and
-//    network-config (when given), built with genisoimage.
+//    network-config (when given), built with genisoimage; cloudInitConfigDrive: labelled
+//    "config-2" with openstack/latest/{meta_data.json,user_data,network_data.json}. User and
+//    network data from a Secret are read from its mount (keys userdata/userData,
+//    networkdata/networkData).
+//  - configMap, secret, serviceAccount, downwardAPI, sysprep: an ISO of the files the kubelet
+//    mounted (its "..data" bookkeeping left out), labelled volumeLabel (default "cfgdata";
+//    sysprep "unattendCD", which must hold autounattend.xml or unattend.xml).
 // Needs qemu-img (qemu-utils) and genisoimage on PATH.
 
 #include <vector>

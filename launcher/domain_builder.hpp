@@ -41,10 +41,16 @@ struct PodEnvironment {
   std::string container_disk_dir;  // <dir>/<volume name>/ holds each containerDisk image's files
   std::string kernel_boot_dir;     // root of the kernelBoot container image's files
   std::string pvc_dir;             // <dir>/<volume name>/ is each PVC's mount
-  std::string pod_ip;              // address forwarded ports listen on; empty = all addresses
+  std::string config_map_dir;      // <dir>/<volume name>/: a configMap volume's files
+  std::string secret_dir;  // <dir>/<volume name>/: a secret volume's; <volume>-userdata/ and
+                           // -networkdata/: a cloud-init secretRef's
+  std::string service_account_dir;  // token, ca.crt, namespace of the serviceAccount volume
+  std::string downward_api_dir;     // <dir>/<volume name>/: a downwardAPI volume's files
+  std::string sysprep_dir;          // <dir>/<volume name>/: a sysprep volume's files
+  std::string pod_ip;               // address forwarded ports listen on; empty = all addresses
 };
 
-enum class DiskKind { container_disk, empty_disk, pvc, cloud_init };
+enum class DiskKind { container_disk, empty_disk, pvc, cloud_init, config_iso };
 
 // One disk of the VMI and the file behind it. plan_disks() fills it (pure); prepare_disks()
 // (disks.hpp) creates the files.
@@ -58,8 +64,16 @@ struct DiskPlan {
   std::string base;
   // empty_disk: the size; pvc: 0 = the file system's capacity.
   std::int64_t capacity_bytes = 0;
-  // cloud_init: file contents of the NoCloud ISO.
+  // cloud_init: file contents of the NoCloud ISO (the ConfigDrive one when config_drive), and
+  // the Secret mounts that hold user / network data instead (read when the disk is made).
   std::string meta_data, user_data, network_config;
+  bool config_drive = false;
+  std::string user_data_dir, network_data_dir;
+  // config_iso: an ISO of the files in source_dir (configMap, secret, serviceAccount,
+  // downwardAPI, sysprep), labelled volume_label; when required_files is not empty, one of them
+  // (case-insensitive) must be there.
+  std::string source_dir, volume_label;
+  std::vector<std::string> required_files;
 };
 
 struct PortForward {

@@ -105,6 +105,11 @@ PodEnvironment probe_pod_environment(const Options& opts) {
   env.container_disk_dir = opts.container_disk_dir;
   env.kernel_boot_dir = opts.kernel_boot_dir;
   env.pvc_dir = opts.pvc_dir;
+  env.config_map_dir = opts.config_map_dir;
+  env.secret_dir = opts.secret_dir;
+  env.service_account_dir = opts.service_account_dir;
+  env.downward_api_dir = opts.downward_api_dir;
+  env.sysprep_dir = opts.sysprep_dir;
   env.pod_ip = opts.pod_ip;
   klog::info("pod environment", {{"kvm", env.kvm_usable ? "usable" : "not usable"},
                                  {"allow_emulation", env.allow_emulation ? "true" : "false"},

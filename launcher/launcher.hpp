@@ -13,6 +13,13 @@ struct Options {
   std::string container_disk_dir = "/var/run/kubevirt/container-disks";
   std::string kernel_boot_dir = "/var/run/kubevirt/kernel-boot";
   std::string pvc_dir = "/var/run/kubevirt-private/vmi-disks";
+  // The kubelet's mounts of configMap, secret (and cloud-init secretRef), serviceAccount,
+  // downwardAPI and sysprep volumes (PodEnvironment says what is under each).
+  std::string config_map_dir = "/var/run/kubevirt-private/config-map";
+  std::string secret_dir = "/var/run/kubevirt-private/secret";
+  std::string service_account_dir = "/var/run/secrets/kubernetes.io/serviceaccount";
+  std::string downward_api_dir = "/var/run/kubevirt-private/downwardapi";
+  std::string sysprep_dir = "/var/run/kubevirt-private/sysprep";
   std::string libvirt_cache_dir;  // empty = inside ephemeral_dir (cold capabilities probe)
   std::string pod_ip;             // address forwarded ports bind; empty = all
   bool allow_emulation = false;

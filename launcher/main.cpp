@@ -25,6 +25,27 @@ int main(int argc, char** argv) {
              &o.kernel_boot_dir);
   flags.text({.name = "--pvc-dir", .value = "DIR", .help = "<DIR>/<volume>/ is each PVC's mount"},
              &o.pvc_dir);
+  flags.text({.name = "--config-map-dir",
+              .value = "DIR",
+              .help = "<DIR>/<volume>/ is each configMap volume's mount"},
+             &o.config_map_dir);
+  flags.text(
+      {.name = "--secret-dir",
+       .value = "DIR",
+       .help = "<DIR>/<volume>/ is each secret volume's mount (cloud-init: <volume>-userdata/)"},
+      &o.secret_dir);
+  flags.text({.name = "--service-account-dir",
+              .value = "DIR",
+              .help = "the serviceAccount volume's token, ca.crt and namespace"},
+             &o.service_account_dir);
+  flags.text({.name = "--downward-api-dir",
+              .value = "DIR",
+              .help = "<DIR>/<volume>/ is each downwardAPI volume's mount"},
+             &o.downward_api_dir);
+  flags.text({.name = "--sysprep-dir",
+              .value = "DIR",
+              .help = "<DIR>/<volume>/ is each sysprep volume's mount"},
+             &o.sysprep_dir);
   flags.text({.name = "--libvirt-cache-dir",
               .value = "DIR",
               .help = "keep libvirt's QEMU capabilities cache here",

@@ -661,7 +661,8 @@ struct Describe<ConfigMapVolumeSource> {
   static constexpr auto fields = std::make_tuple(
       field("name", &ConfigMapVolumeSource::name, "Name of the ConfigMap."),
       field("optional", &ConfigMapVolumeSource::optional, "Start even if it does not exist."),
-      field("volumeLabel", &ConfigMapVolumeSource::volume_label, "File system label."));
+      field("volumeLabel", &ConfigMapVolumeSource::volume_label,
+            "ISO 9660 volume label (default cfgdata), at most 32 characters."));
 };
 
 template <>
@@ -670,7 +671,88 @@ struct Describe<SecretVolumeSource> {
   static constexpr auto fields = std::make_tuple(
       field("secretName", &SecretVolumeSource::secret_name, "Name of the Secret."),
       field("optional", &SecretVolumeSource::optional, "Start even if it does not exist."),
-      field("volumeLabel", &SecretVolumeSource::volume_label, "File system label."));
+      field("volumeLabel", &SecretVolumeSource::volume_label,
+            "ISO 9660 volume label (default cfgdata), at most 32 characters."));
+};
+
+template <>
+struct Describe<CloudInitConfigDriveSource> {
+  static constexpr std::string_view doc =
+      "cloud-init ConfigDrive data (OpenStack config-drive v2, label config-2) on a generated "
+      "disk.";
+  static constexpr auto fields = std::make_tuple(
+      field("userData", &CloudInitConfigDriveSource::user_data, "User data, inline."),
+      field("userDataBase64", &CloudInitConfigDriveSource::user_data_base64,
+            "User data, base64-encoded."),
+      field("secretRef", &CloudInitConfigDriveSource::user_data_secret_ref,
+            "Secret holding user data (key userdata or userData)."),
+      field("networkData", &CloudInitConfigDriveSource::network_data, "Network data, inline."),
+      field("networkDataBase64", &CloudInitConfigDriveSource::network_data_base64,
+            "Network data, base64-encoded."),
+      field("networkDataSecretRef", &CloudInitConfigDriveSource::network_data_secret_ref,
+            "Secret holding network data (key networkdata or networkData)."));
+};
+
+template <>
+struct Describe<ServiceAccountVolumeSource> {
+  static constexpr std::string_view doc =
+      "A service account's token, ca.crt and namespace as a disk; the launcher pod runs as it.";
+  static constexpr auto fields =
+      std::make_tuple(field("serviceAccountName", &ServiceAccountVolumeSource::service_account_name,
+                            "Name of the service account in the VMI's namespace."));
+};
+
+template <>
+struct Describe<ObjectFieldSelector> {
+  static constexpr std::string_view doc = "A field of the launcher pod.";
+  static constexpr auto fields = std::make_tuple(
+      field("apiVersion", &ObjectFieldSelector::api_version, "Version of the schema (v1)."),
+      field("fieldPath", &ObjectFieldSelector::field_path,
+            "metadata.name, metadata.namespace, metadata.uid, metadata.labels, "
+            "metadata.annotations, metadata.labels['<key>'] or metadata.annotations['<key>']."));
+};
+
+template <>
+struct Describe<ResourceFieldSelector> {
+  static constexpr std::string_view doc = "A resource of the launcher's compute container.";
+  static constexpr auto fields = std::make_tuple(
+      field("containerName", &ResourceFieldSelector::container_name,
+            "Container: compute (the default)."),
+      field("resource", &ResourceFieldSelector::resource,
+            "limits.cpu, limits.memory, limits.ephemeral-storage, requests.cpu, requests.memory, "
+            "requests.ephemeral-storage."),
+      field("divisor", &ResourceFieldSelector::divisor, "Unit of the value (default 1)."));
+};
+
+template <>
+struct Describe<DownwardApiVolumeFile> {
+  static constexpr std::string_view doc = "A file of the downward API disk.";
+  static constexpr auto fields =
+      std::make_tuple(field("path", &DownwardApiVolumeFile::path,
+                            "Relative path of the file; no '..' element, not starting with '..'."),
+                      field("fieldRef", &DownwardApiVolumeFile::field_ref, "A field of the pod."),
+                      field("resourceFieldRef", &DownwardApiVolumeFile::resource_field_ref,
+                            "A resource of the compute container."),
+                      field("mode", &DownwardApiVolumeFile::mode, "File mode bits, 0 to 0777."));
+};
+
+template <>
+struct Describe<DownwardApiVolumeSource> {
+  static constexpr std::string_view doc =
+      "Fields of the launcher pod (the VMI's labels and annotations, ...) as a disk.";
+  static constexpr auto fields = std::make_tuple(
+      field("fields", &DownwardApiVolumeSource::fields, "The files and what each holds."),
+      field("volumeLabel", &DownwardApiVolumeSource::volume_label,
+            "ISO 9660 volume label (default cfgdata), at most 32 characters."));
+};
+
+template <>
+struct Describe<SysprepSource> {
+  static constexpr std::string_view doc =
+      "A Windows answer file (autounattend.xml or unattend.xml) as a CD-ROM.";
+  static constexpr auto fields = std::make_tuple(
+      field("secret", &SysprepSource::secret, "Secret holding the answer file."),
+      field("configMap", &SysprepSource::config_map, "ConfigMap holding the answer file."));
 };
 
 template <>
@@ -683,7 +765,12 @@ struct Describe<Volume> {
       field("emptyDisk", &Volume::empty_disk, "A blank ephemeral disk."),
       field("cloudInitNoCloud", &Volume::cloud_init_no_cloud, "cloud-init NoCloud data."),
       field("configMap", &Volume::config_map, "A ConfigMap as a disk."),
-      field("secret", &Volume::secret, "A Secret as a disk."));
+      field("secret", &Volume::secret, "A Secret as a disk."),
+      field("cloudInitConfigDrive", &Volume::cloud_init_config_drive,
+            "cloud-init ConfigDrive data."),
+      field("serviceAccount", &Volume::service_account, "A service account's token as a disk."),
+      field("downwardAPI", &Volume::downward_api, "Fields of the pod as a disk."),
+      field("sysprep", &Volume::sysprep, "A Windows answer file as a CD-ROM."));
 };
 
 // ---------------------------------------------------------------------------------------------

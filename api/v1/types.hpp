@@ -482,6 +482,60 @@ struct SecretVolumeSource {
   bool operator==(const SecretVolumeSource&) const = default;
 };
 
+// cloud-init ConfigDrive (OpenStack config-drive v2 layout, label config-2): the same three
+// forms of user and network data as NoCloud.
+struct CloudInitConfigDriveSource {
+  std::optional<std::string> user_data;
+  std::optional<std::string> user_data_base64;
+  std::optional<LocalObjectReference> user_data_secret_ref;  // JSON "secretRef"
+  std::optional<std::string> network_data;
+  std::optional<std::string> network_data_base64;
+  std::optional<LocalObjectReference> network_data_secret_ref;
+  bool operator==(const CloudInitConfigDriveSource&) const = default;
+};
+
+// The token, ca.crt and namespace of a service account; the launcher pod runs as it.
+struct ServiceAccountVolumeSource {
+  std::string service_account_name;
+  bool operator==(const ServiceAccountVolumeSource&) const = default;
+};
+
+// core/v1 ObjectFieldSelector, ResourceFieldSelector and DownwardAPIVolumeFile, as a pod's
+// downwardAPI volume takes them (the launcher pod's labels are the VMI's).
+struct ObjectFieldSelector {
+  std::optional<std::string> api_version;
+  std::string field_path;
+  bool operator==(const ObjectFieldSelector&) const = default;
+};
+
+struct ResourceFieldSelector {
+  std::optional<std::string> container_name;
+  std::string resource;
+  std::optional<Quantity> divisor;
+  bool operator==(const ResourceFieldSelector&) const = default;
+};
+
+struct DownwardApiVolumeFile {
+  std::string path;
+  std::optional<ObjectFieldSelector> field_ref;
+  std::optional<ResourceFieldSelector> resource_field_ref;
+  std::optional<int32_t> mode;
+  bool operator==(const DownwardApiVolumeFile&) const = default;
+};
+
+struct DownwardApiVolumeSource {
+  std::vector<DownwardApiVolumeFile> fields;
+  std::optional<std::string> volume_label;
+  bool operator==(const DownwardApiVolumeSource&) const = default;
+};
+
+// A Windows answer file (autounattend.xml or unattend.xml) from a ConfigMap or a Secret.
+struct SysprepSource {
+  std::optional<LocalObjectReference> secret;
+  std::optional<LocalObjectReference> config_map;
+  bool operator==(const SysprepSource&) const = default;
+};
+
 // Exactly one source is set (validation checks it).
 struct Volume {
   std::string name;
@@ -491,6 +545,10 @@ struct Volume {
   std::optional<CloudInitNoCloudSource> cloud_init_no_cloud;
   std::optional<ConfigMapVolumeSource> config_map;
   std::optional<SecretVolumeSource> secret;
+  std::optional<CloudInitConfigDriveSource> cloud_init_config_drive;
+  std::optional<ServiceAccountVolumeSource> service_account;
+  std::optional<DownwardApiVolumeSource> downward_api;
+  std::optional<SysprepSource> sysprep;
   bool operator==(const Volume&) const = default;
 };
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "core/encoding.hpp"
+#include "core/json.hpp"
 
 namespace kv::launcher {
 namespace v1 = api::v1;
@@ -47,22 +48,44 @@ core::Status plan_container_disk(const v1::Volume& vol, size_t vi, const PodEnvi
   return {};
 }
 
-core::Status plan_cloud_init(const v1::VirtualMachineInstance& vmi, const v1::Volume& vol,
-                             size_t vi, const PodEnvironment& env, DiskPlan& p) {
-  const auto& ci = *vol.cloud_init_no_cloud;
-  std::string f = volume_field(vi) + ".cloudInitNoCloud";
-  if (ci.user_data_secret_ref)
-    return unsupported(f + ".secretRef",
-                       "user data from a Secret is not supported yet; use userData or "
-                       "userDataBase64");
-  if (ci.network_data_secret_ref)
-    return unsupported(f + ".networkDataSecretRef",
-                       "network data from a Secret is not supported yet; use networkData or "
-                       "networkDataBase64");
-  if (ci.user_data && ci.user_data_base64)
-    return invalid(f, "set only one of userData and userDataBase64");
-  if (ci.network_data && ci.network_data_base64)
-    return invalid(f, "set only one of networkData and networkDataBase64");
+std::string hostname_of(const v1::VirtualMachineInstance& vmi) {
+  return vmi.spec.hostname.value_or(vmi.metadata.name.value_or("vmi"));
+}
+
+// NoCloud meta-data (YAML): instance-id (the VMI uid) and local-hostname.
+std::string no_cloud_meta_data(const v1::VirtualMachineInstance& vmi) {
+  std::string instance_id = vmi.metadata.uid.value_or(vmi.metadata.name.value_or("vmi") + "." +
+                                                      vmi.metadata.namespace_.value_or("default"));
+  return "instance-id: " + instance_id + "\nlocal-hostname: " + hostname_of(vmi) + "\n";
+}
+
+// ConfigDrive meta_data.json as upstream writes it: instance_id <name>.<namespace>, hostname,
+// uuid (the VMI uid).
+std::string config_drive_meta_data(const v1::VirtualMachineInstance& vmi) {
+  core::json::Document doc(rapidjson::kObjectType);
+  auto& a = doc.GetAllocator();
+  core::json::set(
+      doc, "instance_id",
+      vmi.metadata.name.value_or("vmi") + "." + vmi.metadata.namespace_.value_or("default"), a);
+  core::json::set(doc, "hostname", hostname_of(vmi), a);
+  if (vmi.metadata.uid)
+    core::json::set(doc, "uuid", *vmi.metadata.uid, a);
+  return core::json::to_string(doc);
+}
+
+// cloudInitNoCloud and cloudInitConfigDrive: the same data, two layouts. Data from a Secret is
+// read when the disk is made, from the mount the controller gave the pod.
+template <class CloudInit>
+core::Status plan_cloud_init(const CloudInit& ci, const std::string& f, const v1::Volume& vol,
+                             const PodEnvironment& env, DiskPlan& p) {
+  if (int(ci.user_data.has_value()) + int(ci.user_data_base64.has_value()) +
+          int(ci.user_data_secret_ref.has_value()) >
+      1)
+    return invalid(f, "set only one of userData, userDataBase64 and secretRef");
+  if (int(ci.network_data.has_value()) + int(ci.network_data_base64.has_value()) +
+          int(ci.network_data_secret_ref.has_value()) >
+      1)
+    return invalid(f, "set only one of networkData, networkDataBase64 and networkDataSecretRef");
   p.kind = DiskKind::cloud_init;
   p.read_only = true;
   if (ci.user_data) {
@@ -72,6 +95,8 @@ core::Status plan_cloud_init(const v1::VirtualMachineInstance& vmi, const v1::Vo
     if (!d.ok())
       return d.error();
     p.user_data = *d;
+  } else if (ci.user_data_secret_ref) {
+    p.user_data_dir = env.secret_dir + "/" + vol.name + "-userdata";
   }
   if (ci.network_data) {
     p.network_config = *ci.network_data;
@@ -80,14 +105,24 @@ core::Status plan_cloud_init(const v1::VirtualMachineInstance& vmi, const v1::Vo
     if (!d.ok())
       return d.error();
     p.network_config = *d;
+  } else if (ci.network_data_secret_ref) {
+    p.network_data_dir = env.secret_dir + "/" + vol.name + "-networkdata";
   }
-  std::string instance_id = vmi.metadata.uid.value_or(vmi.metadata.name.value_or("vmi") + "." +
-                                                      vmi.metadata.namespace_.value_or("default"));
-  std::string hostname = vmi.spec.hostname.value_or(vmi.metadata.name.value_or("vmi"));
-  p.meta_data = "instance-id: " + instance_id + "\nlocal-hostname: " + hostname + "\n";
   p.path = env.ephemeral_dir + "/cloud-init/" + vol.name + ".iso";
   p.format = "raw";
   return {};
+}
+
+// A read-only ISO of the files the kubelet mounted for a configMap, secret, serviceAccount,
+// downwardAPI or sysprep volume (upstream's config disks; label cfgdata unless volumeLabel).
+void plan_config_iso(const std::string& source_dir, const std::optional<std::string>& label,
+                     const v1::Volume& vol, const PodEnvironment& env, DiskPlan& p) {
+  p.kind = DiskKind::config_iso;
+  p.read_only = true;
+  p.source_dir = source_dir;
+  p.volume_label = label && !label->empty() ? *label : "cfgdata";
+  p.path = env.ephemeral_dir + "/config-disks/" + vol.name + ".iso";
+  p.format = "raw";
 }
 
 // The file behind volume `vi`, refused with the field when this launcher cannot make it.
@@ -112,17 +147,45 @@ core::Status plan_volume(const v1::VirtualMachineInstance& vmi, size_t vi,
     p.format = "raw";
     return {};
   }
-  if (vol.cloud_init_no_cloud)
-    return plan_cloud_init(vmi, vol, vi, env, p);
-  if (vol.config_map)
-    return unsupported(volume_field(vi) + ".configMap",
-                       "configMap volumes are not supported by this launcher yet");
-  if (vol.secret)
-    return unsupported(volume_field(vi) + ".secret",
-                       "secret volumes are not supported by this launcher yet");
+  if (vol.cloud_init_no_cloud) {
+    p.meta_data = no_cloud_meta_data(vmi);
+    return plan_cloud_init(*vol.cloud_init_no_cloud, volume_field(vi) + ".cloudInitNoCloud", vol,
+                           env, p);
+  }
+  if (vol.cloud_init_config_drive) {
+    p.config_drive = true;
+    p.meta_data = config_drive_meta_data(vmi);
+    return plan_cloud_init(*vol.cloud_init_config_drive, volume_field(vi) + ".cloudInitConfigDrive",
+                           vol, env, p);
+  }
+  if (vol.config_map) {
+    plan_config_iso(env.config_map_dir + "/" + vol.name, vol.config_map->volume_label, vol, env, p);
+    return {};
+  }
+  if (vol.secret) {
+    plan_config_iso(env.secret_dir + "/" + vol.name, vol.secret->volume_label, vol, env, p);
+    return {};
+  }
+  if (vol.service_account) {
+    plan_config_iso(env.service_account_dir, std::nullopt, vol, env, p);
+    return {};
+  }
+  if (vol.downward_api) {
+    plan_config_iso(env.downward_api_dir + "/" + vol.name, vol.downward_api->volume_label, vol, env,
+                    p);
+    return {};
+  }
+  if (vol.sysprep) {
+    // Windows looks for the answer file on any drive; upstream labels it unattendCD.
+    plan_config_iso(env.sysprep_dir + "/" + vol.name, "unattendCD", vol, env, p);
+    p.required_files = {"autounattend.xml", "unattend.xml"};
+    return {};
+  }
   return invalid(volume_field(vi), "volume \"" + vol.name +
                                        "\" has no source; set one of containerDisk, "
-                                       "persistentVolumeClaim, emptyDisk, cloudInitNoCloud");
+                                       "persistentVolumeClaim, emptyDisk, cloudInitNoCloud, "
+                                       "cloudInitConfigDrive, configMap, secret, serviceAccount, "
+                                       "downwardAPI, sysprep");
 }
 
 std::string device_name(const std::string& prefix, int index) {

@@ -45,6 +45,8 @@ TEST_CASE("every example manifest round-trips through the codec and is valid") {
   for (const auto& file : files) {
     for (const auto& doc : load(file)) {
       INFO(file);
+      if (json::get_string(doc, "apiVersion") == "v1")
+        continue;  // the ConfigMaps and Secrets an example uses
       FieldErrors errors;
       auto out = round_trip(doc, errors);
       CHECK(messages(errors).empty());
@@ -234,4 +236,23 @@ TEST_CASE("the domain fields of upstream's DomainSpec round-trip and pass admiss
   CHECK(d.devices.disks[0].io == "native");
   CHECK(d.devices.disks[0].dedicated_io_thread == true);
   CHECK(d.devices.disks[1].cdrom->tray == "open");
+}
+
+TEST_CASE("serviceAccount, downwardAPI, sysprep and cloudInitConfigDrive volumes round-trip") {
+  auto docs = load(testdata("roundtrip/vmi-volumes.yaml"));
+  REQUIRE(docs.size() == 1);
+  FieldErrors errors;
+  auto out = round_trip(docs[0], errors);
+  CHECK(messages(errors).empty());
+  INFO("encoded: " << json::to_pretty_string(out));
+  CHECK(json::equal(out, docs[0]));
+  auto vmi = decode_vmi(docs[0]);
+  REQUIRE(vmi.ok());
+  const auto& v = vmi->spec.volumes;
+  CHECK(v[0].service_account->service_account_name == "reader");
+  CHECK(v[1].downward_api->fields[1].resource_field_ref->divisor->value() == 1048576);
+  CHECK(v[1].downward_api->fields[1].mode == 0444);
+  CHECK(v[2].sysprep->secret->name == "unattend");
+  CHECK(v[3].cloud_init_config_drive->user_data_secret_ref->name == "user-data");
+  CHECK(validate(*vmi).empty());
 }

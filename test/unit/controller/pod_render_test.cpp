@@ -162,3 +162,191 @@ TEST_CASE("launcher_pod_name: deterministic per VMI UID") {
   CHECK(launcher_pod_name(a).rfind("virt-launcher-vm1-", 0) == 0);
   CHECK(launcher_pod_name(a).size() == std::string("virt-launcher-vm1-").size() + 5);
 }
+
+namespace {
+
+const json::Value& pod_spec_of(const json::Document& pod) {
+  return *json::find(pod, "spec");
+}
+
+// The pod volume mounted in the compute container at `path`, or null.
+const json::Value* volume_at(const json::Document& pod, const std::string& path) {
+  const json::Value* compute = find_container(pod, "compute");
+  for (const auto& m : json::find(*compute, "volumeMounts")->GetArray()) {
+    if (json::get_string(m, "mountPath") != path)
+      continue;
+    for (const auto& v : json::find(pod_spec_of(pod), "volumes")->GetArray())
+      if (json::get_string(v, "name") == json::get_string(m, "name"))
+        return &v;
+  }
+  return nullptr;
+}
+
+std::string resource(const json::Document& pod, const char* kind, const char* name) {
+  const json::Value* compute = find_container(pod, "compute");
+  const json::Value* v = json::find_path(*compute, {"resources", kind, name});
+  return v ? v->GetString() : "";
+}
+
+}  // namespace
+
+TEST_CASE(
+    "render_launcher_pod: config volumes are pod volumes of their kind, mounted read-only "
+    "where the launcher makes their ISO") {
+  Config cfg;
+  auto vmi = make_vmi(VmiPhase::pending);
+  auto add = [&](Volume v) { vmi.spec.volumes.push_back(std::move(v)); };
+  Volume cm;
+  cm.name = "cm";
+  cm.config_map = ConfigMapVolumeSource{"app-config", true, std::nullopt};
+  add(cm);
+  Volume sa;
+  sa.name = "sa";
+  sa.service_account = ServiceAccountVolumeSource{"reader"};
+  add(sa);
+  Volume da;
+  da.name = "info";
+  DownwardApiVolumeFile f;
+  f.path = "mem";
+  f.resource_field_ref = ResourceFieldSelector{std::nullopt, "limits.memory", std::nullopt};
+  da.downward_api = DownwardApiVolumeSource{{f}, std::nullopt};
+  add(da);
+  Volume sp;
+  sp.name = "answers";
+  sp.sysprep = SysprepSource{LocalObjectReference{"unattend"}, std::nullopt};
+  add(sp);
+  Volume ci;
+  ci.name = "ci";
+  ci.cloud_init_config_drive = CloudInitConfigDriveSource{};
+  ci.cloud_init_config_drive->user_data_secret_ref = LocalObjectReference{"ci-user"};
+  add(ci);
+  auto pod = render_launcher_pod(vmi, cfg);
+  REQUIRE(pod.ok());
+
+  // A missing optional ConfigMap is the kubelet's business: it mounts an empty directory.
+  const json::Value* v = volume_at(*pod, "/var/run/kubevirt-cpp/config-maps/cm");
+  REQUIRE(v);
+  CHECK(json::to_string(*json::find(*v, "configMap")) ==
+        R"({"name":"app-config","optional":true})");
+  // The service account: the pod runs as it, its token is projected where the launcher looks,
+  // and nothing lands at the well-known path.
+  CHECK(json::get_string(pod_spec_of(*pod), "serviceAccountName") == "reader");
+  CHECK(json::get_bool(pod_spec_of(*pod), "automountServiceAccountToken") == false);
+  v = volume_at(*pod, "/var/run/kubevirt-cpp/service-account");
+  REQUIRE(v);
+  std::string projected = json::to_string(*json::find(*v, "projected"));
+  CHECK(projected.find(R"("serviceAccountToken":{"path":"token")") != std::string::npos);
+  CHECK(projected.find(R"("key":"ca.crt")") != std::string::npos);
+  CHECK(projected.find(R"("fieldPath":"metadata.namespace")") != std::string::npos);
+  // downwardAPI: a resource of the VM's container unless another is named.
+  v = volume_at(*pod, "/var/run/kubevirt-cpp/downward-api/info");
+  REQUIRE(v);
+  CHECK(
+      json::to_string(*json::find(*v, "downwardAPI")) ==
+      R"({"items":[{"path":"mem","resourceFieldRef":{"containerName":"compute","resource":"limits.memory"}}]})");
+  v = volume_at(*pod, "/var/run/kubevirt-cpp/sysprep/answers");
+  REQUIRE(v);
+  CHECK(json::get_string(*json::find(*v, "secret"), "secretName") == "unattend");
+  v = volume_at(*pod, "/var/run/kubevirt-cpp/secrets/ci-userdata");
+  REQUIRE(v);
+  CHECK(json::get_string(*json::find(*v, "secret"), "secretName") == "ci-user");
+  // The launcher is told where each kind is.
+  std::string cmd = json::to_string(*json::find(*find_container(*pod, "compute"), "command"));
+  for (const char* flag : {R"("--config-map-dir","/var/run/kubevirt-cpp/config-maps")",
+                           R"("--secret-dir","/var/run/kubevirt-cpp/secrets")",
+                           R"("--service-account-dir","/var/run/kubevirt-cpp/service-account")",
+                           R"("--downward-api-dir","/var/run/kubevirt-cpp/downward-api")",
+                           R"("--sysprep-dir","/var/run/kubevirt-cpp/sysprep")"}) {
+    INFO(flag);
+    CHECK(cmd.find(flag) != std::string::npos);
+  }
+}
+
+TEST_CASE("render_launcher_pod: a long volume name still makes DNS-label pod volume names") {
+  Config cfg;
+  auto vmi = make_vmi(VmiPhase::pending);
+  Volume cm;
+  cm.name = std::string(60, 'c');
+  cm.config_map = ConfigMapVolumeSource{"x", std::nullopt, std::nullopt};
+  vmi.spec.volumes.push_back(cm);
+  auto pod = render_launcher_pod(vmi, cfg);
+  REQUIRE(pod.ok());
+  for (const auto& v : json::find(pod_spec_of(*pod), "volumes")->GetArray())
+    CHECK(json::get_string(v, "name")->size() <= 63);
+  CHECK(volume_at(*pod, "/var/run/kubevirt-cpp/config-maps/" + cm.name));
+}
+
+TEST_CASE(
+    "render_launcher_pod: image pull secrets of containerDisks and kernel boot reach the "
+    "pod, each once") {
+  Config cfg;
+  auto vmi = make_vmi(VmiPhase::pending);
+  for (const char* name : {"a", "b", "c"}) {
+    Volume v;
+    v.name = name;
+    // a and c share one Secret.
+    v.container_disk =
+        ContainerDiskSource{"img", std::string(name[0] == 'b' ? "two" : "one"), {}, {}};
+    vmi.spec.volumes.push_back(v);
+  }
+  vmi.spec.domain.firmware = Firmware{};
+  vmi.spec.domain.firmware->kernel_boot = KernelBoot{};
+  vmi.spec.domain.firmware->kernel_boot->container = KernelBootContainer{
+      "kernel-img", std::string("kernel-creds"), {}, std::string("/vmlinuz"), {}};
+  auto pod = render_launcher_pod(vmi, cfg);
+  REQUIRE(pod.ok());
+  CHECK(json::to_string(*json::find(pod_spec_of(*pod), "imagePullSecrets")) ==
+        R"([{"name":"one"},{"name":"two"},{"name":"kernel-creds"}])");
+
+  auto plain = render_launcher_pod(make_vmi(VmiPhase::pending), cfg);
+  REQUIRE(plain.ok());
+  CHECK_FALSE(json::find(pod_spec_of(*plain), "imagePullSecrets"));
+}
+
+TEST_CASE("render_launcher_pod: resources other than CPU and memory reach the compute container") {
+  Config cfg;
+  cfg.use_emulation = true;
+  auto vmi = make_vmi(VmiPhase::pending);
+  ResourceRequirements rr;
+  rr.requests["ephemeral-storage"] = *parse_quantity("1Gi");
+  rr.limits["ephemeral-storage"] = *parse_quantity("2Gi");
+  rr.requests["example.com/gpu"] = *parse_quantity("1");  // extended: the limit follows
+  rr.limits["devices.kubevirt.io/tun"] = *parse_quantity("1");
+  vmi.spec.domain.resources = rr;
+  auto pod = render_launcher_pod(vmi, cfg);
+  REQUIRE(pod.ok());
+  CHECK(resource(*pod, "requests", "ephemeral-storage") == "1Gi");
+  CHECK(resource(*pod, "limits", "ephemeral-storage") == "2Gi");
+  CHECK(resource(*pod, "requests", "example.com/gpu") == "1");
+  CHECK(resource(*pod, "limits", "example.com/gpu") == "1");
+  CHECK(resource(*pod, "requests", "devices.kubevirt.io/tun") == "1");
+  CHECK(resource(*pod, "limits", "devices.kubevirt.io/tun") == "1");
+}
+
+TEST_CASE(
+    "render_launcher_pod: overcommitGuestOverhead leaves the overhead out of the memory "
+    "request, not the limit") {
+  Config cfg;
+  cfg.use_emulation = true;
+  auto vmi = make_vmi(VmiPhase::pending);  // 128Mi guest
+  vmi.spec.domain.resources = ResourceRequirements{};
+  vmi.spec.domain.resources->requests["memory"] = *parse_quantity("128Mi");
+  vmi.spec.domain.resources->limits["memory"] = *parse_quantity("256Mi");
+  const int64_t overhead = memory_overhead_bytes(vmi.spec, 128 << 20, cfg) >> 20;
+  auto with = render_launcher_pod(vmi, cfg);
+  REQUIRE(with.ok());
+  CHECK(resource(*with, "requests", "memory") == std::to_string(128 + overhead) + "Mi");
+  vmi.spec.domain.resources->overcommit_guest_overhead = true;
+  auto without = render_launcher_pod(vmi, cfg);
+  REQUIRE(without.ok());
+  CHECK(resource(*without, "requests", "memory") == "128Mi");
+  CHECK(resource(*without, "limits", "memory") == std::to_string(256 + overhead) + "Mi");
+
+  // A request below the guest memory (overcommitted guest) is what the pod requests.
+  vmi.spec.domain.resources->overcommit_guest_overhead.reset();
+  vmi.spec.domain.memory = Memory{*parse_quantity("256Mi")};
+  auto over = render_launcher_pod(vmi, cfg);
+  REQUIRE(over.ok());
+  CHECK(resource(*over, "requests", "memory") ==
+        std::to_string(128 + memory_overhead_bytes(vmi.spec, 256 << 20, cfg) / (1 << 20)) + "Mi");
+}

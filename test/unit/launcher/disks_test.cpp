@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "launcher/process.hpp"
 #include "test/support/temp_dir.hpp"
@@ -112,4 +113,177 @@ TEST_CASE("cloud-init: a cidata ISO holding exactly what the spec said") {
   CHECK(sh({"isoinfo", "-R", "-i", d.path, "-x", "/user-data"}) == d.user_data);
   CHECK(sh({"isoinfo", "-R", "-i", d.path, "-x", "/network-config"}) == d.network_config);
   CHECK_FALSE(fs::exists(d.path + ".d"));
+}
+
+namespace {
+
+// A directory laid out as the kubelet mounts a ConfigMap or Secret: the files live in a
+// timestamped directory, "..data" points at it, and each key is a symlink through "..data".
+void kubelet_mount(const fs::path& dir, const std::map<std::string, std::string>& files) {
+  fs::create_directories(dir / "..2026_12_03_10_00_00.123");
+  fs::create_directory_symlink("..2026_12_03_10_00_00.123", dir / "..data");
+  for (const auto& [name, text] : files) {
+    std::ofstream(dir / "..2026_12_03_10_00_00.123" / name) << text;
+    fs::create_symlink("..data/" + name, dir / name);
+  }
+}
+
+// The file names at the root of an ISO's Rock Ridge tree.
+std::string iso_listing(const std::string& iso) {
+  return sh({"isoinfo", "-R", "-f", "-i", iso});
+}
+
+}  // namespace
+
+TEST_CASE(
+    "configMap/secret/...: an ISO of the mounted keys, labelled volumeLabel, without the "
+    "kubelet's ..data entries") {
+  kv::test::TempDir t("kv-disks");
+  kubelet_mount(t.path / "cm", {{"app.conf", "debug=true\n"}, {"motd", "hello\n"}});
+  DiskPlan d;
+  d.name = "cm";
+  d.kind = DiskKind::config_iso;
+  d.source_dir = (t.path / "cm").string();
+  d.volume_label = "CFG";
+  d.path = (t.path / "eph/config-disks/cm.iso").string();
+  REQUIRE(prepare_disk(d).ok());
+  CHECK(sh({"isoinfo", "-d", "-i", d.path}).find("Volume id: CFG") != std::string::npos);
+  CHECK(iso_listing(d.path) == "/app.conf\n/motd\n");
+  CHECK(sh({"isoinfo", "-R", "-i", d.path, "-x", "/app.conf"}) == "debug=true\n");
+  CHECK_FALSE(fs::exists(d.path + ".d"));
+  CHECK_FALSE(fs::exists(d.path + ".tmp"));
+
+  // A missing optional ConfigMap: the kubelet mounts an empty directory; the disk is empty.
+  fs::create_directories(t.path / "empty");
+  d.source_dir = (t.path / "empty").string();
+  REQUIRE(prepare_disk(d).ok());
+  CHECK(iso_listing(d.path).empty());
+
+  // Not mounted at all: the launcher says where it looked.
+  d.source_dir = (t.path / "nowhere").string();
+  auto st = prepare_disk(d);
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().message.find("is not mounted at " + d.source_dir) != std::string::npos);
+}
+
+TEST_CASE("sysprep: the answer file must be there") {
+  kv::test::TempDir t("kv-disks");
+  kubelet_mount(t.path / "sp", {{"Autounattend.xml", "<unattend/>\n"}});
+  DiskPlan d;
+  d.name = "answers";
+  d.kind = DiskKind::config_iso;
+  d.source_dir = (t.path / "sp").string();
+  d.volume_label = "unattendCD";
+  d.required_files = {"autounattend.xml", "unattend.xml"};
+  d.path = (t.path / "sp.iso").string();
+  REQUIRE(prepare_disk(d).ok());
+  CHECK(sh({"isoinfo", "-d", "-i", d.path}).find("Volume id: unattendCD") != std::string::npos);
+
+  kubelet_mount(t.path / "other", {{"readme.txt", "no answers\n"}});
+  d.source_dir = (t.path / "other").string();
+  auto st = prepare_disk(d);
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().message.find("holds neither autounattend.xml or unattend.xml") !=
+        std::string::npos);
+}
+
+TEST_CASE("cloud-init from Secrets; ConfigDrive: a config-2 ISO in the OpenStack layout") {
+  kv::test::TempDir t("kv-disks");
+  kubelet_mount(t.path / "secrets/ci-userdata", {{"userData", "#!/bin/sh\necho from-secret\n"}});
+  kubelet_mount(t.path / "secrets/ci-networkdata", {{"networkdata", "{\"links\": []}\n"}});
+  DiskPlan d;
+  d.name = "ci";
+  d.kind = DiskKind::cloud_init;
+  d.config_drive = true;
+  d.meta_data = R"({"instance_id":"vm1.default","hostname":"vm1","uuid":"abc"})";
+  d.user_data_dir = (t.path / "secrets/ci-userdata").string();
+  d.network_data_dir = (t.path / "secrets/ci-networkdata").string();
+  d.path = (t.path / "cloud-init/ci.iso").string();
+  REQUIRE(prepare_disk(d).ok());
+  CHECK(sh({"isoinfo", "-d", "-i", d.path}).find("Volume id: config-2") != std::string::npos);
+  CHECK(sh({"isoinfo", "-R", "-i", d.path, "-x", "/openstack/latest/meta_data.json"}) ==
+        d.meta_data);
+  CHECK(sh({"isoinfo", "-R", "-i", d.path, "-x", "/openstack/latest/user_data"}) ==
+        "#!/bin/sh\necho from-secret\n");
+  CHECK(sh({"isoinfo", "-R", "-i", d.path, "-x", "/openstack/latest/network_data.json"}) ==
+        "{\"links\": []}\n");
+
+  // NoCloud from the same Secret.
+  d.config_drive = false;
+  d.network_data_dir.clear();
+  d.meta_data = "instance-id: abc\n";
+  REQUIRE(prepare_disk(d).ok());
+  CHECK(sh({"isoinfo", "-d", "-i", d.path}).find("Volume id: cidata") != std::string::npos);
+  CHECK(sh({"isoinfo", "-R", "-i", d.path, "-x", "/user-data"}) == "#!/bin/sh\necho from-secret\n");
+
+  // A Secret without the key: the error names the keys looked for.
+  kubelet_mount(t.path / "secrets/bad-userdata", {{"user-data", "x"}});
+  d.user_data_dir = (t.path / "secrets/bad-userdata").string();
+  auto st = prepare_disk(d);
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().message.find("the Secret has no key userdata or userData") != std::string::npos);
+}
+
+TEST_CASE(
+    "plan_disks: config volumes become ISOs of their mounts; cloud-init Secrets are read "
+    "from theirs") {
+  namespace v1 = kv::api::v1;
+  PodEnvironment env;
+  env.ephemeral_dir = "/eph";
+  env.config_map_dir = "/m/cm";
+  env.secret_dir = "/m/sec";
+  env.service_account_dir = "/m/sa";
+  env.downward_api_dir = "/m/da";
+  env.sysprep_dir = "/m/sp";
+  v1::VirtualMachineInstance vmi;
+  vmi.metadata.name = "vm1";
+  vmi.metadata.namespace_ = "apps";
+  vmi.metadata.uid = "uid-1";
+  auto add = [&](const std::string& name, auto set) {
+    v1::Volume v;
+    v.name = name;
+    set(v);
+    vmi.spec.volumes.push_back(v);
+    v1::Disk d;
+    d.name = name;
+    vmi.spec.domain.devices.disks.push_back(d);
+  };
+  add("cm", [](v1::Volume& v) { v.config_map = v1::ConfigMapVolumeSource{"x", {}, "CFG"}; });
+  add("sec", [](v1::Volume& v) { v.secret = v1::SecretVolumeSource{"x", {}, {}}; });
+  add("sa", [](v1::Volume& v) { v.service_account = v1::ServiceAccountVolumeSource{"reader"}; });
+  add("da", [](v1::Volume& v) { v.downward_api = v1::DownwardApiVolumeSource{}; });
+  add("sp", [](v1::Volume& v) {
+    v.sysprep = v1::SysprepSource{std::nullopt, v1::LocalObjectReference{"u"}};
+  });
+  add("ci", [](v1::Volume& v) {
+    v.cloud_init_config_drive = v1::CloudInitConfigDriveSource{};
+    v.cloud_init_config_drive->user_data_secret_ref = v1::LocalObjectReference{"ud"};
+    v.cloud_init_config_drive->network_data = "{}";
+  });
+  auto plans = plan_disks(vmi, env);
+  REQUIRE(plans.ok());
+  REQUIRE(plans->size() == 6);
+  const auto& p = *plans;
+  for (size_t i = 0; i < 5; ++i) {
+    INFO(p[i].name);
+    CHECK(p[i].kind == DiskKind::config_iso);
+    CHECK(p[i].read_only);
+    CHECK(p[i].format == "raw");
+    CHECK(p[i].path == "/eph/config-disks/" + p[i].name + ".iso");
+  }
+  CHECK(p[0].source_dir == "/m/cm/cm");
+  CHECK(p[0].volume_label == "CFG");
+  CHECK(p[1].source_dir == "/m/sec/sec");
+  CHECK(p[1].volume_label == "cfgdata");  // upstream's default
+  CHECK(p[2].source_dir == "/m/sa");
+  CHECK(p[3].source_dir == "/m/da/da");
+  CHECK(p[4].source_dir == "/m/sp/sp");
+  CHECK(p[4].volume_label == "unattendCD");
+  CHECK(p[4].required_files == std::vector<std::string>{"autounattend.xml", "unattend.xml"});
+  CHECK(p[5].kind == DiskKind::cloud_init);
+  CHECK(p[5].config_drive);
+  CHECK(p[5].user_data_dir == "/m/sec/ci-userdata");
+  CHECK(p[5].network_data_dir.empty());
+  CHECK(p[5].network_config == "{}");
+  CHECK(p[5].meta_data == R"({"instance_id":"vm1.apps","hostname":"vm1","uuid":"uid-1"})");
 }
