@@ -415,11 +415,14 @@ json::Value launcher_resources(Builder& b, const VirtualMachineInstanceSpec& spe
                                int64_t guest_bytes, const Config& cfg) {
   const int64_t overhead = memory_overhead_bytes(spec, guest_bytes, cfg);
   std::map<std::string, std::string> requests, limits;
-  requests["memory"] =
-      api::v1::Quantity::from_int(guest_bytes + overhead, api::v1::Quantity::Format::binary_si)
-          .to_string();
   const api::v1::ResourceRequirements* rr =
       spec.domain.resources ? &*spec.domain.resources : nullptr;
+  // overcommitGuestOverhead, as upstream: the scheduler is not asked for the overhead (it stays in
+  // the limit).
+  const bool overcommit = rr && rr->overcommit_guest_overhead.value_or(false);
+  requests["memory"] = api::v1::Quantity::from_int(guest_bytes + (overcommit ? 0 : overhead),
+                                                   api::v1::Quantity::Format::binary_si)
+                           .to_string();
   if (rr && rr->requests.count("cpu"))
     requests["cpu"] = rr->requests.at("cpu").to_string();
   else
@@ -434,6 +437,15 @@ json::Value launcher_resources(Builder& b, const VirtualMachineInstanceSpec& spe
   }
   if (rr && rr->limits.count("cpu"))
     limits["cpu"] = rr->limits.at("cpu").to_string();
+  // Any other resource (ephemeral-storage, a device plugin's) reaches the pod as written.
+  if (rr) {
+    for (const auto& [name, q] : rr->requests)
+      if (name != "memory" && name != "cpu")
+        requests[name] = q.to_string();
+    for (const auto& [name, q] : rr->limits)
+      if (name != "memory" && name != "cpu")
+        limits[name] = q.to_string();
+  }
   if (!cfg.use_emulation) {
     requests[kKvmResource] = "1";
     limits[kKvmResource] = "1";  // extended resources need request == limit
@@ -528,6 +540,30 @@ void set_scheduling(Builder& b, json::Value& ps, const VirtualMachineInstanceSpe
     b.set(ps, "priorityClassName", *spec.priority_class_name);
 }
 
+// imagePullSecrets: the containerDisks' and the kernelBoot container's imagePullSecret, each once,
+// as upstream (the kubelet pulls every image of the pod with them).
+void set_image_pull_secrets(Builder& b, json::Value& ps, const VirtualMachineInstanceSpec& spec) {
+  std::vector<std::string> names;
+  auto add = [&](const std::optional<std::string>& name) {
+    if (name && std::find(names.begin(), names.end(), *name) == names.end())
+      names.push_back(*name);
+  };
+  for (const auto& v : spec.volumes)
+    if (v.container_disk)
+      add(v.container_disk->image_pull_secret);
+  if (const auto& fw = spec.domain.firmware; fw && fw->kernel_boot && fw->kernel_boot->container)
+    add(fw->kernel_boot->container->image_pull_secret);
+  if (names.empty())
+    return;
+  auto refs = b.arr();
+  for (const auto& name : names) {
+    auto ref = b.obj();
+    b.set(ref, "name", name);
+    b.push(refs, std::move(ref));
+  }
+  b.set(ps, "imagePullSecrets", std::move(refs));
+}
+
 json::Value pod_security_context(Builder& b) {
   auto psc = b.obj();
   b.set(psc, "runAsNonRoot", b.boolean(true));
@@ -551,6 +587,7 @@ json::Value pod_spec(Builder& b, const VirtualMachineInstance& vmi, const Config
   if (spec.subdomain)
     b.set(ps, "subdomain", *spec.subdomain);
   set_scheduling(b, ps, spec, cfg);
+  set_image_pull_secrets(b, ps, spec);
   // The handler stops the guest within the VMI's grace; the margin keeps the kubelet from
   // killing the launcher while it still does.
   b.set(ps, "terminationGracePeriodSeconds", b.num(grace + cfg.termination_grace_margin_seconds));
