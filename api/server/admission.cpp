@@ -76,6 +76,12 @@ Verdict decide(Webhook hook, const Value& req, const AdmissionPolicy& policy) {
 
   if (hook == Webhook::mutate_vmi && op == "UPDATE")
     return {};  // upstream defaults a VMI once, when it is created
+  // A VM on its way out is not judged again (as upstream's VM mutator): its finalizers must come
+  // off even when it would not pass today's rules. (A VMI's UPDATE only checks its spec, below.)
+  const Value* meta = json::find(*obj, "metadata");
+  const bool deleting = meta && json::find(*meta, "deletionTimestamp");
+  if (hook != Webhook::validate_vmi && op == "UPDATE" && deleting)
+    return {};
   if (hook == Webhook::validate_vmi && op == "UPDATE") {
     // A VMI's spec is fixed once created; only our components adjust it (for example virt-api
     // lowering terminationGracePeriodSeconds on a forced stop).

@@ -234,3 +234,21 @@ TEST_CASE("status is not judged: an UPDATE of a VM with controller-written statu
   auto d = reply_of(Webhook::validate_vm, review_of("UPDATE", obj));
   CHECK(allowed(d));
 }
+
+TEST_CASE("an object being deleted is not judged again, so its finalizers can come off") {
+  // Valid once, refused by today's rules (passt), now being deleted.
+  std::string obj =
+      vm(R"([{"name":"root"}])", R"([{"name":"root","containerDisk":{"image":"x"}}])");
+  obj.replace(obj.find(R"("devices":{)"), 11,
+              R"("devices":{"interfaces":[{"name":"default","passt":{}}],)");
+  obj.replace(obj.find(R"("volumes":)"), 10,
+              R"("networks":[{"name":"default","pod":{}}],"volumes":)");
+  CHECK_FALSE(allowed(reply_of(Webhook::validate_vm, review_of("UPDATE", obj, obj))));
+  obj.replace(obj.find(R"("namespace":"default")"), 21,
+              R"("namespace":"default","deletionTimestamp":"2026-01-01T00:00:00Z")");
+  for (auto hook : {Webhook::validate_vm, Webhook::mutate_vm}) {
+    auto d = reply_of(hook, review_of("UPDATE", obj, obj));
+    CHECK(allowed(d));
+    CHECK_FALSE(json::find_path(d, {"response", "patch"}));
+  }
+}
