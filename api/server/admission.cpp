@@ -106,8 +106,15 @@ Verdict decide(Webhook hook, const Value& req, const AdmissionPolicy& policy) {
   user_part.CopyFrom(*obj, user_part.GetAllocator());
   json::erase(user_part, "status");
   auto admission = api::v1::admit(user_part);
-  if (!admission.errors.empty())
+  if (!admission.errors.empty()) {
+    // The mutating hooks run before the API server's schema check and the validating hooks, and
+    // leave the judging to them (as upstream's): an invalid object gets no patch here, and its
+    // refusal comes from the check that owns the rule (an enum from the schema, the rest from
+    // the validating hook), with that check's message.
+    if (hook == Webhook::mutate_vm || hook == Webhook::mutate_vmi)
+      return {};
     return deny(admission.errors);
+  }
   Verdict v;
   if (hook == Webhook::mutate_vmi)
     v.patch = spec_patch(json::find(*obj, "spec"), json::find(admission.defaulted, "spec"));

@@ -11,7 +11,8 @@
 //                                      it nor running is set) as a JSONPatch (replace /spec)
 //   /virtualmachineinstances-mutate    CREATE: every VMI default (api/v1/defaults.hpp) as a
 //                                      JSONPatch (replace /spec); UPDATE: nothing (as upstream)
-// A mutating hook denies what the validating hook would deny, with the same message.
+// A mutating hook never denies: an object the validating hook (or the CRD schema) will refuse gets
+// no patch and is refused there, with that check's message.
 //
 // Malformed input (not JSON, not an AdmissionReview, no request.uid) gets HTTP 400 and a Status.
 
