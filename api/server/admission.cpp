@@ -1,6 +1,8 @@
 #include "api/server/admission.hpp"
 
 #include "api/server/status.hpp"
+#include "api/v1/codec.hpp"
+#include "api/v1/defaults.hpp"
 #include "api/v1/validation.hpp"
 #include "core/json.hpp"
 #include "core/kube/kubeconfig.hpp"
@@ -32,7 +34,32 @@ Verdict deny(const api::v1::FieldErrors& errors) {
 }
 
 const char* expected_kind(Webhook hook) {
-  return hook == Webhook::validate_vmi ? "VirtualMachineInstance" : "VirtualMachine";
+  return hook == Webhook::validate_vmi || hook == Webhook::mutate_vmi ? "VirtualMachineInstance"
+                                                                      : "VirtualMachine";
+}
+
+// `replace /spec` (or `add` when the object had none) by `spec`, unless it is unchanged.
+std::string spec_patch(const Value* orig, const Value* spec) {
+  if (!spec || (orig && json::equal(*orig, *spec)))
+    return {};
+  json::Document patch;
+  patch.SetArray();
+  auto& a = patch.GetAllocator();
+  Value o(rapidjson::kObjectType);
+  json::set(o, "op", orig ? "replace" : "add", a);
+  json::set(o, "path", "/spec", a);
+  json::set(o, "value", json::clone(*spec, a), a);
+  patch.PushBack(std::move(o), a);
+  return json::to_string(patch);
+}
+
+// The VM as upstream's VM mutator stores it (api/v1 with_stored_defaults), as JSON.
+json::Document stored_vm(const Value& obj) {
+  api::v1::FieldErrors errors;
+  auto vm = api::v1::with_stored_defaults(api::v1::decode_vm(obj, errors));
+  json::Document out;
+  out.CopyFrom(api::v1::encode(vm, out.GetAllocator()), out.GetAllocator());
+  return out;
 }
 
 Verdict decide(Webhook hook, const Value& req, const AdmissionPolicy& policy) {
@@ -47,6 +74,14 @@ Verdict decide(Webhook hook, const Value& req, const AdmissionPolicy& policy) {
     return deny({{"kind", "\"" + std::string(kind) +
                               "\" is not handled here; allowed: " + expected_kind(hook)}});
 
+  if (hook == Webhook::mutate_vmi && op == "UPDATE")
+    return {};  // upstream defaults a VMI once, when it is created
+  // A VM on its way out is not judged again (as upstream's VM mutator): its finalizers must come
+  // off even when it would not pass today's rules. (A VMI's UPDATE only checks its spec, below.)
+  const Value* meta = json::find(*obj, "metadata");
+  const bool deleting = meta && json::find(*meta, "deletionTimestamp");
+  if (hook != Webhook::validate_vmi && op == "UPDATE" && deleting)
+    return {};
   if (hook == Webhook::validate_vmi && op == "UPDATE") {
     // A VMI's spec is fixed once created; only our components adjust it (for example virt-api
     // lowering terminationGracePeriodSeconds on a forced stop).
@@ -71,24 +106,22 @@ Verdict decide(Webhook hook, const Value& req, const AdmissionPolicy& policy) {
   user_part.CopyFrom(*obj, user_part.GetAllocator());
   json::erase(user_part, "status");
   auto admission = api::v1::admit(user_part);
-  if (!admission.errors.empty())
+  if (!admission.errors.empty()) {
+    // The mutating hooks run before the API server's schema check and the validating hooks, and
+    // leave the judging to them (as upstream's): an invalid object gets no patch here, and its
+    // refusal comes from the check that owns the rule (an enum from the schema, the rest from
+    // the validating hook), with that check's message.
+    if (hook == Webhook::mutate_vm || hook == Webhook::mutate_vmi)
+      return {};
     return deny(admission.errors);
+  }
   Verdict v;
+  if (hook == Webhook::mutate_vmi)
+    v.patch = spec_patch(json::find(*obj, "spec"), json::find(admission.defaulted, "spec"));
   if (hook == Webhook::mutate_vm) {
-    json::Document patch;
-    patch.SetArray();
-    auto& a = patch.GetAllocator();
-    const Value* spec = json::find(admission.defaulted, "spec");
-    const Value* orig = json::find(*obj, "spec");
-    if (spec && !(orig && json::equal(*orig, *spec))) {
-      Value o(rapidjson::kObjectType);
-      json::set(o, "op", orig ? "replace" : "add", a);
-      json::set(o, "path", "/spec", a);
-      json::set(o, "value", json::clone(*spec, a), a);
-      patch.PushBack(std::move(o), a);
-    }
-    if (!patch.Empty())
-      v.patch = json::to_string(patch);
+    // Only what upstream stores; the template's other defaults reach the VMI through its own hook.
+    auto stored = stored_vm(user_part);
+    v.patch = spec_patch(json::find(*obj, "spec"), json::find(stored, "spec"));
   }
   return v;
 }

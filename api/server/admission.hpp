@@ -6,7 +6,13 @@
 //                                      denied with code 422 and every field error in the message
 //   /virtualmachineinstances-validate  CREATE: the same; UPDATE: the spec may not change (as
 //                                      upstream) unless the caller is one of our components
-//   /virtualmachines-mutate            CREATE/UPDATE: the defaults as a JSONPatch (replace /spec)
+//   /virtualmachines-mutate            CREATE/UPDATE: what upstream's VM mutator stores (the
+//                                      template's machine type, runStrategy Halted when neither
+//                                      it nor running is set) as a JSONPatch (replace /spec)
+//   /virtualmachineinstances-mutate    CREATE: every VMI default (api/v1/defaults.hpp) as a
+//                                      JSONPatch (replace /spec); UPDATE: nothing (as upstream)
+// A mutating hook never denies: an object the validating hook (or the CRD schema) will refuse gets
+// no patch and is refused there, with that check's message.
 //
 // Malformed input (not JSON, not an AdmissionReview, no request.uid) gets HTTP 400 and a Status.
 
@@ -16,7 +22,7 @@
 
 namespace kv::apiserver {
 
-enum class Webhook { validate_vm, validate_vmi, mutate_vm };
+enum class Webhook { validate_vm, validate_vmi, mutate_vm, mutate_vmi };
 
 struct AdmissionPolicy {
   // Users whose VMI spec updates are allowed: prefixes of userInfo.username, e.g.

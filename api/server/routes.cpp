@@ -68,6 +68,7 @@ Route route(std::string_view method, std::string_view target) {
       {"/virtualmachines-validate", RouteKind::validate_vm, "POST"},
       {"/virtualmachineinstances-validate", RouteKind::validate_vmi, "POST"},
       {"/virtualmachines-mutate", RouteKind::mutate_vm, "POST"},
+      {"/virtualmachineinstances-mutate", RouteKind::mutate_vmi, "POST"},
   };
   std::string_view trimmed = path;
   while (trimmed.size() > 1 && trimmed.back() == '/')

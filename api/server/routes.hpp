@@ -32,6 +32,7 @@ enum class RouteKind {
   validate_vm,
   validate_vmi,
   mutate_vm,
+  mutate_vmi,
   not_found,  // `error` says what is served
   method_not_allowed,
 };

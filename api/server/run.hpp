@@ -29,7 +29,7 @@ struct Options {
   std::string certs_namespace;
   std::string apiservice_name = "v1.subresources.kubevirt.io";
   std::vector<std::string> validating_webhook_configs = {"virt-api-validator"};
-  std::vector<std::string> mutating_webhook_configs;
+  std::vector<std::string> mutating_webhook_configs = {"virt-api-mutator"};
 };
 
 // Reads the file flags into PEM strings (files win over the PEM fields); errors name the flag.

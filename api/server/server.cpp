@@ -73,6 +73,8 @@ const char* route_name(RouteKind k) {
       return "validate_vmi";
     case RouteKind::mutate_vm:
       return "mutate_vm";
+    case RouteKind::mutate_vmi:
+      return "mutate_vmi";
     case RouteKind::not_found:
       return "not_found";
     case RouteKind::method_not_allowed:
@@ -474,10 +476,11 @@ class Call : public std::enable_shared_from_this<Call> {
     if (r.kind == RouteKind::metrics)
       return respond({200, srv_.metrics_text(), "text/plain; version=0.0.4"}, name);
     if (r.kind == RouteKind::validate_vm || r.kind == RouteKind::validate_vmi ||
-        r.kind == RouteKind::mutate_vm) {
+        r.kind == RouteKind::mutate_vm || r.kind == RouteKind::mutate_vmi) {
       const Webhook hook = r.kind == RouteKind::validate_vm    ? Webhook::validate_vm
                            : r.kind == RouteKind::validate_vmi ? Webhook::validate_vmi
-                                                               : Webhook::mutate_vm;
+                           : r.kind == RouteKind::mutate_vm    ? Webhook::mutate_vm
+                                                               : Webhook::mutate_vmi;
       return offload(name, [this, hook, body = req.body()] {
         auto rep = review(hook, body, srv_.config.admission);
         return Reply{rep.status, std::move(rep.body)};

@@ -29,6 +29,7 @@ core::json::Document virtual_machine_crd() {
               {"Status", "string", ".status.printableStatus", "Human-readable status"},
               {"Ready", "boolean", ".status.ready", "The VMI runs and is ready"},
           },
+      .unknown_fields_to_webhook = true,
   });
 }
 
@@ -48,6 +49,7 @@ core::json::Document virtual_machine_instance_crd() {
               {"NodeName", "string", ".status.nodeName", ""},
               {"Ready", "string", ".status.conditions[?(@.type=='Ready')].status", ""},
           },
+      .unknown_fields_to_webhook = true,
   });
 }
 

@@ -160,6 +160,35 @@ Value root_schema(std::string_view api_version, Allocator& a) {
   return v;
 }
 
+// Marks every struct node (the root, spec and everything under it, empty markers such as
+// `masquerade: {}` included) with x-kubernetes-preserve-unknown-fields, so the API server keeps a
+// field it does not know instead of pruning it, for every client, and the validating webhook's
+// strict decode refuses it by name. metadata stays the API server's (it handles ObjectMeta itself)
+// and status keeps pruning (our components write it). Map nodes (additionalProperties) are left as
+// they are; opaque nodes already keep everything.
+inline void keep_unknown_fields_for_webhook(Value& schema, Allocator& a, bool root = true) {
+  if (!schema.IsObject()) {
+    return;
+  }
+  const bool object = core::json::get_string(schema, "type") == "object";
+  if (object && !core::json::find(schema, "additionalProperties") &&
+      !core::json::find(schema, "x-kubernetes-preserve-unknown-fields")) {
+    add(schema, "x-kubernetes-preserve-unknown-fields", Value(true), a);
+  }
+  if (Value* props = core::json::find(schema, "properties"); props && props->IsObject()) {
+    for (auto& m : props->GetObject()) {
+      std::string_view name(m.name.GetString(), m.name.GetStringLength());
+      if (root && (name == "metadata" || name == "status")) {
+        continue;
+      }
+      keep_unknown_fields_for_webhook(m.value, a, false);
+    }
+  }
+  if (Value* items = core::json::find(schema, "items")) {
+    keep_unknown_fields_for_webhook(*items, a, false);
+  }
+}
+
 struct Column {
   std::string_view name;
   std::string_view type;
@@ -185,7 +214,10 @@ struct Spec {
   bool cluster_scoped = false;
   bool status_subresource = true;
   std::optional<Scale> scale = std::nullopt;
-  std::vector<Column> columns;
+  std::vector<Column> columns{};
+  // keep_unknown_fields_for_webhook() on the schema: only for kinds whose validating webhook
+  // decodes strictly (else an unknown field would be kept and ignored instead of pruned).
+  bool unknown_fields_to_webhook = false;
 };
 
 inline core::json::Document make_crd(const Spec& s, Value schema, core::json::Document doc) {
@@ -269,6 +301,9 @@ core::json::Document crd_for(const Spec& s) {
   core::json::Document doc;
   Value schema =
       root_schema<Obj>(std::string(s.group) + "/" + std::string(s.version), doc.GetAllocator());
+  if (s.unknown_fields_to_webhook) {
+    keep_unknown_fields_for_webhook(schema, doc.GetAllocator());
+  }
   return make_crd(s, std::move(schema), std::move(doc));
 }
 

@@ -1,5 +1,8 @@
 #include "api/v1/defaults.hpp"
 
+#include <algorithm>
+#include <cstdint>
+
 namespace kv::api::v1 {
 namespace {
 
@@ -39,16 +42,67 @@ void default_resources(DomainSpec& domain) {
   }
 }
 
+// Upstream's SetDefaultGuestCPUTopology: with no topology at all, one socket per CPU of the
+// limit, else of the request (rounded up), so `requests: {cpu: 2}` is a 2-vCPU guest.
+void default_cpu(DomainSpec& domain) {
+  auto& cpu = ensure(domain.cpu);
+  if (!cpu.cores && !cpu.sockets && !cpu.threads && domain.resources) {
+    const auto& res = *domain.resources;
+    const Quantity* cpus = nullptr;
+    if (auto limit = res.limits.find("cpu"); limit != res.limits.end()) {
+      cpus = &limit->second;
+    } else if (auto request = res.requests.find("cpu"); request != res.requests.end()) {
+      cpus = &request->second;
+    }
+    if (cpus) {
+      cpu.sockets = static_cast<uint32_t>(std::clamp<int64_t>(cpus->value(), 1, UINT32_MAX));
+    }
+  }
+  default_to(cpu.cores, 1u);
+  default_to(cpu.sockets, 1u);
+  default_to(cpu.threads, 1u);
+}
+
+// Upstream's SetDefaultVolumeDisk: a volume no disk names gets a disk of its name (which then
+// becomes `disk: {}` on the default bus, below).
+void default_volume_disks(VirtualMachineInstanceSpec& spec) {
+  auto& disks = spec.domain.devices.disks;
+  for (const auto& volume : spec.volumes) {
+    const bool named = std::any_of(disks.begin(), disks.end(),
+                                   [&](const Disk& d) { return d.name == volume.name; });
+    if (!named) {
+      Disk disk;
+      disk.name = volume.name;
+      disks.push_back(std::move(disk));
+    }
+  }
+}
+
+// Upstream's setDefaultPullPoliciesOnContainerDisks: Always for `:latest` or an image with
+// neither a tag nor a digest, IfNotPresent otherwise (what kubelet would pick for the image).
+void default_pull_policies(std::vector<Volume>& volumes) {
+  for (auto& volume : volumes) {
+    if (!volume.container_disk || volume.container_disk->image_pull_policy) {
+      continue;
+    }
+    const std::string& image = volume.container_disk->image;
+    const bool latest = image.ends_with(":latest");
+    const bool untagged = image.find_first_of(":@") == std::string::npos;
+    volume.container_disk->image_pull_policy =
+        latest || untagged ? PullPolicy::always : PullPolicy::if_not_present;
+  }
+}
+
 void default_disks(Devices& devices) {
   for (auto& disk : devices.disks) {
     if (!disk.disk && !disk.cdrom) {
       disk.disk.emplace();
     }
     if (disk.disk) {
-      default_to(disk.disk->bus, DiskBus::virtio);
+      default_to(disk.disk->bus, kDefaultDiskBus);
     }
     if (disk.cdrom) {
-      default_to(disk.cdrom->bus, DiskBus::sata);
+      default_to(disk.cdrom->bus, kDefaultDiskBus);
       default_to(disk.cdrom->read_only, true);
       default_to(disk.cdrom->tray, "closed");
     }
@@ -165,15 +219,12 @@ void default_inputs(Devices& devices) {
 void apply_defaults(VirtualMachineInstanceSpec& spec) {
   auto& domain = spec.domain;
   default_to(ensure(domain.machine).type, kDefaultMachineType);
-  auto& cpu = ensure(domain.cpu);
-  default_to(cpu.cores, 1u);
-  default_to(cpu.sockets, 1u);
-  default_to(cpu.threads, 1u);
   default_resources(domain);
+  default_cpu(domain);
+  default_pull_policies(spec.volumes);
   if (domain.firmware && domain.firmware->bootloader && domain.firmware->bootloader->efi) {
     default_to(domain.firmware->bootloader->efi->secure_boot, true);
   }
-  default_disks(domain.devices);
   if (domain.features) {
     default_features(*domain.features);
   }
@@ -182,6 +233,8 @@ void apply_defaults(VirtualMachineInstanceSpec& spec) {
   }
   default_inputs(domain.devices);
   default_network(spec);
+  default_volume_disks(spec);
+  default_disks(domain.devices);
   default_to(domain.devices.autoattach_serial_console, true);
   default_to(domain.devices.autoattach_graphics_device, true);
   default_to(spec.termination_grace_period_seconds, kDefaultTerminationGracePeriodSeconds);
@@ -190,6 +243,15 @@ void apply_defaults(VirtualMachineInstanceSpec& spec) {
 VirtualMachineInstance with_defaults(VirtualMachineInstance vmi) {
   apply_defaults(vmi.spec);
   return vmi;
+}
+
+VirtualMachine with_stored_defaults(VirtualMachine vm) {
+  auto& domain = vm.spec.template_.spec.domain;
+  default_to(ensure(domain.machine).type, kDefaultMachineType);
+  if (!vm.spec.running && !vm.spec.run_strategy) {
+    vm.spec.run_strategy = RunStrategy::halted;
+  }
+  return vm;
 }
 
 VirtualMachine with_defaults(VirtualMachine vm) {

@@ -447,7 +447,7 @@ template <>
 struct Describe<DiskTarget> {
   static constexpr std::string_view doc = "Attach the volume as a disk.";
   static constexpr auto fields =
-      std::make_tuple(field("bus", &DiskTarget::bus, "virtio (default), sata, scsi or usb."),
+      std::make_tuple(field("bus", &DiskTarget::bus, "virtio, sata (default), scsi or usb."),
                       field("readonly", &DiskTarget::read_only, "Expose the disk read-only."),
                       field("pciAddress", &DiskTarget::pci_address,
                             "PCI address (virtio only), e.g. 0000:81:01.10."));

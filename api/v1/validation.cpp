@@ -92,8 +92,14 @@ void pod_settings(const VirtualMachineInstanceSpec& s, const std::string& path,
   }
   if (s.eviction_strategy == EvictionStrategy::live_migrate) {
     add(errors, at(path, "evictionStrategy"),
-        "\"LiveMigrate\" is not supported yet (no live migration); allowed: None, External, "
+        "\"LiveMigrate\" is not supported yet (no live migration); allowed: None, "
         "LiveMigrateIfPossible");
+  }
+  if (s.eviction_strategy == EvictionStrategy::external) {
+    add(errors, at(path, "evictionStrategy"),
+        "\"External\" is not supported yet (nothing blocks the launcher pod's eviction for an "
+        "external controller); allowed: None, LiveMigrateIfPossible (which is None here: no VMI "
+        "is live-migratable)");
   }
   if (s.hostname && !check::is_dns_label(*s.hostname)) {
     add(errors, at(path, "hostname"),

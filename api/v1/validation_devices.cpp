@@ -170,6 +170,23 @@ void interface(const Interface& iface, const std::string& p, FieldErrors& errors
   } else if (bindings > 1) {
     add(errors, p, "more than one binding; set exactly one of masquerade, bridge, passt");
   }
+  // Accepted by upstream, but nothing here could honour them: refused rather than run as
+  // masquerade.
+  if (iface.bridge) {
+    add(errors, at(p, "bridge"),
+        "not supported yet: the bridge binding needs a tap device prepared by virt-handler; "
+        "allowed: masquerade");
+  }
+  if (iface.boot_order) {
+    add(errors, at(p, "bootOrder"),
+        "not supported yet: the NIC has no network boot (PXE) here; boot from a disk "
+        "(disks[].bootOrder)");
+  }
+  if (iface.passt) {
+    add(errors, at(p, "passt"),
+        "not supported yet: the launcher's libvirt has no passt backend, so the guest could not "
+        "get the pod IP; allowed: masquerade");
+  }
   for (size_t j = 0; j < iface.ports.size(); ++j) {
     const auto& port = iface.ports[j];
     if (port.port < 1 || port.port > 65535) {

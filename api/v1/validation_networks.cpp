@@ -16,6 +16,10 @@ void pod_network(const PodNetwork& pod, const std::string& p, FieldErrors& error
   if (pod.vm_ipv6_network_cidr && !is_ipv6_cidr(*pod.vm_ipv6_network_cidr)) {
     add(errors, at(p, "pod.vmIPv6NetworkCIDR"),
         quoted(*pod.vm_ipv6_network_cidr) + " is not an IPv6 CIDR; allowed: e.g. fd10:0:2::/120");
+  } else if (pod.vm_ipv6_network_cidr) {
+    add(errors, at(p, "pod.vmIPv6NetworkCIDR"),
+        "not supported yet: the guest's masquerade network is IPv4 only (QEMU user networking); "
+        "remove it");
   }
 }
 

@@ -704,10 +704,11 @@ TEST_CASE("the mutating webhook fills in the defaults") {
   REQUIRE(vm.ok());
   INFO(json::to_string(*vm));
   CHECK(json::find_path(*vm, {"spec", "runStrategy"})->GetString() == std::string("Halted"));
-  const auto* disks =
-      json::find_path(*vm, {"spec", "template", "spec", "domain", "devices", "disks"});
-  REQUIRE(disks);
-  CHECK(json::find_path((*disks)[0], {"disk", "bus"})->GetString() == std::string("virtio"));
+  // As upstream's VM mutator: the template's machine type; the VMI gets the other defaults.
+  const auto* machine =
+      json::find_path(*vm, {"spec", "template", "spec", "domain", "machine", "type"});
+  REQUIRE(machine);
+  CHECK(machine->GetString() == std::string("q35"));
 }
 
 namespace {

@@ -2,9 +2,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
+#include "api/v1/crd_generic.hpp"
+#include "api/v1/fields.hpp"
 #include "core/yaml.hpp"
 #include "test_support.hpp"
 
@@ -91,21 +94,85 @@ TEST_CASE("the CRDs are valid YAML with the names, columns and subresources kube
         "NodeName=.status.nodeName Ready=.status.conditions[?(@.type=='Ready')].status ");
 }
 
-TEST_CASE("schemas are structural and keep unknown fields only where we carry JSON opaquely") {
+TEST_CASE("by default a schema keeps unknown fields only where we carry JSON opaquely") {
   std::vector<std::string> preserved;
   std::vector<std::string> untyped;
-  walk(schema_of(virtual_machine_instance_crd()), "", preserved, untyped);
+  auto vmi = crd::crd_for<VirtualMachineInstance>({.group = kGroup,
+                                                   .version = "v1",
+                                                   .kind = "VirtualMachineInstance",
+                                                   .plural = "vmis",
+                                                   .singular = "vmi"});
+  walk(schema_of(vmi), "", preserved, untyped);
   CHECK(untyped.empty());
   CHECK(preserved == std::vector<std::string>{".spec.affinity", ".spec.tolerations[]"});
 
   preserved.clear();
-  walk(schema_of(virtual_machine_crd()), "", preserved, untyped);
+  auto vm = crd::crd_for<VirtualMachine>({.group = kGroup,
+                                          .version = "v1",
+                                          .kind = "VirtualMachine",
+                                          .plural = "vms",
+                                          .singular = "vm"});
+  walk(schema_of(vm), "", preserved, untyped);
   CHECK(untyped.empty());
   CHECK(preserved == std::vector<std::string>{
                          ".spec.template.metadata.managedFields[]",
                          ".spec.template.spec.affinity",
                          ".spec.template.spec.tolerations[]",
                      });
+}
+
+namespace {
+
+// Paths of struct nodes (objects that are not maps) that prune unknown fields.
+void pruning(const json::Value& s, const std::string& path, std::vector<std::string>& out) {
+  const auto* props = json::find(s, "properties");
+  if (json::get_string(s, "type") == "object" && !json::find(s, "additionalProperties") &&
+      json::get_bool(s, "x-kubernetes-preserve-unknown-fields") != true) {
+    out.push_back(path);
+  }
+  if (props) {
+    for (const auto& m : props->GetObject()) {
+      pruning(m.value, path + "." + m.name.GetString(), out);
+    }
+  }
+  if (const auto* items = json::find(s, "items")) {
+    pruning(*items, path + "[]", out);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the served CRDs keep unknown fields outside status so the webhook refuses them") {
+  for (auto make : {&virtual_machine_instance_crd, &virtual_machine_crd}) {
+    const auto crd = make();
+    const auto& schema = schema_of(crd);
+    std::vector<std::string> preserved;
+    std::vector<std::string> untyped;
+    walk(schema, "", preserved, untyped);
+    CHECK(untyped.empty());  // still structural
+    // Every struct node prunes only under status; metadata is the API server's bare object.
+    std::vector<std::string> pruned;
+    pruning(schema, "", pruned);
+    for (const auto& path : pruned) {
+      INFO(path);
+      CHECK((path.rfind(".status", 0) == 0 || path == ".metadata"));
+    }
+    CHECK(std::find(pruned.begin(), pruned.end(), ".status") != pruned.end());
+    CHECK(json::find_path(schema, {"properties", "metadata",
+                                   "x-kubernetes-preserve-unknown-fields"}) == nullptr);
+    CHECK(std::find(preserved.begin(), preserved.end(), "") != preserved.end());  // the root
+  }
+  const auto& vm = schema_of(virtual_machine_crd());
+  const auto* devices =
+      json::find_path(vm, {"properties", "spec", "properties", "template", "properties", "spec",
+                           "properties", "domain", "properties", "devices"});
+  REQUIRE(devices);
+  CHECK(json::get_bool(*devices, "x-kubernetes-preserve-unknown-fields") == true);
+  CHECK(json::find_path(*devices, {"properties", "disks", "items", "properties", "name"}));
+  const auto* masquerade =
+      json::find_path(*devices, {"properties", "interfaces", "items", "properties", "masquerade"});
+  REQUIRE(masquerade);  // an empty marker object keeps `masquerade: {x: 1}` for the webhook too
+  CHECK(json::get_bool(*masquerade, "x-kubernetes-preserve-unknown-fields") == true);
 }
 
 TEST_CASE("schema descriptions and enums come from the field tables") {

@@ -64,6 +64,7 @@ TEST_CASE("webhooks are POSTs") {
   CHECK(route("POST", "/virtualmachineinstances-validate?timeout=10s").kind ==
         RouteKind::validate_vmi);
   CHECK(route("POST", "/virtualmachines-mutate").kind == RouteKind::mutate_vm);
+  CHECK(route("POST", "/virtualmachineinstances-mutate").kind == RouteKind::mutate_vmi);
   CHECK(route("GET", "/virtualmachines-validate").kind == RouteKind::method_not_allowed);
   CHECK_FALSE(route("POST", "/virtualmachines-validate").needs_front_proxy());
 }
