@@ -32,9 +32,17 @@ std::vector<std::string> paths(const FieldErrors& errors) {
   return out;
 }
 
+// A whole object around the test's kind and spec.
+std::string object(const std::string& yaml) {
+  if (yaml.find("apiVersion:") != std::string::npos) {
+    return yaml;
+  }
+  return "apiVersion: instancetype.kubevirt.io/v1beta1\nmetadata: {name: t}\n" + yaml;
+}
+
 VirtualMachineInstancetypeSpec instancetype(const std::string& yaml) {
   FieldErrors errors;
-  auto spec = decode_instancetype_spec_of(one(yaml), errors);
+  auto spec = decode_instancetype_spec_of(one(object(yaml)), errors);
   INFO(api::v1::to_error(errors).message);
   REQUIRE(errors.empty());
   return spec;
@@ -42,7 +50,7 @@ VirtualMachineInstancetypeSpec instancetype(const std::string& yaml) {
 
 VirtualMachinePreferenceSpec preference(const std::string& yaml) {
   FieldErrors errors;
-  auto spec = decode_preference_spec_of(one(yaml), errors);
+  auto spec = decode_preference_spec_of(one(object(yaml)), errors);
   INFO(api::v1::to_error(errors).message);
   REQUIRE(errors.empty());
   return spec;

@@ -77,6 +77,16 @@ VmActions creating(const api::v1::VirtualMachine& v) {
   return a;
 }
 
+// upstream's revision name: <vm>-<object>-v1beta1-<object uid>-<generation>; the fake API server
+// gives the uid.
+std::string revision(test::FakeKubeClient& c, const kube::Resource& r, const char* ns,
+                     const char* name, int generation) {
+  auto obj = c.get(r, ns, name);
+  REQUIRE(obj.ok());
+  return std::string("web-") + name + "-v1beta1-" + std::string(kube::meta::uid(*obj)) + "-" +
+         std::to_string(generation);
+}
+
 }  // namespace
 
 TEST_CASE("revisions are stored once, owned by the VM, and recorded in its status") {
@@ -87,10 +97,12 @@ TEST_CASE("revisions are stored once, owned by the VM, and recorded in its statu
   REQUIRE_FALSE(its.error);
   REQUIRE(its.instancetype_ref);
   CHECK(its.instancetype_ref->name == "u1.nano");
-  CHECK(its.instancetype_ref->controller_revision_ref->name == "web-u1.nano-v1beta1-it-uid-1");
-  CHECK(its.preference_ref->controller_revision_ref->name == "web-pref-v1beta1-pref-uid-1");
+  const std::string it_rev = revision(c, kClusterInstancetypes, "", "u1.nano", 1);
+  CHECK(its.instancetype_ref->controller_revision_ref->name == it_rev);
+  CHECK(its.preference_ref->controller_revision_ref->name ==
+        revision(c, kPreferences, "ns", "pref", 1));
   CHECK(c.count(kRevisions) == 2);
-  auto rev = c.get(kRevisions, "ns", "web-u1.nano-v1beta1-it-uid-1");
+  auto rev = c.get(kRevisions, "ns", it_rev);
   REQUIRE(rev.ok());
   CHECK(json::get_string((*rev)["metadata"]["ownerReferences"][0], "uid") == "vm-uid");
 
@@ -142,7 +154,10 @@ TEST_CASE("the VMI is expanded from the revisions; editing the instancetype chan
   moved.status->instancetype_ref->name = "u1.small";  // as if the VM named another before
   auto fresh = store_instancetype_revisions(c, moved);
   REQUIRE_FALSE(fresh.error);
-  CHECK(fresh.instancetype_ref->controller_revision_ref->name == "web-u1.nano-v1beta1-it-uid-2");
+  CHECK(fresh.instancetype_ref->controller_revision_ref->name ==
+        revision(c, kClusterInstancetypes, "", "u1.nano", 2));
+  CHECK(fresh.instancetype_ref->controller_revision_ref !=
+        its.instancetype_ref->controller_revision_ref);
 }
 
 TEST_CASE("a missing instancetype: no VMI, the Failure condition FailedFindInstancetype, retried") {
