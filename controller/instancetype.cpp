@@ -69,6 +69,15 @@ std::string ns_of(const api::v1::VirtualMachine& vm) {
   return vm.metadata.namespace_.value_or("");
 }
 
+// The API server's own words, as upstream shows them: our client prefixes "GET <path>: ".
+Error api_error(Error e) {
+  if (e.message.starts_with("GET /")) {
+    if (auto colon = e.message.find(": "); colon != std::string::npos)
+      e.message.erase(0, colon + 2);
+  }
+  return e;
+}
+
 Result<json::Document> get_object(kube::KubeClient& client, const Side& s,
                                   const api::v1::VirtualMachine& vm) {
   return client.get(s.resource, s.resource.namespaced ? ns_of(vm) : "", s.matcher.name);
@@ -108,7 +117,7 @@ Result<api::v1::InstancetypeStatusRef> sync_side(
   auto object = get_object(client, s, vm);
   if (!object.ok()) {
     reason = s.find_reason;
-    return std::move(object).error();
+    return api_error(std::move(object).error());
   }
   auto name = store_revision(client, vm, *object);
   if (!name.ok()) {
@@ -222,8 +231,9 @@ core::Status expand_instancetypes(kube::KubeClient& client, const VmInstancetype
     auto spec =
         decoded(object_of(client, *s, vm, its.instancetype_ref), &it::decode_instancetype_spec_of);
     if (!spec.ok()) {
-      fail(vm, a, s->find_reason, spec.error().message, now);
-      return std::move(spec).error();
+      auto e = api_error(std::move(spec).error());
+      fail(vm, a, s->find_reason, e.message, now);
+      return e;
     }
     instancetype = std::move(*spec);
   }
@@ -231,8 +241,9 @@ core::Status expand_instancetypes(kube::KubeClient& client, const VmInstancetype
     auto spec =
         decoded(object_of(client, *s, vm, its.preference_ref), &it::decode_preference_spec_of);
     if (!spec.ok()) {
-      fail(vm, a, s->find_reason, spec.error().message, now);
-      return std::move(spec).error();
+      auto e = api_error(std::move(spec).error());
+      fail(vm, a, s->find_reason, e.message, now);
+      return e;
     }
     preference = std::move(*spec);
   }

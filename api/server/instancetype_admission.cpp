@@ -79,6 +79,9 @@ std::string kind_patch(const api::v1::VirtualMachine& vm) {
     add("/spec/instancetype/kind", it::kClusterInstancetypeKind);
   if (vm.spec.preference && !vm.spec.preference->kind)
     add("/spec/preference/kind", it::kClusterPreferenceKind);
+  // The VM's own default (as for every VM); the template's defaults wait for the expansion.
+  if (!vm.spec.running && !vm.spec.run_strategy)
+    add("/spec/runStrategy", "Halted");
   return patch.Empty() ? "" : json::to_string(patch);
 }
 

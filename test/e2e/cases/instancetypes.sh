@@ -173,7 +173,11 @@ case_it_missing() {
 	it_vm_yaml e2e-itnone VirtualMachineClusterInstancetype no-such-instancetype VirtualMachineClusterPreference linux >"$WORK/it-vm.yaml"
 	k apply -f "$WORK/it-vm.yaml" >&2
 	wait_until 60 "VM e2e-itnone Failure condition FailedFindInstancetype" it_failure_is e2e-itnone FailedFindInstancetype
-	log "condition: $(vm_field "$NS" e2e-itnone '{.status.conditions[?(@.type=="Failure")].message}')"
+	local msg
+	msg=$(vm_field "$NS" e2e-itnone '{.status.conditions[?(@.type=="Failure")].message}')
+	log "condition: $msg"
+	[[ $msg == 'virtualmachineclusterinstancetypes.instancetype.kubevirt.io "no-such-instancetype" not found' ]] ||
+		fail "the condition's message is not the API server's (as upstream): $msg"
 	vmi_gone "$NS" e2e-itnone || fail "a VMI was created for a VM whose instancetype does not exist"
 }
 

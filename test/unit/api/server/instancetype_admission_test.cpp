@@ -177,4 +177,14 @@ TEST_CASE("the mutating hook defaults the matchers' kinds and leaves the templat
             with_nano());
   CHECK(allowed(same));
   CHECK_FALSE(json::find_path(same, {"response", "patch"}));
+  // No runStrategy and no running: Halted, as for every VM.
+  std::string bare =
+      vm(R"("instancetype":{"name":"u1.nano","kind":"VirtualMachineClusterInstancetype"},)");
+  const std::string rs = R"("runStrategy":"Halted",)";
+  bare.erase(bare.find(rs), rs.size());
+  auto halted = reply(Webhook::mutate_vm, bare, with_nano());
+  const auto* hp = json::find_path(halted, {"response", "patch"});
+  REQUIRE(hp);
+  CHECK(kv::core::kube::base64_decode(hp->GetString()).value() ==
+        R"([{"op":"add","path":"/spec/runStrategy","value":"Halted"}])");
 }
