@@ -26,7 +26,7 @@ struct AdmissionPolicy {
   // "system:serviceaccount:kubevirt:" (virt-controller, virt-handler, virt-api itself).
   std::vector<std::string> privileged_user_prefixes;
   // Reads instancetypes and preferences for VMs that name them; null: matchers checked only.
-  std::shared_ptr<const InstancetypeLookup> instancetypes;
+  std::shared_ptr<const InstancetypeLookup> instancetypes = nullptr;
 };
 
 struct HttpReply {
