@@ -5,6 +5,7 @@
 
 #include "addon/resources.hpp"
 #include "api/v1/codec.hpp"
+#include "controller/instancetype.hpp"
 #include "controller/pod_render.hpp"
 #include "controller/vm_reconcile.hpp"
 #include "controller/vmi_reconcile.hpp"
@@ -390,10 +391,11 @@ Status Controller::sync_vm(const std::string& key) {
     }
   }
   const auto now = clock_.wall_now();
+  const VmInstancetypes its = store_instancetype_revisions(client_, *vm);
   VmActions a = reconcile_vm({&*vm, vmi ? &*vmi : nullptr, foreign, now});
   const std::string ns = vm->metadata.namespace_.value_or("");
   const std::string name = vm->metadata.name.value_or("");
-  Status result;
+  Status result = expand_instancetypes(client_, its, *vm, a, now);
   bool create_failed = false, delete_failed = false;
 
   if (a.create_vmi) {

@@ -105,6 +105,15 @@ Verdict decide(Webhook hook, const Value& req, const AdmissionPolicy& policy) {
   json::Document user_part;
   user_part.CopyFrom(*obj, user_part.GetAllocator());
   json::erase(user_part, "status");
+  auto instancetype =
+      admit_instancetype(hook == Webhook::mutate_vm, *obj, user_part, policy.instancetypes.get());
+  if (!instancetype.errors.empty())
+    return deny(instancetype.errors);
+  if (instancetype.patch) {
+    Verdict v;
+    v.patch = *instancetype.patch;
+    return v;
+  }
   auto admission = api::v1::admit(user_part);
   if (!admission.errors.empty()) {
     // The mutating hooks run before the API server's schema check and the validating hooks, and

@@ -16,9 +16,12 @@
 //
 // Malformed input (not JSON, not an AdmissionReview, no request.uid) gets HTTP 400 and a Status.
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "api/server/instancetype_admission.hpp"
 
 namespace kv::apiserver {
 
@@ -28,6 +31,8 @@ struct AdmissionPolicy {
   // Users whose VMI spec updates are allowed: prefixes of userInfo.username, e.g.
   // "system:serviceaccount:kubevirt:" (virt-controller, virt-handler, virt-api itself).
   std::vector<std::string> privileged_user_prefixes;
+  // Reads instancetypes and preferences for VMs that name them; null: matchers checked only.
+  std::shared_ptr<const InstancetypeLookup> instancetypes = nullptr;
 };
 
 struct HttpReply {

@@ -152,6 +152,7 @@ int run(const Options& opts) {
     core::log::error("virt-api: unusable certificates", {{"error", config.error().message}});
     return 1;
   }
+  config->admission.instancetypes = make_instancetype_lookup(**client);
 
   // SIGTERM/SIGINT are taken with sigtimedwait below; block them before any thread starts.
   sigset_t sigs;

@@ -1,5 +1,6 @@
 #include "api/v1/crd.hpp"
 
+#include "api/instancetype/crd.hpp"
 #include "api/v1/crd_generic.hpp"
 #include "api/v1/fields.hpp"
 #include "core/yaml.hpp"
@@ -58,6 +59,14 @@ std::vector<CrdFile> generate_crds() {
   return {
       {"kubevirt.io_virtualmachines.yaml", file_text(virtual_machine_crd())},
       {"kubevirt.io_virtualmachineinstances.yaml", file_text(virtual_machine_instance_crd())},
+      {"instancetype.kubevirt.io_virtualmachineinstancetypes.yaml",
+       file_text(instancetype::instancetype_crd())},
+      {"instancetype.kubevirt.io_virtualmachineclusterinstancetypes.yaml",
+       file_text(instancetype::cluster_instancetype_crd())},
+      {"instancetype.kubevirt.io_virtualmachinepreferences.yaml",
+       file_text(instancetype::preference_crd())},
+      {"instancetype.kubevirt.io_virtualmachineclusterpreferences.yaml",
+       file_text(instancetype::cluster_preference_crd())},
   };
 }
 

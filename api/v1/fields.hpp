@@ -900,6 +900,40 @@ struct Describe<VirtualMachineInstanceTemplateSpec> {
 };
 
 template <>
+struct Describe<InstancetypeMatcher> {
+  static constexpr std::string_view doc =
+      "The instancetype (instancetype.kubevirt.io) whose CPU and memory the VM takes.";
+  static constexpr auto fields = std::make_tuple(
+      field("name", &InstancetypeMatcher::name,
+            "Name of the VirtualMachineInstancetype or VirtualMachineClusterInstancetype."),
+      field("kind", &InstancetypeMatcher::kind,
+            "VirtualMachineClusterInstancetype (default) or VirtualMachineInstancetype."),
+      field("revisionName", &InstancetypeMatcher::revision_name,
+            "A ControllerRevision holding the copy of the instancetype to use."),
+      field("inferFromVolume", &InstancetypeMatcher::infer_from_volume,
+            "Infer the instancetype from a volume's labels. Not supported."),
+      field("inferFromVolumeFailurePolicy", &InstancetypeMatcher::infer_from_volume_failure_policy,
+            "Reject or Ignore a failed inference. Not supported."));
+};
+
+template <>
+struct Describe<PreferenceMatcher> {
+  static constexpr std::string_view doc =
+      "The preference (instancetype.kubevirt.io) that fills what the VM leaves unset.";
+  static constexpr auto fields = std::make_tuple(
+      field("name", &PreferenceMatcher::name,
+            "Name of the VirtualMachinePreference or VirtualMachineClusterPreference."),
+      field("kind", &PreferenceMatcher::kind,
+            "VirtualMachineClusterPreference (default) or VirtualMachinePreference."),
+      field("revisionName", &PreferenceMatcher::revision_name,
+            "A ControllerRevision holding the copy of the preference to use."),
+      field("inferFromVolume", &PreferenceMatcher::infer_from_volume,
+            "Infer the preference from a volume's labels. Not supported."),
+      field("inferFromVolumeFailurePolicy", &PreferenceMatcher::infer_from_volume_failure_policy,
+            "Reject or Ignore a failed inference. Not supported."));
+};
+
+template <>
 struct Describe<VirtualMachineSpec> {
   static constexpr std::string_view doc = "The desired virtual machine.";
   static constexpr auto fields = std::make_tuple(
@@ -907,6 +941,10 @@ struct Describe<VirtualMachineSpec> {
             "Legacy: true = Always, false = Halted. Mutually exclusive with runStrategy."),
       field("runStrategy", &VirtualMachineSpec::run_strategy,
             "Always, RerunOnFailure, Manual, Halted or Once."),
+      field("instancetype", &VirtualMachineSpec::instancetype,
+            "The instancetype giving the VM its CPU and memory."),
+      field("preference", &VirtualMachineSpec::preference,
+            "The preference filling what the VM leaves unset."),
       field("template", &VirtualMachineSpec::template_, "The VMI to create."));
 };
 
@@ -917,6 +955,29 @@ struct Describe<StateChangeRequest> {
       field("action", &StateChangeRequest::action, "Start or Stop."),
       field("data", &StateChangeRequest::data, "Request details."),
       field("uid", &StateChangeRequest::uid, "UID of the VMI the request is about."));
+};
+
+template <>
+struct Describe<ControllerRevisionRef> {
+  static constexpr std::string_view doc = "A ControllerRevision in the VM's namespace.";
+  static constexpr auto fields =
+      std::make_tuple(field("name", &ControllerRevisionRef::name, "Name of the revision."));
+};
+
+template <>
+struct Describe<InstancetypeStatusRef> {
+  static constexpr std::string_view doc =
+      "The instancetype or preference in use and the revision that keeps its copy.";
+  static constexpr auto fields = std::make_tuple(
+      field("name", &InstancetypeStatusRef::name, "Name of the object."),
+      field("kind", &InstancetypeStatusRef::kind, "Kind of the object."),
+      field("controllerRevisionRef", &InstancetypeStatusRef::controller_revision_ref,
+            "The ControllerRevision holding the copy the VM uses."),
+      field("inferFromVolume", &InstancetypeStatusRef::infer_from_volume,
+            "The volume the object was inferred from."),
+      field("inferFromVolumeFailurePolicy",
+            &InstancetypeStatusRef::infer_from_volume_failure_policy,
+            "What a failed inference does."));
 };
 
 template <>
@@ -934,7 +995,11 @@ struct Describe<VirtualMachineStatus> {
       field("observedGeneration", &VirtualMachineStatus::observed_generation,
             "Generation last acted on."),
       field("desiredGeneration", &VirtualMachineStatus::desired_generation,
-            "Generation to act on."));
+            "Generation to act on."),
+      field("instancetypeRef", &VirtualMachineStatus::instancetype_ref,
+            "The instancetype in use and its revision."),
+      field("preferenceRef", &VirtualMachineStatus::preference_ref,
+            "The preference in use and its revision."));
 };
 
 template <>

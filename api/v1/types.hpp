@@ -639,9 +639,30 @@ struct VirtualMachineInstanceTemplateSpec {
   bool operator==(const VirtualMachineInstanceTemplateSpec&) const = default;
 };
 
+// spec.instancetype / spec.preference (instancetype.kubevirt.io, api/instancetype/).
+struct InstancetypeMatcher {
+  std::optional<std::string> name;
+  std::optional<std::string> kind;  // VirtualMachineClusterInstancetype by default
+  std::optional<std::string> revision_name;
+  std::optional<std::string> infer_from_volume;  // refused: nothing to infer from yet
+  std::optional<std::string> infer_from_volume_failure_policy;
+  bool operator==(const InstancetypeMatcher&) const = default;
+};
+
+struct PreferenceMatcher {
+  std::optional<std::string> name;
+  std::optional<std::string> kind;  // VirtualMachineClusterPreference by default
+  std::optional<std::string> revision_name;
+  std::optional<std::string> infer_from_volume;  // refused: nothing to infer from yet
+  std::optional<std::string> infer_from_volume_failure_policy;
+  bool operator==(const PreferenceMatcher&) const = default;
+};
+
 struct VirtualMachineSpec {
   std::optional<bool> running;  // legacy; mutually exclusive with run_strategy
   std::optional<RunStrategy> run_strategy;
+  std::optional<InstancetypeMatcher> instancetype;
+  std::optional<PreferenceMatcher> preference;
   VirtualMachineInstanceTemplateSpec template_;  // JSON "template"
   bool operator==(const VirtualMachineSpec&) const = default;
 };
@@ -653,6 +674,22 @@ struct StateChangeRequest {
   bool operator==(const StateChangeRequest&) const = default;
 };
 
+struct ControllerRevisionRef {
+  std::optional<std::string> name;
+  bool operator==(const ControllerRevisionRef&) const = default;
+};
+
+// status.instancetypeRef / preferenceRef: the object the VM uses and the ControllerRevision
+// holding the copy it was first seen as.
+struct InstancetypeStatusRef {
+  std::optional<std::string> name;
+  std::optional<std::string> kind;
+  std::optional<ControllerRevisionRef> controller_revision_ref;
+  std::optional<std::string> infer_from_volume;
+  std::optional<std::string> infer_from_volume_failure_policy;
+  bool operator==(const InstancetypeStatusRef&) const = default;
+};
+
 struct VirtualMachineStatus {
   std::optional<PrintableStatus> printable_status;
   std::optional<bool> ready;
@@ -662,6 +699,8 @@ struct VirtualMachineStatus {
   std::vector<StateChangeRequest> state_change_requests;
   std::optional<int64_t> observed_generation;
   std::optional<int64_t> desired_generation;
+  std::optional<InstancetypeStatusRef> instancetype_ref;
+  std::optional<InstancetypeStatusRef> preference_ref;
   bool operator==(const VirtualMachineStatus&) const = default;
 };
 

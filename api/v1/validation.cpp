@@ -150,6 +150,13 @@ FieldErrors validate(const VirtualMachine& vm) {
   check::metadata(vm.metadata, errors);
   vm_spec(vm.spec, errors);
   spec(vm.spec.template_.spec, "spec.template.spec", errors);
+  if (vm.spec.instancetype) {
+    // The instancetype gives the memory (api/instancetype/apply.hpp); the template need not.
+    std::erase_if(errors, [](const FieldError& e) {
+      return e.path == "spec.template.spec.domain.memory.guest" &&
+             e.message.starts_with("no memory requested");
+    });
+  }
   return errors;
 }
 
