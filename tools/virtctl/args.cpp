@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <optional>
 
 #include "core/flags.hpp"
 #include "core/names.hpp"
@@ -28,12 +29,8 @@ const std::map<std::string, Command> kCommands = {
     {"version", Command::version},
 };
 
-// virtctl's command line, bound to *inv; *grace_set tells whether --grace-period was given.
-core::Flags virtctl_flags(Invocation* inv, bool* grace_set) {
-  using core::Flags;
-  Flags flags("virtctl",
-              "virtctl controls virtual machine related operations on your kubernetes cluster.",
-              Flags::Style::cobra);
+// The global flags (kubeconfig, context, namespace), accepted anywhere on the line.
+void add_global_flags(core::Flags& flags, Invocation* inv) {
   flags.text({.name = "--kubeconfig",
               .value = "FILE",
               .help = "kubeconfig to use",
@@ -55,6 +52,15 @@ core::Flags virtctl_flags(Invocation* inv, bool* grace_set) {
                 inv->global.ns = v;
                 return {};
               });
+}
+
+// virtctl's command line, bound to *inv; *grace_set tells whether --grace-period was given.
+core::Flags virtctl_flags(Invocation* inv, bool* grace_set, const std::string& program) {
+  using core::Flags;
+  Flags flags(program,
+              "virtctl controls virtual machine related operations on your kubernetes cluster.",
+              Flags::Style::cobra);
+  add_global_flags(flags, inv);
 
   const core::ArgSpec vm{.name = "VM", .help = "the VirtualMachine name"};
   const core::ArgSpec vmi{.name = "VMI", .help = "the VirtualMachineInstance name"};
@@ -142,7 +148,73 @@ core::Flags virtctl_flags(Invocation* inv, bool* grace_set) {
             });
 
   flags.command("version", "Print the client and server version information.");
+  // Listed for `help`; parse_args hands `create ...` to create_flags().
+  flags.command("create", "Create a manifest for the specified Kind.")
+      .argument({.name = "vm|instancetype|preference", .help = "the kind of manifest"});
   return flags;
+}
+
+// `virtctl create KIND [flags]`: the create commands under their own Flags (core/flags has one
+// level of commands), with the global flags.
+core::Flags create_flags(Invocation* inv, const std::string& program) {
+  core::Flags flags(program + " create", "Create a manifest for the specified Kind.",
+                    core::Flags::Style::cobra);
+  add_global_flags(flags, inv);
+  add_create_commands(flags, &inv->create);
+  return flags;
+}
+
+// Where the command word is: the first word that is not a global flag or its value.
+size_t command_index(const std::vector<std::string>& args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--")
+      return i + 1;
+    if (a.size() < 2 || a[0] != '-')
+      return i;
+    if (a.find('=') == std::string::npos &&
+        (a == "--kubeconfig" || a == "--context" || a == "--namespace" || a == "-n"))
+      ++i;
+  }
+  return args.size();
+}
+
+const std::map<std::string, CreateKind> kCreateKinds = {
+    {"vm", CreateKind::vm},
+    {"instancetype", CreateKind::instancetype},
+    {"preference", CreateKind::preference},
+};
+
+// args with the word "create" at create_at taken out: `[global flags] KIND [flags]`, or
+// `help [KIND]` for `help create [KIND]`.
+Result<Invocation> parse_create(std::vector<std::string> args, size_t create_at,
+                                const std::string& program) {
+  Invocation inv;
+  inv.command = Command::create;
+  args.erase(args.begin() + static_cast<long>(create_at));
+  auto parsed = create_flags(&inv, program).parse(args);
+  if (!parsed.ok())
+    return parsed.error();
+  if (parsed->outcome == core::Flags::Outcome::help) {
+    inv.command = Command::help;
+    inv.help_topic = "create" + (parsed->command.empty() ? "" : " " + parsed->command);
+    return inv;
+  }
+  inv.create.kind = kCreateKinds.at(parsed->command);
+  KV_CHECK(check_create_flags(inv.create));
+  return inv;
+}
+
+// The index of the word "create" when the line is `create ...` or `help create ...`; else none.
+std::optional<size_t> create_word(const std::vector<std::string>& args) {
+  size_t at = command_index(args);
+  if (at < args.size() && args[at] == "help") {
+    std::vector<std::string> rest(args.begin() + static_cast<long>(at) + 1, args.end());
+    at += 1 + command_index(rest);
+  }
+  if (at < args.size() && args[at] == "create")
+    return at;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -166,10 +238,12 @@ Result<std::chrono::seconds> parse_console_timeout(const std::string& value) {
   return std::chrono::seconds(n * unit);
 }
 
-Result<Invocation> parse_args(const std::vector<std::string>& args) {
+Result<Invocation> parse_args(const std::vector<std::string>& args, const std::string& program) {
+  if (auto at = create_word(args))
+    return parse_create(args, *at, program);
   Invocation inv;
   bool grace_set = false;
-  auto parsed = virtctl_flags(&inv, &grace_set).parse(args);
+  auto parsed = virtctl_flags(&inv, &grace_set, program).parse(args);
   if (!parsed.ok())
     return parsed.error();
   if (parsed->outcome == core::Flags::Outcome::help) {
@@ -208,10 +282,21 @@ Result<Invocation> parse_args(const std::vector<std::string>& args) {
   return inv;
 }
 
-std::string usage(const std::string& topic) {
+std::string usage(const std::string& topic, const std::string& program) {
   Invocation inv;
+  if (topic == "create" || topic.starts_with("create "))
+    return create_flags(&inv, program).usage(topic == "create" ? "" : topic.substr(7));
   bool grace_set = false;
-  return virtctl_flags(&inv, &grace_set).usage(topic);
+  return virtctl_flags(&inv, &grace_set, program).usage(topic);
+}
+
+std::string program_name(const std::string& argv0) {
+  const std::string base =
+      argv0.substr(argv0.rfind('/') == std::string::npos ? 0 : argv0.rfind('/') + 1);
+  const std::string suffix = "-virt";
+  if (base.size() > suffix.size() && base.ends_with(suffix))
+    return base.substr(0, base.size() - suffix.size()) + " virt";
+  return "virtctl";
 }
 
 }  // namespace kv::virtctl

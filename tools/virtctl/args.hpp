@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "tools/virtctl/create.hpp"
 
 namespace kv::virtctl {
 
@@ -23,7 +24,8 @@ enum class Command {
   unpause,
   soft_reboot,
   console,
-  vnc
+  vnc,
+  create  // create vm|instancetype|preference: Invocation::create says which
 };
 
 struct GlobalOptions {
@@ -51,16 +53,24 @@ struct Invocation {
   bool proxy_only = false;
   int port = 0;
   std::string address = "127.0.0.1";
+  // create
+  CreateOptions create;
 };
 
 // Parses argv[1..] (without the program name). Errc::invalid with a message naming the argument
-// or flag and what is allowed.
-core::Result<Invocation> parse_args(const std::vector<std::string>& args);
+// or flag and what is allowed; Errc::unsupported for a flag of a field this add-on does not serve.
+// program: how the user called us ("virtctl", or "kubectl virt" as a kubectl plugin), for errors.
+core::Result<Invocation> parse_args(const std::vector<std::string>& args,
+                                    const std::string& program = "virtctl");
 
 // Upstream's --timeout is whole minutes ("5"); we also take "90s", "2m", "1h" for scripts.
 core::Result<std::chrono::seconds> parse_console_timeout(const std::string& value);
 
-// The usage text for the whole tool (topic "") or one command.
-std::string usage(const std::string& topic);
+// The usage text for the whole tool (topic "") or one command ("stop", "create", "create vm").
+std::string usage(const std::string& topic, const std::string& program = "virtctl");
+
+// The name to show in usage texts for argv[0]'s base name: "kubectl virt" for the kubectl
+// plugin "kubectl-virt" (any "X-virt": "X virt", as upstream), else "virtctl".
+std::string program_name(const std::string& argv0);
 
 }  // namespace kv::virtctl

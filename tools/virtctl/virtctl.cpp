@@ -40,18 +40,22 @@ Dialer websocket_dialer(const core::kube::RestConfig& config) {
 
 }  // namespace
 
-int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  auto inv = parse_args(args);
+int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+        const std::string& program) {
+  auto inv = parse_args(args, program);
   if (!inv.ok()) {
     err << "error: " << inv.error().message << "\n";
     if (inv.error().code == core::Errc::invalid)
-      err << "See 'virtctl help' for usage.\n";
+      err << "See '" << program << " help' for usage.\n";
     return 1;
   }
   if (inv->command == Command::help) {
-    out << usage(inv->help_topic);
+    out << usage(inv->help_topic, program);
     return 0;
   }
+  // Prints a manifest; needs no cluster (-n only sets metadata.namespace, as upstream).
+  if (inv->command == Command::create)
+    return run_create(inv->create, inv->global.ns, out, err);
 
   auto config = load_config(inv->global);
   if (inv->command == Command::version) {
