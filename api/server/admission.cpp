@@ -1,6 +1,8 @@
 #include "api/server/admission.hpp"
 
+#include "api/pool/pool.hpp"
 #include "api/server/status.hpp"
+#include "api/v1/replicaset.hpp"
 #include "api/v1/validation.hpp"
 #include "core/json.hpp"
 #include "core/kube/kubeconfig.hpp"
@@ -32,6 +34,10 @@ Verdict deny(const api::v1::FieldErrors& errors) {
 }
 
 const char* expected_kind(Webhook hook) {
+  if (hook == Webhook::validate_vmirs)
+    return "VirtualMachineInstanceReplicaSet";
+  if (hook == Webhook::validate_vmpool)
+    return "VirtualMachinePool";
   return hook == Webhook::validate_vmi ? "VirtualMachineInstance" : "VirtualMachine";
 }
 
@@ -70,7 +76,11 @@ Verdict decide(Webhook hook, const Value& req, const AdmissionPolicy& policy) {
   json::Document user_part;
   user_part.CopyFrom(*obj, user_part.GetAllocator());
   json::erase(user_part, "status");
-  auto admission = api::v1::admit(user_part);
+  auto admission =
+      hook == Webhook::validate_vmirs ? api::v1::admit_replica_set(user_part)
+      : hook == Webhook::validate_vmpool
+          ? api::pool::admit(user_part, op == "UPDATE" ? json::find(req, "oldObject") : nullptr)
+          : api::v1::admit(user_part);
   if (!admission.errors.empty())
     return deny(admission.errors);
   Verdict v;

@@ -7,6 +7,9 @@
 //   /virtualmachineinstances-validate  CREATE: the same; UPDATE: the spec may not change (as
 //                                      upstream) unless the caller is one of our components
 //   /virtualmachines-mutate            CREATE/UPDATE: the defaults as a JSONPatch (replace /spec)
+//   /virtualmachinereplicaset-validate CREATE/UPDATE: VirtualMachineInstanceReplicaSet
+//   /virtualmachinepool-validate       CREATE/UPDATE: VirtualMachinePool (selector and template
+//                                      immutable on UPDATE)
 //
 // Malformed input (not JSON, not an AdmissionReview, no request.uid) gets HTTP 400 and a Status.
 
@@ -16,7 +19,7 @@
 
 namespace kv::apiserver {
 
-enum class Webhook { validate_vm, validate_vmi, mutate_vm };
+enum class Webhook { validate_vm, validate_vmi, mutate_vm, validate_vmirs, validate_vmpool };
 
 struct AdmissionPolicy {
   // Users whose VMI spec updates are allowed: prefixes of userInfo.username, e.g.

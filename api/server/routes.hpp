@@ -9,6 +9,7 @@
 //   PUT  .../namespaces/{ns}/virtualmachineinstances/{name}/{pause,unpause,softreboot}
 //   GET  .../namespaces/{ns}/virtualmachineinstances/{name}/{console,vnc}          WebSocket
 //   POST /virtualmachines-validate, /virtualmachineinstances-validate, /virtualmachines-mutate
+//   POST /virtualmachinereplicaset-validate, /virtualmachinepool-validate
 
 #include <string>
 #include <string_view>
@@ -32,7 +33,9 @@ enum class RouteKind {
   validate_vm,
   validate_vmi,
   mutate_vm,
-  not_found,  // `error` says what is served
+  validate_vmirs,   // VirtualMachineInstanceReplicaSet
+  validate_vmpool,  // VirtualMachinePool
+  not_found,        // `error` says what is served
   method_not_allowed,
 };
 

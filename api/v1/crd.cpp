@@ -1,7 +1,9 @@
 #include "api/v1/crd.hpp"
 
+#include "api/pool/pool.hpp"
 #include "api/v1/crd_generic.hpp"
 #include "api/v1/fields.hpp"
+#include "api/v1/replicaset.hpp"
 #include "core/yaml.hpp"
 
 namespace kv::api::v1 {
@@ -56,6 +58,9 @@ std::vector<CrdFile> generate_crds() {
   return {
       {"kubevirt.io_virtualmachines.yaml", file_text(virtual_machine_crd())},
       {"kubevirt.io_virtualmachineinstances.yaml", file_text(virtual_machine_instance_crd())},
+      {"kubevirt.io_virtualmachineinstancereplicasets.yaml",
+       file_text(virtual_machine_instance_replica_set_crd())},
+      {"pool.kubevirt.io_virtualmachinepools.yaml", file_text(pool::virtual_machine_pool_crd())},
   };
 }
 
