@@ -47,7 +47,7 @@ other_cluster_running() {
 deploy_addon() {
 	"$KV_ROOT/manifests/local/render" "$KV_CLUSTER_STATE/kubelet/root" | k apply -f - >&2 || return 1
 	k wait --for=condition=Established --timeout=60s crd/virtualmachines.kubevirt.io \
-		crd/virtualmachineinstances.kubevirt.io >&2 || return 1
+		crd/virtualmachineinstances.kubevirt.io crd/virtualmachineinstancereplicasets.kubevirt.io crd/virtualmachinepools.pool.kubevirt.io >&2 || return 1
 	k -n kubevirt wait --for=condition=Available --timeout=$((120 * KV_TIMEOUT_SCALE))s deployment/virt-controller >&2 || return 1
 	k -n kubevirt rollout status --timeout=$((120 * KV_TIMEOUT_SCALE))s daemonset/virt-handler >&2 || return 1
 	k -n kubevirt wait --for=condition=Available --timeout=$((120 * KV_TIMEOUT_SCALE))s deployment/virt-api >&2 || return 1
