@@ -13,6 +13,7 @@
 
 #include "controller/controller.hpp"
 #include "controller/metrics.hpp"
+#include "controller/replicas.hpp"
 #include "core/kube/client.hpp"
 #include "core/kube/kubeconfig.hpp"
 #include "core/kube/leader_election.hpp"
@@ -103,6 +104,7 @@ int run(const Options& opts) {
 
   std::mutex ctrl_mu;
   std::unique_ptr<Controller> ctrl;
+  std::unique_ptr<ReplicasController> replicas;  // VMI replica sets and VM pools
   std::atomic<bool> leading{false};
   metrics.help("kv_controller_leader", "gauge", "1 while this replica leads.");
   metrics.gauge_func("kv_controller_leader", [&] { return leading.load() ? 1.0 : 0.0; });
@@ -198,6 +200,10 @@ int run(const Options& opts) {
     if (auto st = ctrl->start(std::chrono::minutes(2)); !st.ok()) {
       log::error("controllers did not start", {{"error", st.error().to_string()}});
       rc = 1;
+    } else if (replicas = std::make_unique<ReplicasController>(client, metrics);
+               !replicas->start(std::chrono::minutes(2)).ok()) {
+      log::error("replica set and pool controllers did not start");
+      rc = 1;
     } else {
       std::unique_lock lock(state.mu);
       state.cv.wait(lock, [&] { return state.shutdown || state.lost; });
@@ -208,6 +214,8 @@ int run(const Options& opts) {
     }
   }
   leading = false;
+  if (replicas)
+    replicas->stop();
   if (ctrl)
     ctrl->stop();
   if (elector) {

@@ -1,8 +1,10 @@
 #include "api/server/admission.hpp"
 
+#include "api/pool/pool.hpp"
 #include "api/server/status.hpp"
 #include "api/v1/codec.hpp"
 #include "api/v1/defaults.hpp"
+#include "api/v1/replicaset.hpp"
 #include "api/v1/validation.hpp"
 #include "core/json.hpp"
 #include "core/kube/kubeconfig.hpp"
@@ -34,6 +36,10 @@ Verdict deny(const api::v1::FieldErrors& errors) {
 }
 
 const char* expected_kind(Webhook hook) {
+  if (hook == Webhook::validate_vmirs)
+    return "VirtualMachineInstanceReplicaSet";
+  if (hook == Webhook::validate_vmpool)
+    return "VirtualMachinePool";
   return hook == Webhook::validate_vmi || hook == Webhook::mutate_vmi ? "VirtualMachineInstance"
                                                                       : "VirtualMachine";
 }
@@ -114,7 +120,11 @@ Verdict decide(Webhook hook, const Value& req, const AdmissionPolicy& policy) {
     v.patch = *instancetype.patch;
     return v;
   }
-  auto admission = api::v1::admit(user_part);
+  auto admission =
+      hook == Webhook::validate_vmirs ? api::v1::admit_replica_set(user_part)
+      : hook == Webhook::validate_vmpool
+          ? api::pool::admit(user_part, op == "UPDATE" ? json::find(req, "oldObject") : nullptr)
+          : api::v1::admit(user_part);
   if (!admission.errors.empty()) {
     // The mutating hooks run before the API server's schema check and the validating hooks, and
     // leave the judging to them (as upstream's): an invalid object gets no patch here, and its

@@ -11,6 +11,9 @@
 //                                      it nor running is set) as a JSONPatch (replace /spec)
 //   /virtualmachineinstances-mutate    CREATE: every VMI default (api/v1/defaults.hpp) as a
 //                                      JSONPatch (replace /spec); UPDATE: nothing (as upstream)
+//   /virtualmachinereplicaset-validate CREATE/UPDATE: VirtualMachineInstanceReplicaSet
+//   /virtualmachinepool-validate       CREATE/UPDATE: VirtualMachinePool (selector and template
+//                                      immutable on UPDATE)
 // A mutating hook never denies: an object the validating hook (or the CRD schema) will refuse gets
 // no patch and is refused there, with that check's message.
 //
@@ -25,7 +28,14 @@
 
 namespace kv::apiserver {
 
-enum class Webhook { validate_vm, validate_vmi, mutate_vm, mutate_vmi };
+enum class Webhook {
+  validate_vm,
+  validate_vmi,
+  mutate_vm,
+  mutate_vmi,
+  validate_vmirs,
+  validate_vmpool,
+};
 
 struct AdmissionPolicy {
   // Users whose VMI spec updates are allowed: prefixes of userInfo.username, e.g.

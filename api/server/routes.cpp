@@ -69,6 +69,8 @@ Route route(std::string_view method, std::string_view target) {
       {"/virtualmachineinstances-validate", RouteKind::validate_vmi, "POST"},
       {"/virtualmachines-mutate", RouteKind::mutate_vm, "POST"},
       {"/virtualmachineinstances-mutate", RouteKind::mutate_vmi, "POST"},
+      {"/virtualmachinereplicaset-validate", RouteKind::validate_vmirs, "POST"},
+      {"/virtualmachinepool-validate", RouteKind::validate_vmpool, "POST"},
   };
   std::string_view trimmed = path;
   while (trimmed.size() > 1 && trimmed.back() == '/')

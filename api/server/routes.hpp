@@ -9,6 +9,7 @@
 //   PUT  .../namespaces/{ns}/virtualmachineinstances/{name}/{pause,unpause,softreboot}
 //   GET  .../namespaces/{ns}/virtualmachineinstances/{name}/{console,vnc}          WebSocket
 //   POST /virtualmachines-validate, /virtualmachineinstances-validate, /virtualmachines-mutate
+//   POST /virtualmachinereplicaset-validate, /virtualmachinepool-validate
 
 #include <string>
 #include <string_view>
@@ -33,7 +34,9 @@ enum class RouteKind {
   validate_vmi,
   mutate_vm,
   mutate_vmi,
-  not_found,  // `error` says what is served
+  validate_vmirs,   // VirtualMachineInstanceReplicaSet
+  validate_vmpool,  // VirtualMachinePool
+  not_found,        // `error` says what is served
   method_not_allowed,
 };
 

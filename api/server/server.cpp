@@ -75,6 +75,10 @@ const char* route_name(RouteKind k) {
       return "mutate_vm";
     case RouteKind::mutate_vmi:
       return "mutate_vmi";
+    case RouteKind::validate_vmirs:
+      return "validate_vmirs";
+    case RouteKind::validate_vmpool:
+      return "validate_vmpool";
     case RouteKind::not_found:
       return "not_found";
     case RouteKind::method_not_allowed:
@@ -475,6 +479,14 @@ class Call : public std::enable_shared_from_this<Call> {
       return respond({200, "ok", "text/plain"}, name);
     if (r.kind == RouteKind::metrics)
       return respond({200, srv_.metrics_text(), "text/plain; version=0.0.4"}, name);
+    if (r.kind == RouteKind::validate_vmirs || r.kind == RouteKind::validate_vmpool) {
+      const Webhook hook =
+          r.kind == RouteKind::validate_vmirs ? Webhook::validate_vmirs : Webhook::validate_vmpool;
+      return offload(name, [this, hook, body = req.body()] {
+        auto rep = review(hook, body, srv_.config.admission);
+        return Reply{rep.status, std::move(rep.body)};
+      });
+    }
     if (r.kind == RouteKind::validate_vm || r.kind == RouteKind::validate_vmi ||
         r.kind == RouteKind::mutate_vm || r.kind == RouteKind::mutate_vmi) {
       const Webhook hook = r.kind == RouteKind::validate_vm    ? Webhook::validate_vm

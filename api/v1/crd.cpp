@@ -1,8 +1,10 @@
 #include "api/v1/crd.hpp"
 
 #include "api/instancetype/crd.hpp"
+#include "api/pool/pool.hpp"
 #include "api/v1/crd_generic.hpp"
 #include "api/v1/fields.hpp"
+#include "api/v1/replicaset.hpp"
 #include "core/yaml.hpp"
 
 namespace kv::api::v1 {
@@ -67,6 +69,9 @@ std::vector<CrdFile> generate_crds() {
        file_text(instancetype::preference_crd())},
       {"instancetype.kubevirt.io_virtualmachineclusterpreferences.yaml",
        file_text(instancetype::cluster_preference_crd())},
+      {"kubevirt.io_virtualmachineinstancereplicasets.yaml",
+       file_text(virtual_machine_instance_replica_set_crd())},
+      {"pool.kubevirt.io_virtualmachinepools.yaml", file_text(pool::virtual_machine_pool_crd())},
   };
 }
 

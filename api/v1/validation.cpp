@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "api/pool/pool.hpp"
 #include "api/v1/defaults.hpp"
+#include "api/v1/replicaset.hpp"
 #include "api/v1/validation_checks.hpp"
 #include "core/names.hpp"
 
@@ -188,11 +190,16 @@ Admission admit(const core::json::Value& manifest) {
       out.errors = validate(vmi);
       out.defaulted.CopyFrom(encode(vmi, a), a);
     }
+  } else if (out.kind == kVirtualMachineInstanceReplicaSetKind) {
+    return admit_replica_set(manifest);
+  } else if (out.kind == pool::kVirtualMachinePoolKind) {
+    return pool::admit(manifest);
   } else {
     out.errors.push_back(
         {"kind", (out.kind.empty() ? std::string("missing")
                                    : check::quoted(out.kind) + " is not supported") +
-                     "; allowed: VirtualMachine, VirtualMachineInstance"});
+                     "; allowed: VirtualMachine, VirtualMachineInstance, "
+                     "VirtualMachineInstanceReplicaSet, VirtualMachinePool"});
   }
   return out;
 }

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "api/pool/pool.hpp"
+#include "api/v1/replicaset.hpp"
 #include "api/v1/validation.hpp"
 #include "test_support.hpp"
 
@@ -19,7 +21,13 @@ namespace {
 json::Document round_trip(const json::Value& doc, FieldErrors& errors) {
   json::Document out;
   auto kind = json::get_string(doc, "kind").value_or("");
-  if (kind == "VirtualMachine") {
+  if (kind == "VirtualMachineInstanceReplicaSet") {
+    auto rs = decode_replica_set(doc, errors);
+    static_cast<json::Value&>(out) = encode(rs, out.GetAllocator());
+  } else if (kind == "VirtualMachinePool") {
+    auto p = kv::api::pool::decode_pool(doc, errors);
+    static_cast<json::Value&>(out) = kv::api::pool::encode(p, out.GetAllocator());
+  } else if (kind == "VirtualMachine") {
     auto vm = decode_vm(doc, errors);
     static_cast<json::Value&>(out) = encode(vm, out.GetAllocator());
   } else {
