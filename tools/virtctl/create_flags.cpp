@@ -49,7 +49,7 @@ void list_flag(core::Flags& c, core::FlagSpec spec, std::vector<std::string>* ou
 
 // A flag whose field this add-on does not serve: refused by name, with why.
 void refused_flag(core::Flags& c, core::FlagSpec spec, const std::string& why) {
-  spec.help += " Not supported here: " + why;
+  spec.help += (spec.help.empty() ? "" : " ") + std::string("Not supported here: ") + why;
   c.value(spec, [name = spec.name, why](const std::string&) -> Status {
     return Error(Errc::unsupported, name + ": not supported here: " + why);
   });
@@ -108,7 +108,11 @@ void add_create_commands(core::Flags& create, CreateOptions* opts) {
                      kNoInference + ")",
              .shown_default = "true"},
             &vm->infer_instancetype);
-  refused_flag(v, {.name = "--infer-instancetype-from", .value = "VOLUME"}, kNoInference);
+  refused_flag(v,
+               {.name = "--infer-instancetype-from",
+                .value = "VOLUME",
+                .help = "Specify the volume to infer the Instance Type of the VM from."},
+               kNoInference);
   text_flag(v,
             {.name = "--preference",
              .value = "[KIND/]NAME",
@@ -121,7 +125,11 @@ void add_create_commands(core::Flags& create, CreateOptions* opts) {
                      kNoInference + ")",
              .shown_default = "true"},
             &vm->infer_preference);
-  refused_flag(v, {.name = "--infer-preference-from", .value = "VOLUME"}, kNoInference);
+  refused_flag(v,
+               {.name = "--infer-preference-from",
+                .value = "VOLUME",
+                .help = "Specify the volume to infer the Preference of the VM from."},
+               kNoInference);
   list_flag(v,
             {.name = "--volume-containerdisk",
              .value = "PARAMS",
@@ -134,7 +142,10 @@ void add_create_commands(core::Flags& create, CreateOptions* opts) {
              .help = "Specify a PVCs to be used by the VM. Can be provided multiple times. "
                      "Supported parameters: name:string,src:string,bootorder:uint"},
             &vm->pvc_volumes, vm_changed);
-  refused_flag(v, {.name = "--volume-import", .value = "PARAMS"}, kNoCdi);
+  refused_flag(
+      v,
+      {.name = "--volume-import", .value = "PARAMS", .help = "Specify the source for DataVolume."},
+      kNoCdi);
   text_flag(v,
             {.name = "--volume-sysprep",
              .value = "PARAMS",
@@ -162,7 +173,10 @@ void add_create_commands(core::Flags& create, CreateOptions* opts) {
              .help = "Specify if the qemu-guest-agent should be able to manage SSH in the "
                      "cloud-init user data that is added to the VM."},
             &vm->ga_manage_ssh);
-  refused_flag(v, {.name = "--access-cred", .value = "PARAMS"},
+  refused_flag(v,
+               {.name = "--access-cred",
+                .value = "PARAMS",
+                .help = "Specify an access credential to be injected into the VM."},
                "accessCredentials (SSH keys or passwords propagated by the qemu-guest-agent or "
                "cloud-init from a Secret) are not served yet; use --ssh-key, or --user with "
                "--password-file, which write them into the cloud-init user data.");
@@ -214,9 +228,13 @@ void add_create_commands(core::Flags& create, CreateOptions* opts) {
              .help = "Specify if VirtualMachineInstancetype should be created. By default "
                      "VirtualMachineClusterInstancetype is created."},
             &it->namespaced);
-  refused_flag(i, {.name = "--gpu", .value = "PARAMS"},
-               "spec.gpus needs a device plugin for host GPUs, which this add-on does not have.");
-  refused_flag(i, {.name = "--hostdevice", .value = "PARAMS"},
+  refused_flag(
+      i, {.name = "--gpu", .value = "PARAMS", .help = "Specify the list of vGPUs to passthrough."},
+      "spec.gpus needs a device plugin for host GPUs, which this add-on does not have.");
+  refused_flag(i,
+               {.name = "--hostdevice",
+                .value = "PARAMS",
+                .help = "Specify list of HostDevices to passthrough."},
                "spec.hostDevices needs a device plugin for host PCI/USB devices, which this "
                "add-on does not have.");
 
@@ -230,7 +248,10 @@ void add_create_commands(core::Flags& create, CreateOptions* opts) {
             &pr->namespaced);
   text_flag(p, {.name = "--name", .value = "NAME", .help = "Specify the name of the Preference."},
             &pr->name, &pr->changed);
-  refused_flag(p, {.name = "--volume-storage-class", .value = "CLASS"},
+  refused_flag(p,
+               {.name = "--volume-storage-class",
+                .value = "CLASS",
+                .help = "Defines the preferred storage class."},
                "spec.volumes.preferredStorageClassName applies to DataVolume templates, which "
                "need CDI, the Containerized Data Importer, which this add-on does not have yet.");
   text_flag(p,
