@@ -162,7 +162,8 @@ TEST_CASE("the served CRDs keep unknown fields outside status so the webhook ref
                                    "x-kubernetes-preserve-unknown-fields"}) == nullptr);
     CHECK(std::find(preserved.begin(), preserved.end(), "") != preserved.end());  // the root
   }
-  const auto& vm = schema_of(virtual_machine_crd());
+  const auto vm_crd = virtual_machine_crd();
+  const auto& vm = schema_of(vm_crd);
   const auto* devices =
       json::find_path(vm, {"properties", "spec", "properties", "template", "properties", "spec",
                            "properties", "domain", "properties", "devices"});
