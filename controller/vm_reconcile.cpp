@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "api/v1/codec.hpp"
+#include "api/v1/defaults.hpp"
 #include "controller/pod_render.hpp"
 #include "core/json.hpp"
 #include "core/kube/kubeconfig.hpp"
@@ -176,6 +177,9 @@ VirtualMachineInstance vmi_from_template(const VirtualMachine& vm) {
   vmi.metadata.owner_references.push_back(owner);
   vmi.metadata.finalizers.push_back(kVmiFinalizer);
   vmi.spec = vm.spec.template_.spec;
+  // Disks for the volumes that have none, before an instancetype or preference is applied, so a
+  // preferred disk bus reaches them (upstream's setupVMIFromVM).
+  api::v1::add_volume_disks(vmi.spec);
   return vmi;
 }
 

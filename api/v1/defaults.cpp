@@ -65,19 +65,6 @@ void default_cpu(DomainSpec& domain) {
 
 // Upstream's SetDefaultVolumeDisk: a volume no disk names gets a disk of its name (which then
 // becomes `disk: {}` on the default bus, below).
-void default_volume_disks(VirtualMachineInstanceSpec& spec) {
-  auto& disks = spec.domain.devices.disks;
-  for (const auto& volume : spec.volumes) {
-    const bool named = std::any_of(disks.begin(), disks.end(),
-                                   [&](const Disk& d) { return d.name == volume.name; });
-    if (!named) {
-      Disk disk;
-      disk.name = volume.name;
-      disks.push_back(std::move(disk));
-    }
-  }
-}
-
 // Upstream's setDefaultPullPoliciesOnContainerDisks: Always for `:latest` or an image with
 // neither a tag nor a digest, IfNotPresent otherwise (what kubelet would pick for the image).
 void default_pull_policies(std::vector<Volume>& volumes) {
@@ -216,6 +203,19 @@ void default_inputs(Devices& devices) {
 
 }  // namespace
 
+void add_volume_disks(VirtualMachineInstanceSpec& spec) {
+  auto& disks = spec.domain.devices.disks;
+  for (const auto& volume : spec.volumes) {
+    const bool named = std::any_of(disks.begin(), disks.end(),
+                                   [&](const Disk& d) { return d.name == volume.name; });
+    if (!named) {
+      Disk disk;
+      disk.name = volume.name;
+      disks.push_back(std::move(disk));
+    }
+  }
+}
+
 void apply_defaults(VirtualMachineInstanceSpec& spec) {
   auto& domain = spec.domain;
   default_to(ensure(domain.machine).type, kDefaultMachineType);
@@ -233,7 +233,7 @@ void apply_defaults(VirtualMachineInstanceSpec& spec) {
   }
   default_inputs(domain.devices);
   default_network(spec);
-  default_volume_disks(spec);
+  add_volume_disks(spec);
   default_disks(domain.devices);
   default_to(domain.devices.autoattach_serial_console, true);
   default_to(domain.devices.autoattach_graphics_device, true);

@@ -25,6 +25,11 @@ namespace kv::api::v1 {
 //  - terminationGracePeriodSeconds: 180
 void apply_defaults(VirtualMachineInstanceSpec& spec);
 
+// A volume no disk names gets a disk of its name (`disk: {}`, no bus yet), as upstream's
+// SetDefaultVolumeDisk: part of apply_defaults, and also what virt-controller does to a VMI it
+// builds from a VM before the VM's preference fills the disks' bus (as upstream's VM controller).
+void add_volume_disks(VirtualMachineInstanceSpec& spec);
+
 // Pure forms.
 VirtualMachineInstance with_defaults(VirtualMachineInstance vmi);
 // A VM's template gets the VMI defaults (they are what the VMI created from it will have), and a VM

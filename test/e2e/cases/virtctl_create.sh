@@ -17,17 +17,22 @@ case_virtctl_create_vm() {
 	local ud
 	ud=$(printf '#!/bin/sh\necho KV-E2E-CREATE-%s\n' "$TOKEN" | base64 -w0)
 	# As a user creates a VM with kubectl: the printed manifest piped into kubectl create.
-	kubectl_virt create vm -n "$NS" --name e2e-create --memory 256Mi --termination-grace-period 10 \
+	# The starter set's u1.nano sizes it; the `linux` preference puts its disks on virtio (the test
+	# guest's kernel has no SATA driver), filling the disks the volumes get, as upstream.
+	kubectl_virt create vm -n "$NS" --name e2e-create --instancetype u1.nano --preference linux \
+		--termination-grace-period 10 \
 		--volume-containerdisk "src:$IMG_DISK,name:root" --cloud-init-user-data "$ud" |
 		k create -f - >&2
 	wait_running_and_ready e2e-create
 	grep -qx "KV-E2E-CREATE-$TOKEN" <<<"$(console "$NS" e2e-create | tr -d '\r')" ||
 		fail "the user data given base64-encoded to --cloud-init-user-data did not run"
-	local strategy memory
+	local strategy memory bus
 	strategy=$(vm_field "$NS" e2e-create '{.spec.runStrategy}')
 	[[ $strategy == Always ]] || fail "the VM's runStrategy is '$strategy', want upstream's default Always"
 	memory=$(vmi_field "$NS" e2e-create '{.spec.domain.memory.guest}')
-	[[ $memory == 256Mi ]] || fail "the VMI's memory.guest is '$memory', want --memory's 256Mi"
+	[[ $memory == 512Mi ]] || fail "the VMI's memory.guest is '$memory', want u1.nano's 512Mi"
+	bus=$(vmi_field "$NS" e2e-create '{.spec.domain.devices.disks[0].disk.bus}')
+	[[ $bus == virtio ]] || fail "the VMI's first disk is on '$bus', want the linux preference's virtio"
 }
 
 cleanup_virtctl_create() {
@@ -52,5 +57,5 @@ case_virtctl_create_instancetype() {
 	k -n "$NS" get virtualmachinepreference "$name" >/dev/null || fail "create preference -n $NS made no VirtualMachinePreference in $NS"
 }
 
-run_case "kubectl virt create vm --volume-containerdisk --cloud-init-user-data | kubectl create -f -: the VM runs its user data" case_virtctl_create_vm
+run_case "kubectl virt create vm --instancetype u1.nano --preference linux --volume-containerdisk --cloud-init-user-data | kubectl create -f -: the VM runs its user data" case_virtctl_create_vm
 run_case "kubectl virt create instancetype / preference | kubectl create -f -: the objects exist with the given CPU, memory and topology" case_virtctl_create_instancetype

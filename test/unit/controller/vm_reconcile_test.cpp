@@ -324,6 +324,23 @@ TEST_CASE("reconcile_vm: the created VMI is the template's, owned by the VM") {
   CHECK(out.events[0].reason == "SuccessfulCreate");
 }
 
+TEST_CASE("reconcile_vm: a volume the template gives no disk gets one, with no bus yet") {
+  // As upstream's VM controller: the disk exists before a preference is applied, so its
+  // preferredDiskBus reaches it; the VMI mutator gives the bus when nothing else does.
+  auto vm = make_vm(RunStrategy::always);
+  Volume extra;
+  extra.name = "data";
+  extra.empty_disk = EmptyDiskSource{*parse_quantity("1Gi")};
+  vm.spec.template_.spec.volumes.push_back(extra);
+  auto out = reconcile_vm({&vm, nullptr, false, t0()});
+  REQUIRE(out.create_vmi);
+  const auto& disks = out.create_vmi->spec.domain.devices.disks;
+  REQUIRE(disks.size() == vm.spec.template_.spec.domain.devices.disks.size() + 1);
+  CHECK(disks.back().name == "data");
+  CHECK_FALSE(disks.back().disk.has_value());
+  CHECK_FALSE(disks.back().cdrom.has_value());
+}
+
 TEST_CASE("reconcile_vm: a VMI of the same name not owned by the VM blocks creation") {
   auto vm = make_vm(RunStrategy::always);
   auto out = reconcile_vm({&vm, nullptr, true, t0()});
