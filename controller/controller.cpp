@@ -6,6 +6,7 @@
 #include "addon/resources.hpp"
 #include "api/v1/codec.hpp"
 #include "controller/instancetype.hpp"
+#include "controller/object_logger.hpp"
 #include "controller/pod_render.hpp"
 #include "controller/vm_reconcile.hpp"
 #include "controller/vmi_reconcile.hpp"
@@ -32,22 +33,6 @@ constexpr const char* kIndexNamespace = "namespace";
 
 kube::Resource pvc_resource() {
   return {"", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true};
-}
-
-log::Logger logger_for(const json::Value& obj) {
-  return log::Logger{
-      {std::string(meta::ns(obj)), std::string(meta::name(obj)), std::string(meta::uid(obj))}};
-}
-
-// The owner reference of `kind` that is the controller, or null.
-const json::Value* controller_ref(const json::Value& obj, std::string_view kind) {
-  const json::Value* refs = json::find_path(obj, {"metadata", "ownerReferences"});
-  if (!refs || !refs->IsArray())
-    return nullptr;
-  for (const auto& r : refs->GetArray())
-    if (json::get_string(r, "kind") == kind && json::get_bool(r, "controller").value_or(false))
-      return &r;
-  return nullptr;
 }
 
 // The object with its status replaced, for a PUT on the status subresource.
@@ -164,7 +149,7 @@ Controller::Controller(kube::KubeClient& client, Metrics& metrics, ControllerOpt
       {vm_key, [vm_key](const kube::ObjectPtr&, const kube::ObjectPtr& n) { vm_key(n); }, vm_key});
   auto vmi_changed = [this](const kube::ObjectPtr& o) {
     vmi_queue_.add(meta::key(*o));
-    if (controller_ref(*o, api::v1::kVirtualMachineKind))
+    if (meta::controller_ref(*o, api::v1::kVirtualMachineKind))
       vm_queue_.add(meta::key(*o));  // the VM has the VMI's name
   };
   vmis_->add_handlers(
@@ -317,7 +302,7 @@ void Controller::record(const json::Value& obj, const std::string& type, const s
 void Controller::enqueue_vmi_of_pod(const json::Value& pod, bool added) {
   if (auto uid = meta::label(pod, kCreatedByLabel); uid && added)
     expectations_.observed(std::string(*uid));
-  if (const json::Value* ref = controller_ref(pod, api::v1::kVirtualMachineInstanceKind))
+  if (const json::Value* ref = meta::controller_ref(pod, api::v1::kVirtualMachineInstanceKind))
     vmi_queue_.add(meta::key(meta::ns(pod), json::get_string(*ref, "name").value_or("")));
 }
 
@@ -378,7 +363,7 @@ Status Controller::sync_vm(const std::string& key) {
   bool foreign = false;
   kube::ObjectPtr vmi_obj = vmis_->store().get(key);
   if (vmi_obj) {
-    const json::Value* ref = controller_ref(*vmi_obj, api::v1::kVirtualMachineKind);
+    const json::Value* ref = meta::controller_ref(*vmi_obj, api::v1::kVirtualMachineKind);
     if (ref && json::get_string(*ref, "uid") == vm->metadata.uid.value_or("")) {
       auto d = api::v1::decode_vmi(*vmi_obj);
       if (!d.ok()) {

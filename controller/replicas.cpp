@@ -6,6 +6,7 @@
 #include "api/pool/pool.hpp"
 #include "api/v1/codec.hpp"
 #include "api/v1/replicaset.hpp"
+#include "controller/object_logger.hpp"
 #include "controller/replicas_reconcile.hpp"
 #include "controller/vm_reconcile.hpp"
 #include "core/kube/kubeconfig.hpp"
@@ -24,22 +25,6 @@ using core::Error;
 using core::Status;
 
 constexpr const char* kIndexNamespace = "namespace";
-
-log::Logger logger_for(const json::Value& obj) {
-  return log::Logger{
-      {std::string(meta::ns(obj)), std::string(meta::name(obj)), std::string(meta::uid(obj))}};
-}
-
-// The controller owner reference of `kind`, or null.
-const json::Value* controller_ref(const json::Value& obj, std::string_view kind) {
-  const json::Value* refs = json::find_path(obj, {"metadata", "ownerReferences"});
-  if (!refs || !refs->IsArray())
-    return nullptr;
-  for (const auto& r : refs->GetArray())
-    if (json::get_string(r, "kind") == kind && json::get_bool(r, "controller").value_or(false))
-      return &r;
-  return nullptr;
-}
 
 // The object with its status replaced, for a PUT on the status subresource.
 json::Document with_status(const json::Value& obj, json::Value status) {
@@ -254,7 +239,7 @@ void ReplicasController::record(const json::Value& obj, const std::string& type,
 void ReplicasController::on_vmi(const json::Value& vmi, bool deleted) {
   const std::string ns(meta::ns(vmi));
   if (const json::Value* ref =
-          controller_ref(vmi, api::v1::kVirtualMachineInstanceReplicaSetKind)) {
+          meta::controller_ref(vmi, api::v1::kVirtualMachineInstanceReplicaSetKind)) {
     const std::string key = meta::key(ns, json::get_string(*ref, "name").value_or(""));
     const std::string uid(meta::uid(vmi));
     if (deleted || meta::has_deletion_timestamp(vmi))
@@ -264,7 +249,7 @@ void ReplicasController::on_vmi(const json::Value& vmi, bool deleted) {
     rs_queue_.add(key);
     return;
   }
-  if (deleted || controller_ref(vmi, api::v1::kVirtualMachineKind))
+  if (deleted || meta::controller_ref(vmi, api::v1::kVirtualMachineKind))
     return;
   // An orphan: the replica sets that select it may adopt it.
   api::v1::StringMap labels;
@@ -280,7 +265,7 @@ void ReplicasController::on_vmi(const json::Value& vmi, bool deleted) {
 }
 
 void ReplicasController::on_vm(const json::Value& vm, bool deleted) {
-  const json::Value* ref = controller_ref(vm, api::pool::kVirtualMachinePoolKind);
+  const json::Value* ref = meta::controller_ref(vm, api::pool::kVirtualMachinePoolKind);
   if (!ref)
     return;  // pools do not adopt
   const std::string key = meta::key(meta::ns(vm), json::get_string(*ref, "name").value_or(""));

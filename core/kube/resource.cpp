@@ -190,6 +190,16 @@ std::pair<std::string, std::string> split_key(std::string_view k) {
 bool has_deletion_timestamp(const json::Value& obj) {
   return !meta_string(obj, "deletionTimestamp").empty();
 }
+
+const json::Value* controller_ref(const json::Value& obj, std::string_view kind) {
+  const json::Value* refs = json::find_path(obj, {"metadata", "ownerReferences"});
+  if (!refs || !refs->IsArray())
+    return nullptr;
+  for (const auto& r : refs->GetArray())
+    if (json::get_string(r, "kind") == kind && json::get_bool(r, "controller").value_or(false))
+      return &r;
+  return nullptr;
+}
 }  // namespace meta
 
 }  // namespace kv::core::kube

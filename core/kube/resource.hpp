@@ -93,6 +93,8 @@ std::string key(std::string_view ns, std::string_view name);
 // Splits a key back into namespace and name.
 std::pair<std::string, std::string> split_key(std::string_view key);
 bool has_deletion_timestamp(const json::Value& obj);
+// The owner reference of `kind` that is the controller (controller: true), or null.
+const json::Value* controller_ref(const json::Value& obj, std::string_view kind);
 }  // namespace meta
 
 }  // namespace kv::core::kube
