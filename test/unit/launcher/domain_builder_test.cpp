@@ -1,4 +1,5 @@
 #include "launcher/domain_builder.hpp"
+#include "test/unit/launcher/testdata.hpp"
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -13,23 +14,10 @@ using namespace kv::launcher;
 namespace v1 = kv::api::v1;
 using kv::core::Errc;
 
+using kv::launcher::testing::load;
+using kv::launcher::testing::read;
+
 namespace {
-
-std::string read(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-v1::VirtualMachineInstance load(const std::string& name) {
-  auto doc = kv::core::json::parse(read(std::string(LAUNCHER_TESTDATA) + "/" + name + ".json"));
-  REQUIRE(doc.ok());
-  auto vmi = v1::decode_vmi(*doc);
-  if (!vmi.ok())
-    FAIL(vmi.error().to_string());
-  return *vmi;
-}
 
 PodEnvironment pod_env() {
   PodEnvironment e;

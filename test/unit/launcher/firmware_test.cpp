@@ -8,28 +8,16 @@
 #include "api/v1/codec.hpp"
 #include "core/json.hpp"
 #include "launcher/domain_builder.hpp"
+#include "test/unit/launcher/testdata.hpp"
 
 using namespace kv::launcher;
 namespace v1 = kv::api::v1;
 using kv::core::Errc;
 
+using kv::launcher::testing::load;
+using kv::launcher::testing::read;
+
 namespace {
-
-std::string read(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-v1::VirtualMachineInstance load(const std::string& name) {
-  auto doc = kv::core::json::parse(read(std::string(LAUNCHER_TESTDATA) + "/" + name + ".json"));
-  REQUIRE(doc.ok());
-  auto vmi = v1::decode_vmi(*doc);
-  if (!vmi.ok())
-    FAIL(vmi.error().to_string());
-  return *vmi;
-}
 
 // A launcher pod with every OVMF file of Debian's ovmf package, as the image ships them.
 PodEnvironment pod_env() {
