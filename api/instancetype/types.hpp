@@ -99,8 +99,9 @@ struct DevicePreferences {
   std::optional<bool> preferred_autoattach_mem_balloon;
   std::optional<bool> preferred_autoattach_pod_interface;
   std::optional<bool> preferred_autoattach_serial_console;
-  std::optional<bool> preferred_autoattach_input_device;  // refused until the VMI has inputs
-  std::optional<bool> preferred_disable_hotplug;          // refused (no hotplug)
+  std::optional<bool>
+      preferred_autoattach_input_device;          // refused: no devices.autoattachInputDevice
+  std::optional<bool> preferred_disable_hotplug;  // refused (no hotplug)
   std::optional<RawJson> preferred_virtual_gpu_options;   // refused
   std::optional<std::string> preferred_sound_model;       // refused
   std::optional<bool> preferred_use_virtio_transitional;  // refused
