@@ -161,14 +161,26 @@ void apply_devices(const DevicePreferences& p, VirtualMachineInstanceSpec& s) {
   fill(dev.autoattach_memory_balloon, p.preferred_autoattach_mem_balloon);
   fill(dev.autoattach_pod_interface, p.preferred_autoattach_pod_interface);
   fill(dev.autoattach_serial_console, p.preferred_autoattach_serial_console);
+  fill(dev.block_multi_queue, p.preferred_block_multi_queue);
+  fill(dev.network_interface_multi_queue, p.preferred_network_interface_multi_queue);
+  fill(dev.rng, p.preferred_rng);
+  fill(dev.tpm, p.preferred_tpm);
   for (auto& disk : dev.disks) {
     if (!disk.disk && !disk.cdrom) {
       disk.disk.emplace();
     }
     if (disk.disk) {
       fill(disk.disk->bus, p.preferred_disk_bus);
+      fill(disk.cache, p.preferred_disk_cache);
+      fill(disk.io, p.preferred_disk_io);
     } else if (disk.cdrom) {
       fill(disk.cdrom->bus, p.preferred_cdrom_bus);
+    }
+  }
+  for (auto& input : dev.inputs) {
+    fill(input.bus, p.preferred_input_bus);
+    if (input.type.empty() && p.preferred_input_type) {
+      input.type = *p.preferred_input_type;
     }
   }
   for (auto& iface : dev.interfaces) {
@@ -181,6 +193,61 @@ void apply_devices(const DevicePreferences& p, VirtualMachineInstanceSpec& s) {
       iface.masquerade = *p.preferred_interface_masquerade;
     }
   }
+}
+
+void apply_clock(const ClockPreferences& p, VirtualMachineInstanceSpec& s) {
+  auto& clock = ensure(s.domain.clock);
+  // The offset is taken whole or not at all, as upstream does.
+  if (p.preferred_clock_offset && !clock.utc && !clock.timezone) {
+    clock.utc = p.preferred_clock_offset->utc;
+    clock.timezone = p.preferred_clock_offset->timezone;
+  }
+  fill(clock.timer, p.preferred_timer);
+}
+
+void apply_cpu_features(const CpuPreferences& p, VirtualMachineInstanceSpec& s) {
+  if (p.preferred_cpu_features.empty()) {
+    return;
+  }
+  auto& features = ensure(s.domain.cpu).features;
+  for (const auto& preferred : p.preferred_cpu_features) {
+    const bool named = std::any_of(features.begin(), features.end(),
+                                   [&](const auto& f) { return f.name == preferred.name; });
+    if (!named) {
+      features.push_back(preferred);
+    }
+  }
+}
+
+void apply_hyperv(const v1::FeatureHyperv& p, v1::FeatureHyperv& h) {
+  fill(h.relaxed, p.relaxed);
+  fill(h.vapic, p.vapic);
+  fill(h.spinlocks, p.spinlocks);
+  fill(h.vpindex, p.vpindex);
+  fill(h.runtime, p.runtime);
+  fill(h.synic, p.synic);
+  fill(h.synictimer, p.synictimer);
+  fill(h.reset, p.reset);
+  fill(h.vendorid, p.vendorid);
+  fill(h.frequencies, p.frequencies);
+  fill(h.reenlightenment, p.reenlightenment);
+  fill(h.tlbflush, p.tlbflush);
+  fill(h.ipi, p.ipi);
+  fill(h.evmcs, p.evmcs);
+}
+
+void apply_features(const FeaturePreferences& p, VirtualMachineInstanceSpec& s) {
+  auto& f = ensure(s.domain.features);
+  // Upstream overwrites acpi (its VMI field is no pointer, so it cannot tell unset); ours can,
+  // so acpi is filled like the others.
+  fill(f.acpi, p.preferred_acpi);
+  fill(f.apic, p.preferred_apic);
+  if (p.preferred_hyperv) {
+    apply_hyperv(*p.preferred_hyperv, ensure(f.hyperv));
+  }
+  fill(f.kvm, p.preferred_kvm);
+  fill(f.pvspinlock, p.preferred_pvspinlock);
+  fill(f.smm, p.preferred_smm);
 }
 
 void apply_firmware(const FirmwarePreferences& p, VirtualMachineInstanceSpec& s) {
@@ -219,6 +286,21 @@ void apply_preference(const VirtualMachinePreferenceSpec& p, VirtualMachineInsta
       s.domain.firmware.reset();
     }
   }
+  if (p.clock) {
+    apply_clock(*p.clock, s);
+    if (*s.domain.clock == v1::Clock{}) {
+      s.domain.clock.reset();
+    }
+  }
+  if (p.cpu) {
+    apply_cpu_features(*p.cpu, s);
+  }
+  if (p.features) {
+    apply_features(*p.features, s);
+    if (*s.domain.features == v1::Features{}) {
+      s.domain.features.reset();
+    }
+  }
   if (p.machine && p.machine->preferred_machine_type &&
       !(s.domain.machine && s.domain.machine->type)) {
     ensure(s.domain.machine).type = p.machine->preferred_machine_type;
@@ -245,6 +327,9 @@ FieldErrors apply_to_vmi(const VirtualMachineInstancetypeSpec* it,
     }
     cpu_conflicts(*it, s, path, conflicts);
     memory_conflicts(s, path, conflicts);
+    if (it->io_threads_policy && s.domain.io_threads_policy) {
+      conflict(conflicts, at(path, "domain.ioThreadsPolicy"));
+    }
     for (const auto& [k, v] : it->annotations) {
       auto found = annotations.find(k);
       if (found != annotations.end() && found->second != v) {
@@ -262,6 +347,9 @@ FieldErrors apply_to_vmi(const VirtualMachineInstancetypeSpec* it,
     }
     apply_cpu(*it, pref, s);
     apply_memory(*it, s);
+    if (it->io_threads_policy) {
+      s.domain.io_threads_policy = it->io_threads_policy;
+    }
     for (const auto& [k, v] : it->annotations) {
       annotations.emplace(k, v);
     }

@@ -91,7 +91,7 @@ struct Describe<it::VirtualMachineInstancetypeSpec> {
       field("hostDevices", &it::VirtualMachineInstancetypeSpec::host_devices,
             "Host devices. Not supported."),
       field("ioThreadsPolicy", &it::VirtualMachineInstancetypeSpec::io_threads_policy,
-            "IO threads policy (shared, auto, supplementalPool). Not supported yet."),
+            "domain.ioThreadsPolicy (shared or auto); the VM may not set it too."),
       field("ioThreads", &it::VirtualMachineInstancetypeSpec::io_threads,
             "Supplemental IO threads. Not supported."),
       field("launchSecurity", &it::VirtualMachineInstancetypeSpec::launch_security,
@@ -119,8 +119,9 @@ struct Describe<it::CpuPreferences> {
             "How the instancetype's vCPUs become a topology: sockets (default), cores, threads, "
             "spread or any (preferSockets, ... are the older spellings)."),
       field("spreadOptions", &it::CpuPreferences::spread_options, "Options of spread."),
-      field("preferredCPUFeatures", &it::CpuPreferences::preferred_cpu_features,
-            "CPU features. Not supported yet (the VMI has no cpu.features)."));
+      field(
+          "preferredCPUFeatures", &it::CpuPreferences::preferred_cpu_features,
+          "CPU features added to domain.cpu.features where the VM names no feature of that name."));
 };
 
 template <>
@@ -153,9 +154,9 @@ struct Describe<it::DevicePreferences> {
             &it::DevicePreferences::preferred_use_virtio_transitional,
             "devices.useVirtioTransitional. Not supported."),
       field("preferredInputBus", &it::DevicePreferences::preferred_input_bus,
-            "Bus of input devices. Not supported yet."),
+            "Bus of input devices that set none: usb or virtio."),
       field("preferredInputType", &it::DevicePreferences::preferred_input_type,
-            "Type of input devices. Not supported yet."),
+            "Type of input devices that set none: tablet."),
       field("preferredDiskBus", &it::DevicePreferences::preferred_disk_bus,
             "Bus of disks that set none: virtio, sata, scsi or usb."),
       field("preferredLunBus", &it::DevicePreferences::preferred_lun_bus,
@@ -166,22 +167,22 @@ struct Describe<it::DevicePreferences> {
             &it::DevicePreferences::preferred_disk_dedicated_io_thread,
             "A dedicated IO thread per virtio disk. Not supported."),
       field("preferredDiskCache", &it::DevicePreferences::preferred_disk_cache,
-            "Disk cache mode. Not supported yet."),
+            "Cache mode of disks that set none: none, writethrough or writeback."),
       field("preferredDiskIO", &it::DevicePreferences::preferred_disk_io,
-            "Disk IO mode. Not supported yet."),
+            "IO mode of disks that set none: native or threads."),
       field("preferredDiskBlockSize", &it::DevicePreferences::preferred_disk_block_size,
             "Disk block sizes. Not supported."),
       field("preferredInterfaceModel", &it::DevicePreferences::preferred_interface_model,
             "Model of interfaces that set none: virtio, e1000, e1000e, ne2k_pci, pcnet, rtl8139."),
       field("preferredRng", &it::DevicePreferences::preferred_rng,
-            "A virtio-rng device. Not supported yet."),
+            "devices.rng when the VM sets none."),
       field("preferredBlockMultiQueue", &it::DevicePreferences::preferred_block_multi_queue,
-            "devices.blockMultiQueue. Not supported yet."),
+            "devices.blockMultiQueue when the VM sets none."),
       field("preferredNetworkInterfaceMultiQueue",
             &it::DevicePreferences::preferred_network_interface_multi_queue,
-            "devices.networkInterfaceMultiqueue. Not supported yet."),
+            "devices.networkInterfaceMultiqueue when the VM sets none."),
       field("preferredTPM", &it::DevicePreferences::preferred_tpm,
-            "A TPM device. Not supported yet."),
+            "devices.tpm when the VM sets none."),
       field("preferredInterfaceMasquerade", &it::DevicePreferences::preferred_interface_masquerade,
             "Masquerade binding for pod-network interfaces that set no binding."),
       field("preferredPanicDeviceModel", &it::DevicePreferences::preferred_panic_device_model,
@@ -192,17 +193,17 @@ struct Describe<it::DevicePreferences> {
 
 template <>
 struct Describe<it::FeaturePreferences> {
-  static constexpr std::string_view doc = "Hypervisor feature preferences. Not supported yet.";
+  static constexpr std::string_view doc =
+      "Hypervisor feature preferences: each fills the domain.features member the VM leaves unset.";
   static constexpr auto fields = std::make_tuple(
-      field("preferredAcpi", &it::FeaturePreferences::preferred_acpi, "ACPI. Not supported yet."),
-      field("preferredApic", &it::FeaturePreferences::preferred_apic, "APIC. Not supported yet."),
+      field("preferredAcpi", &it::FeaturePreferences::preferred_acpi, "domain.features.acpi."),
+      field("preferredApic", &it::FeaturePreferences::preferred_apic, "domain.features.apic."),
       field("preferredHyperv", &it::FeaturePreferences::preferred_hyperv,
-            "Hyper-V enlightenments. Not supported yet."),
-      field("preferredKvm", &it::FeaturePreferences::preferred_kvm,
-            "KVM features. Not supported yet."),
+            "Hyper-V enlightenments, each filling the one the VM leaves unset."),
+      field("preferredKvm", &it::FeaturePreferences::preferred_kvm, "domain.features.kvm."),
       field("preferredPvspinlock", &it::FeaturePreferences::preferred_pvspinlock,
-            "Paravirtual spinlocks. Not supported yet."),
-      field("preferredSmm", &it::FeaturePreferences::preferred_smm, "SMM. Not supported yet."));
+            "domain.features.pvspinlock."),
+      field("preferredSmm", &it::FeaturePreferences::preferred_smm, "domain.features.smm."));
 };
 
 template <>
@@ -229,13 +230,22 @@ struct Describe<it::MachinePreferences> {
 };
 
 template <>
+struct Describe<it::ClockOffset> {
+  static constexpr std::string_view doc = "A clock offset: one of utc or timezone.";
+  static constexpr auto fields =
+      std::make_tuple(field("utc", &it::ClockOffset::utc, "Guest clock in UTC."),
+                      field("timezone", &it::ClockOffset::timezone,
+                            "Guest clock in this time zone, e.g. Europe/Paris."));
+};
+
+template <>
 struct Describe<it::ClockPreferences> {
-  static constexpr std::string_view doc = "Clock preferences. Not supported yet.";
+  static constexpr std::string_view doc = "Clock preferences.";
   static constexpr auto fields =
       std::make_tuple(field("preferredClockOffset", &it::ClockPreferences::preferred_clock_offset,
-                            "Clock offset (utc or timezone). Not supported yet."),
+                            "domain.clock utc or timezone when the VM sets neither."),
                       field("preferredTimer", &it::ClockPreferences::preferred_timer,
-                            "Timers. Not supported yet."));
+                            "domain.clock.timer when the VM sets none."));
 };
 
 template <>

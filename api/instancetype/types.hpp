@@ -58,7 +58,7 @@ struct VirtualMachineInstancetypeSpec {
   MemoryInstancetype memory;                     // required
   std::vector<RawJson> gpus;                     // refused
   std::vector<RawJson> host_devices;             // refused
-  std::optional<std::string> io_threads_policy;  // refused until the VMI serves ioThreadsPolicy
+  std::optional<std::string> io_threads_policy;  // shared | auto; the instancetype's wins
   std::optional<RawJson> io_threads;             // refused
   std::optional<RawJson> launch_security;        // refused
   StringMap annotations;                         // copied onto the VMI
@@ -90,7 +90,7 @@ struct SpreadOptions {
 struct CpuPreferences {
   std::optional<PreferredCpuTopology> preferred_cpu_topology;  // JSON "preferredCPUTopology"
   std::optional<SpreadOptions> spread_options;
-  std::vector<RawJson> preferred_cpu_features;  // refused: the VMI has no cpu.features yet
+  std::vector<v1::CpuFeature> preferred_cpu_features;  // added where the VM names no such feature
   bool operator==(const CpuPreferences&) const = default;
 };
 
@@ -99,39 +99,39 @@ struct DevicePreferences {
   std::optional<bool> preferred_autoattach_mem_balloon;
   std::optional<bool> preferred_autoattach_pod_interface;
   std::optional<bool> preferred_autoattach_serial_console;
-  std::optional<bool> preferred_autoattach_input_device;  // refused until the VMI has inputs
-  std::optional<bool> preferred_disable_hotplug;          // refused (no hotplug)
+  std::optional<bool>
+      preferred_autoattach_input_device;          // refused: no devices.autoattachInputDevice
+  std::optional<bool> preferred_disable_hotplug;  // refused (no hotplug)
   std::optional<RawJson> preferred_virtual_gpu_options;   // refused
   std::optional<std::string> preferred_sound_model;       // refused
   std::optional<bool> preferred_use_virtio_transitional;  // refused
-  std::optional<std::string> preferred_input_bus;         // refused
-  std::optional<std::string> preferred_input_type;        // refused
+  std::optional<std::string> preferred_input_bus;
+  std::optional<std::string> preferred_input_type;
   std::optional<v1::DiskBus> preferred_disk_bus;
   std::optional<v1::DiskBus> preferred_lun_bus;  // refused (no LUN disks)
   std::optional<v1::DiskBus> preferred_cdrom_bus;
   std::optional<bool> preferred_disk_dedicated_io_thread;  // refused
-  std::optional<std::string> preferred_disk_cache;         // refused until disks have cache
-  std::optional<std::string> preferred_disk_io;            // refused until disks have io
-  std::optional<RawJson> preferred_disk_block_size;        // refused
+  std::optional<std::string> preferred_disk_cache;
+  std::optional<std::string> preferred_disk_io;
+  std::optional<RawJson> preferred_disk_block_size;  // refused
   std::optional<std::string> preferred_interface_model;
-  std::optional<RawJson> preferred_rng;                         // refused until the VMI has rng
-  std::optional<bool> preferred_block_multi_queue;              // refused until the VMI has it
-  std::optional<bool> preferred_network_interface_multi_queue;  // refused until the VMI has it
-  std::optional<RawJson> preferred_tpm;                         // refused until the VMI has tpm
+  std::optional<v1::Rng> preferred_rng;
+  std::optional<bool> preferred_block_multi_queue;
+  std::optional<bool> preferred_network_interface_multi_queue;
+  std::optional<v1::Tpm> preferred_tpm;
   std::optional<v1::InterfaceMasquerade> preferred_interface_masquerade;
   std::optional<std::string> preferred_panic_device_model;  // refused
   std::optional<std::string> preferred_video_type;          // refused
   bool operator==(const DevicePreferences&) const = default;
 };
 
-// Every member refused until the VMI serves domain.features.
 struct FeaturePreferences {
-  std::optional<RawJson> preferred_acpi;
-  std::optional<RawJson> preferred_apic;
-  std::optional<RawJson> preferred_hyperv;
-  std::optional<RawJson> preferred_kvm;
-  std::optional<RawJson> preferred_pvspinlock;
-  std::optional<RawJson> preferred_smm;
+  std::optional<v1::FeatureState> preferred_acpi;
+  std::optional<v1::FeatureApic> preferred_apic;
+  std::optional<v1::FeatureHyperv> preferred_hyperv;  // filled enlightenment by enlightenment
+  std::optional<v1::FeatureKvm> preferred_kvm;
+  std::optional<v1::FeatureState> preferred_pvspinlock;
+  std::optional<v1::FeatureState> preferred_smm;
   bool operator==(const FeaturePreferences&) const = default;
 };
 
@@ -149,10 +149,16 @@ struct MachinePreferences {
   bool operator==(const MachinePreferences&) const = default;
 };
 
-// Every member refused until the VMI serves domain.clock.
+// Upstream's ClockOffset: one of utc and timezone.
+struct ClockOffset {
+  std::optional<v1::ClockOffsetUtc> utc;
+  std::optional<std::string> timezone;
+  bool operator==(const ClockOffset&) const = default;
+};
+
 struct ClockPreferences {
-  std::optional<RawJson> preferred_clock_offset;
-  std::optional<RawJson> preferred_timer;
+  std::optional<ClockOffset> preferred_clock_offset;  // taken whole when the VM sets neither
+  std::optional<v1::Timer> preferred_timer;           // taken whole when the VM sets no timer
   bool operator==(const ClockPreferences&) const = default;
 };
 
