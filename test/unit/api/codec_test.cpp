@@ -45,6 +45,19 @@ std::vector<std::string> messages(const FieldErrors& errors) {
   return out;
 }
 
+// The one object of a round-trip file, once decode + encode gave it back unchanged.
+json::Document round_tripped(const std::string& name) {
+  INFO(name);
+  auto docs = load(testdata(name));
+  REQUIRE(docs.size() == 1);
+  FieldErrors errors;
+  auto out = round_trip(docs[0], errors);
+  CHECK(messages(errors).empty());
+  INFO("encoded: " << json::to_pretty_string(out));
+  CHECK(json::equal(out, docs[0]));
+  return std::move(docs[0]);
+}
+
 }  // namespace
 
 TEST_CASE("every example manifest round-trips through the codec and is valid") {
@@ -67,16 +80,8 @@ TEST_CASE("every example manifest round-trips through the codec and is valid") {
 }
 
 TEST_CASE("objects with every field, status included, round-trip") {
-  for (const char* name : {"roundtrip/vmi-full.yaml", "roundtrip/vm-full.yaml"}) {
-    INFO(name);
-    auto docs = load(testdata(name));
-    REQUIRE(docs.size() == 1);
-    FieldErrors errors;
-    auto out = round_trip(docs[0], errors);
-    CHECK(messages(errors).empty());
-    INFO("encoded: " << json::to_pretty_string(out));
-    CHECK(json::equal(out, docs[0]));
-  }
+  for (const char* name : {"roundtrip/vmi-full.yaml", "roundtrip/vm-full.yaml"})
+    round_tripped(name);
 }
 
 TEST_CASE("decoded fields land in the C++ types") {
@@ -214,15 +219,9 @@ TEST_CASE("encode writes only what is set") {
 }
 
 TEST_CASE("the domain fields of upstream's DomainSpec round-trip and pass admission") {
-  auto docs = load(testdata("roundtrip/vmi-domain.yaml"));
-  REQUIRE(docs.size() == 1);
-  FieldErrors errors;
-  auto out = round_trip(docs[0], errors);
-  CHECK(messages(errors).empty());
-  INFO("encoded: " << json::to_pretty_string(out));
-  CHECK(json::equal(out, docs[0]));
-  CHECK(messages(admit(docs[0]).errors).empty());
-  auto vmi = decode_vmi(docs[0]);
+  auto doc = round_tripped("roundtrip/vmi-domain.yaml");
+  CHECK(messages(admit(doc).errors).empty());
+  auto vmi = decode_vmi(doc);
   REQUIRE(vmi.ok());
   const auto& d = vmi->spec.domain;
   CHECK(d.cpu->features[1].policy == "disable");
@@ -247,14 +246,8 @@ TEST_CASE("the domain fields of upstream's DomainSpec round-trip and pass admiss
 }
 
 TEST_CASE("serviceAccount, downwardAPI, sysprep and cloudInitConfigDrive volumes round-trip") {
-  auto docs = load(testdata("roundtrip/vmi-volumes.yaml"));
-  REQUIRE(docs.size() == 1);
-  FieldErrors errors;
-  auto out = round_trip(docs[0], errors);
-  CHECK(messages(errors).empty());
-  INFO("encoded: " << json::to_pretty_string(out));
-  CHECK(json::equal(out, docs[0]));
-  auto vmi = decode_vmi(docs[0]);
+  auto doc = round_tripped("roundtrip/vmi-volumes.yaml");
+  auto vmi = decode_vmi(doc);
   REQUIRE(vmi.ok());
   const auto& v = vmi->spec.volumes;
   CHECK(v[0].service_account->service_account_name == "reader");
