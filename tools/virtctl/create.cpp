@@ -475,15 +475,46 @@ Result<Manifest> build_vm(const CreateVmOptions& o, const CreateContext& ctx) {
   return out;
 }
 
+namespace {
+
+// The kind and name of a created instancetype or preference (`base`: "Instancetype" or
+// "Preference"): -n makes it the namespaced kind, as upstream; with no --name, upstream's
+// "<kind>-" prefix and the random suffix.
+struct Identity {
+  bool namespaced = false;
+  std::string kind;
+  std::string name;
+};
+
+Identity identity(bool namespaced_flag, const std::string* given_name, const std::string& base,
+                  const CreateContext& ctx) {
+  Identity id;
+  id.namespaced = namespaced_flag || !ctx.ns.empty();
+  id.kind = (id.namespaced ? "VirtualMachine" : "VirtualMachineCluster") + base;
+  std::string prefix = base;
+  std::transform(prefix.begin(), prefix.end(), prefix.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  id.name = given_name ? *given_name
+                       : (id.namespaced ? "" : "cluster") + prefix + "-" + ctx.random_suffix;
+  return id;
+}
+
+// apiVersion, kind and metadata of an instancetype.kubevirt.io object, then its spec.
+void finish_instancetype_object(core::json::Document& doc, const Identity& id,
+                                const CreateContext& ctx, Value spec) {
+  Allocator& a = doc.GetAllocator();
+  put(doc, "apiVersion", "instancetype.kubevirt.io/v1beta1", a);
+  put(doc, "kind", id.kind, a);
+  put(doc, "metadata", metadata(id.name, id.namespaced ? ctx.ns : "", a), a);
+  put(doc, "spec", std::move(spec), a);
+}
+
+}  // namespace
+
 Result<Manifest> build_instancetype(const CreateInstancetypeOptions& o, const CreateContext& ctx) {
-  // -n makes it the namespaced kind, as upstream.
-  const bool namespaced = o.namespaced || !ctx.ns.empty();
-  const std::string kind =
-      namespaced ? "VirtualMachineInstancetype" : "VirtualMachineClusterInstancetype";
-  const std::string name =
-      o.given("name") ? o.name
-                      : (namespaced ? "instancetype-" : "clusterinstancetype-") + ctx.random_suffix;
-  KV_CHECK(object_name(name, kind));
+  const Identity id =
+      identity(o.namespaced, o.given("name") ? &o.name : nullptr, "Instancetype", ctx);
+  KV_CHECK(object_name(id.name, id.kind));
   auto memory = quantity("memory", o.memory);
   if (!memory.ok())
     return memory.error();
@@ -506,21 +537,14 @@ Result<Manifest> build_instancetype(const CreateInstancetypeOptions& o, const Cr
       return flag_error("iothreadspolicy", "IOThread must be of value auto or shared");
     put(spec, "ioThreadsPolicy", o.io_threads_policy, a);
   }
-  put(doc, "apiVersion", "instancetype.kubevirt.io/v1beta1", a);
-  put(doc, "kind", kind, a);
-  put(doc, "metadata", metadata(name, namespaced ? ctx.ns : "", a), a);
-  put(doc, "spec", std::move(spec), a);
+  finish_instancetype_object(doc, id, ctx, std::move(spec));
   return out;
 }
 
 Result<Manifest> build_preference(const CreatePreferenceOptions& o, const CreateContext& ctx) {
-  const bool namespaced = o.namespaced || !ctx.ns.empty();
-  const std::string kind =
-      namespaced ? "VirtualMachinePreference" : "VirtualMachineClusterPreference";
-  const std::string name =
-      o.given("name") ? o.name
-                      : (namespaced ? "preference-" : "clusterpreference-") + ctx.random_suffix;
-  KV_CHECK(object_name(name, kind));
+  const Identity id =
+      identity(o.namespaced, o.given("name") ? &o.name : nullptr, "Preference", ctx);
+  KV_CHECK(object_name(id.name, id.kind));
 
   Manifest out;
   auto& doc = out.object;
@@ -546,10 +570,7 @@ Result<Manifest> build_preference(const CreatePreferenceOptions& o, const Create
       put(machine, "preferredMachineType", o.machine_type, a);
     put(spec, "machine", std::move(machine), a);
   }
-  put(doc, "apiVersion", "instancetype.kubevirt.io/v1beta1", a);
-  put(doc, "kind", kind, a);
-  put(doc, "metadata", metadata(name, namespaced ? ctx.ns : "", a), a);
-  put(doc, "spec", std::move(spec), a);
+  finish_instancetype_object(doc, id, ctx, std::move(spec));
   return out;
 }
 
