@@ -5,6 +5,7 @@
 
 #include "api/v1/codec.hpp"
 #include "api/v1/defaults.hpp"
+#include "api/v1/probes.hpp"
 
 namespace kv::controller {
 namespace {
@@ -618,6 +619,63 @@ json::Value launcher_container(Builder& b, const Config& cfg, int64_t grace) {
   return compute;
 }
 
+// --- the compute container's probes: the VMI's, as upstream copies them (rendercontainer.go)
+
+// Added to the initial delay, as upstream's LibvirtStartupDelay: the guest is not up before
+// libvirtd and QEMU are.
+constexpr int32_t kLibvirtStartupDelaySeconds = 10;
+
+// A VMI probe as a core/v1 Probe against the pod IP (the kubelet's default host), with upstream's
+// defaults (SetDefaults_Probe) for what is unset or below 1. Validation has refused exec,
+// guestAgentPing and ports that do not resolve.
+json::Value compute_probe(Builder& b, const api::v1::Probe& p,
+                          const VirtualMachineInstanceSpec& spec) {
+  const api::v1::Interface* iface = api::v1::probed_interface(spec);
+  auto port = [&](const api::v1::IntOrString& port) {
+    auto n = iface ? api::v1::resolve_probe_port(port, *iface) : port.number;
+    return b.num(n.value_or(0));
+  };
+  auto probe = b.obj();
+  if (p.http_get) {
+    auto h = b.obj();
+    if (p.http_get->path)
+      b.set(h, "path", *p.http_get->path);
+    b.set(h, "port", port(p.http_get->port));
+    if (p.http_get->host)
+      b.set(h, "host", *p.http_get->host);
+    if (p.http_get->scheme)
+      b.set(h, "scheme", *p.http_get->scheme);
+    if (!p.http_get->http_headers.empty()) {
+      auto headers = b.arr();
+      for (const auto& hh : p.http_get->http_headers) {
+        auto header = b.obj();
+        b.set(header, "name", hh.name);
+        b.set(header, "value", hh.value);
+        b.push(headers, std::move(header));
+      }
+      b.set(h, "httpHeaders", std::move(headers));
+    }
+    b.set(probe, "httpGet", std::move(h));
+  }
+  if (p.tcp_socket) {
+    auto t = b.obj();
+    b.set(t, "port", port(p.tcp_socket->port));
+    if (p.tcp_socket->host)
+      b.set(t, "host", *p.tcp_socket->host);
+    b.set(probe, "tcpSocket", std::move(t));
+  }
+  auto at_least_1 = [](const std::optional<int32_t>& v, int32_t fallback) {
+    return v && *v >= 1 ? *v : fallback;
+  };
+  b.set(probe, "initialDelaySeconds",
+        b.num(p.initial_delay_seconds.value_or(0) + kLibvirtStartupDelaySeconds));
+  b.set(probe, "timeoutSeconds", b.num(at_least_1(p.timeout_seconds, 1)));
+  b.set(probe, "periodSeconds", b.num(at_least_1(p.period_seconds, 10)));
+  b.set(probe, "successThreshold", b.num(at_least_1(p.success_threshold, 1)));
+  b.set(probe, "failureThreshold", b.num(at_least_1(p.failure_threshold, 3)));
+  return probe;
+}
+
 // --- the pod spec: host name, scheduling, security context, containers, volumes
 
 // spec.hostname, else the VMI name, made one DNS label.
@@ -770,6 +828,10 @@ Result<json::Document> render_launcher_pod(const VirtualMachineInstance& vmi, co
   b.set(compute, "resources", launcher_resources(b, vmi.spec, *guest, cfg));
   b.set(compute, "securityContext", restricted_security_context(b));
   b.set(compute, "volumeMounts", std::move(storage.mounts));
+  if (vmi.spec.readiness_probe)
+    b.set(compute, "readinessProbe", compute_probe(b, *vmi.spec.readiness_probe, vmi.spec));
+  if (vmi.spec.liveness_probe)
+    b.set(compute, "livenessProbe", compute_probe(b, *vmi.spec.liveness_probe, vmi.spec));
 
   b.set(doc, "apiVersion", "v1");
   b.set(doc, "kind", "Pod");

@@ -26,8 +26,10 @@ void read_statuses(const json::Value* statuses, LauncherPod& p, bool init) {
     return;
   for (const auto& cs : statuses->GetArray()) {
     const std::string name(json::get_string(cs, "name").value_or(""));
-    if (!init && name == kComputeContainer)
+    if (!init && name == kComputeContainer) {
       p.ready = json::get_bool(cs, "ready").value_or(false);
+      p.compute_running = json::find_path(cs, {"state", "running"}) != nullptr;
+    }
     if (const json::Value* w = json::find_path(cs, {"state", "waiting"})) {
       std::string reason(json::get_string(*w, "reason").value_or(""));
       if (!p.waiting_reason && actionable_waiting(reason)) {
@@ -206,7 +208,9 @@ void with_pod(const VmiInputs& in, const LauncherPod& pod, VmiPhase phase, Statu
       c.set_problem("Synchronized", *pod.waiting_reason, pod.waiting_message);
     else
       c.clear_problem("Synchronized");
-    if (pod.phase == "Running" && pod.ready && !pod.node_name.empty()) {
+    // Running is enough (a ready container runs): the VMI's readiness probe, if any, keeps the
+    // container not ready until the guest answers, and that is the VMI's Ready condition.
+    if (pod.phase == "Running" && (pod.ready || pod.compute_running) && !pod.node_name.empty()) {
       st.phase = VmiPhase::scheduled;
       st.node_name = pod.node_name;
       c.clear_problem("PodScheduled");

@@ -9,7 +9,7 @@
 //
 // clang-format off
 //             pod created          pod Running,
-//                                  "compute" ready,
+//                                  "compute" running,
 //   Pending --------------> Scheduling ---------------> Scheduled --(handler)--> Running
 //                               |    status.nodeName      |                         |
 //   missing PVC:                |    := node              |                         |
@@ -47,6 +47,9 @@ struct LauncherPod {
   std::string phase;      // Pending, Running, Succeeded, Failed, Unknown
   bool deleting = false;
   bool ready = false;  // the compute container is ready
+  // The compute container runs (state.running). It is what hands the VMI to the handler, as
+  // upstream's IsPodReady: with a VMI readiness probe the container runs long before it is ready.
+  bool compute_running = false;
   // PodScheduled=False with reason Unschedulable: the scheduler's message.
   std::optional<std::string> unschedulable_message;
   // A container (init or main) waiting for a reason the user must act on (ErrImagePull,

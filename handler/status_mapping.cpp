@@ -133,25 +133,46 @@ void remove_condition(std::vector<Condition>& conds, const std::string& type) {
               conds.end());
 }
 
+// The pod's addresses, IPv4 first (upstream's order for a dual-stack pod), each once.
+std::vector<std::string> ipv4_first(std::vector<std::string> ips) {
+  std::stable_partition(ips.begin(), ips.end(),
+                        [](const std::string& ip) { return ip.find(':') == std::string::npos; });
+  return ips;
+}
+
 std::vector<VmiNetworkInterface> interfaces_of(const StatusInput& in) {
   std::vector<VmiNetworkInterface> out;
   if (!in.launcher.domain)
     return {};
+  const std::vector<std::string> ips = ipv4_first(in.pod.pod_ips);
   for (const auto& i : in.launcher.domain->interfaces) {
     VmiNetworkInterface n;
     n.name = i.name;
     if (!i.mac.empty())
       n.mac = i.mac;
-    // The pod network's binding (masquerade/slirp) puts the guest behind the pod's address:
+    // The pod network's binding (masquerade, passt) puts the guest behind the pod's address:
     // the address others reach it at is the pod's, as upstream reports.
-    if (!in.pod.pod_ips.empty()) {
-      n.ip_address = in.pod.pod_ips.front();
-      n.ip_addresses = in.pod.pod_ips;
+    if (!ips.empty()) {
+      n.ip_address = ips.front();
+      n.ip_addresses = ips;
     }
     n.info_source = "domain";
     out.push_back(std::move(n));
   }
   return out;
+}
+
+// A running, unpaused VM: Ready, or with a readiness probe what the pod's Ready says.
+void set_ready_while_running(VirtualMachineInstanceStatus& st, const StatusInput& in) {
+  if (!in.vmi->spec.readiness_probe) {
+    set_condition(st.conditions, "Ready", "True", "", "", in.now);
+  } else if (!in.pod.ready) {
+    set_condition(st.conditions, "Ready", "False", "PodConditionMissing",
+                  "virt-launcher pod is missing the Ready condition", in.now);
+  } else {
+    set_condition(st.conditions, "Ready", in.pod.ready->status, in.pod.ready->reason,
+                  in.pod.ready->message, in.now);
+  }
 }
 
 }  // namespace
@@ -173,6 +194,14 @@ PodView pod_view_from(const json::Value& pod) {
       std::string ip(json::get_string(v, "ip").value_or(""));
       if (!ip.empty() && std::find(p.pod_ips.begin(), p.pod_ips.end(), ip) == p.pod_ips.end())
         p.pod_ips.push_back(ip);
+    }
+  }
+  if (const json::Value* conds = json::find(*status, "conditions"); conds && conds->IsArray()) {
+    for (const auto& c : conds->GetArray()) {
+      if (json::get_string(c, "type").value_or("") == "Ready")
+        p.ready = PodView::Readiness{std::string(json::get_string(c, "status").value_or("")),
+                                     std::string(json::get_string(c, "reason").value_or("")),
+                                     std::string(json::get_string(c, "message").value_or(""))};
     }
   }
   if (const json::Value* cs = json::find(*status, "containerStatuses"); cs && cs->IsArray()) {
@@ -236,7 +265,7 @@ VirtualMachineInstanceStatus desired_status(const StatusInput& in) {
       set_condition(st.conditions, "Paused", "True", "PausedByUser", "VMI was paused by user",
                     in.now);
     } else {
-      set_condition(st.conditions, "Ready", "True", "", "", in.now);
+      set_ready_while_running(st, in);
       remove_condition(st.conditions, "Paused");
     }
     st.interfaces = interfaces_of(in);

@@ -16,6 +16,13 @@
 //                                                              Ready  False  paused (Paused)
 //                                                              Paused True   paused
 // clang-format on
+//  - With spec.readinessProbe, a running VM's Ready is the launcher pod's Ready condition (status,
+//    reason, message), as upstream: the probe is the compute container's readiness probe, so the
+//    pod is Ready exactly when the guest answers it. No Ready condition on the pod: Ready False,
+//    PodConditionMissing. Without a probe the pod is Ready once the container runs: nothing to wait
+//    for, Ready follows the domain alone.
+//  - status.interfaces: one per interface of the domain, with its MAC; on the pod network its
+//    addresses are the pod's (IPv4 first), infoSource "domain", as upstream without a guest agent.
 //  - Final phases (Succeeded, Failed) are never left; phases before Scheduled are the controller's.
 //  - How the VM ended decides Succeeded or Failed (upstream's rule): the guest powered off ->
 //    Succeeded; QEMU died, the guest crashed, or the domain had to be destroyed (ACPI ignored
@@ -58,6 +65,14 @@ struct PodView {
   std::vector<std::string> pod_ips;  // status.podIPs (podIP first)
   bool deleting = false;
   std::string failure_message;  // a terminated container's reason / exit code / message
+  // The pod's Ready condition as the kubelet wrote it; nullopt when it has none.
+  struct Readiness {
+    std::string status;  // True, False, Unknown
+    std::string reason;
+    std::string message;
+    bool operator==(const Readiness&) const = default;
+  };
+  std::optional<Readiness> ready;
 };
 
 // Reads a Pod object into a PodView (exists = true).

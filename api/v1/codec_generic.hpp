@@ -129,6 +129,19 @@ void decode_into(const Value& v, T& out, const std::string& path, FieldErrors& e
       return;
     }
     out = std::move(q).value();
+  } else if constexpr (std::is_same_v<T, IntOrString>) {
+    if (v.IsString()) {
+      out = IntOrString{std::nullopt, std::string(v.GetString(), v.GetStringLength())};
+    } else if (v.IsNumber()) {
+      int32_t n = 0;
+      const size_t before = errors.size();
+      decode_integer(v, n, path, errors);
+      if (errors.size() == before) {
+        out = IntOrString{n, {}};
+      }
+    } else {
+      type_error(errors, path, "integer or string", v);
+    }
   } else if constexpr (std::is_same_v<T, RawJson>) {
     if (!v.IsObject()) {
       type_error(errors, path, "object", v);
@@ -227,6 +240,8 @@ Value encode_value(const T& x, Allocator& a) {
     return Value(static_cast<uint64_t>(x));
   } else if constexpr (std::is_same_v<T, Quantity>) {
     return core::json::string_value(x.to_string(), a);
+  } else if constexpr (std::is_same_v<T, IntOrString>) {
+    return x.number ? Value(static_cast<int64_t>(*x.number)) : core::json::string_value(x.name, a);
   } else if constexpr (std::is_same_v<T, RawJson>) {
     auto doc = core::json::parse(x.text);
     if (!doc.ok()) {

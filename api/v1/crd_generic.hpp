@@ -106,6 +106,14 @@ Value schema_of(Allocator& a) {
     add(v, "pattern", str(kQuantityPattern, a), a);
     add(v, "x-kubernetes-int-or-string", Value(true), a);
     return v;
+  } else if constexpr (std::is_same_v<T, IntOrString>) {
+    Value v(rapidjson::kObjectType);
+    Value any(rapidjson::kArrayType);
+    any.PushBack(typed("integer", a), a);
+    any.PushBack(typed("string", a), a);
+    add(v, "anyOf", std::move(any), a);
+    add(v, "x-kubernetes-int-or-string", Value(true), a);
+    return v;
   } else if constexpr (std::is_same_v<T, RawJson>) {
     // Carried opaquely: only this node keeps unknown fields.
     Value v = typed("object", a);

@@ -794,6 +794,70 @@ struct Describe<Network> {
 };
 
 // ---------------------------------------------------------------------------------------------
+// probes
+template <>
+struct Describe<ExecAction> {
+  static constexpr std::string_view doc = "A command run in the guest by the guest agent.";
+  static constexpr auto fields = std::make_tuple(
+      field("command", &ExecAction::command, "Command line. Not supported: no guest agent yet."));
+};
+
+template <>
+struct Describe<HttpHeader> {
+  static constexpr std::string_view doc = "A header of the probe's HTTP request.";
+  static constexpr auto fields =
+      std::make_tuple(field("name", &HttpHeader::name, "Header name."),
+                      field("value", &HttpHeader::value, "Header value."));
+};
+
+template <>
+struct Describe<HttpGetAction> {
+  static constexpr std::string_view doc = "An HTTP GET to the guest; 200-399 is a success.";
+  static constexpr auto fields = std::make_tuple(
+      field("path", &HttpGetAction::path, "Path of the request."),
+      field("port", &HttpGetAction::port,
+            "Port number (1-65535), or the name of an interface's ports[] entry."),
+      field("host", &HttpGetAction::host, "Host to connect to (default: the pod IP)."),
+      field("scheme", &HttpGetAction::scheme, "HTTP (default) or HTTPS."),
+      field("httpHeaders", &HttpGetAction::http_headers, "Extra request headers."));
+};
+
+template <>
+struct Describe<TcpSocketAction> {
+  static constexpr std::string_view doc = "A TCP connection to the guest; connecting is a success.";
+  static constexpr auto fields = std::make_tuple(
+      field("port", &TcpSocketAction::port,
+            "Port number (1-65535), or the name of an interface's ports[] entry."),
+      field("host", &TcpSocketAction::host, "Host to connect to (default: the pod IP)."));
+};
+
+template <>
+struct Describe<GuestAgentPing> {
+  static constexpr std::string_view doc = "A ping of the guest agent.";
+  static constexpr auto fields = std::make_tuple();
+};
+
+template <>
+struct Describe<Probe> {
+  static constexpr std::string_view doc =
+      "A health check of the guest, run by the kubelet as the launcher pod's probe.";
+  static constexpr auto fields = std::make_tuple(
+      field("exec", &Probe::exec, "Run a command in the guest. Not supported: no guest agent yet."),
+      field("guestAgentPing", &Probe::guest_agent_ping,
+            "Ping the guest agent. Not supported: no guest agent yet."),
+      field("httpGet", &Probe::http_get, "An HTTP GET to the guest."),
+      field("tcpSocket", &Probe::tcp_socket, "A TCP connection to the guest."),
+      field("initialDelaySeconds", &Probe::initial_delay_seconds,
+            "Seconds after the VMI starts before the first probe."),
+      field("timeoutSeconds", &Probe::timeout_seconds, "Seconds a probe may take (default 1)."),
+      field("periodSeconds", &Probe::period_seconds, "Seconds between probes (default 10)."),
+      field("successThreshold", &Probe::success_threshold,
+            "Successes in a row that count as healthy again (default 1; 1 for liveness)."),
+      field("failureThreshold", &Probe::failure_threshold,
+            "Failures in a row that count as unhealthy (default 3)."));
+};
+
+// ---------------------------------------------------------------------------------------------
 // VirtualMachineInstance
 template <>
 struct Describe<VirtualMachineInstanceSpec> {
@@ -815,6 +879,10 @@ struct Describe<VirtualMachineInstanceSpec> {
             "Seconds the guest gets to shut down (default 180)."),
       field("evictionStrategy", &VirtualMachineInstanceSpec::eviction_strategy,
             "None, LiveMigrate, LiveMigrateIfPossible or External."),
+      field("livenessProbe", &VirtualMachineInstanceSpec::liveness_probe,
+            "Probe of the guest's health; failing, it ends the VMI."),
+      field("readinessProbe", &VirtualMachineInstanceSpec::readiness_probe,
+            "Probe of the guest's readiness; the VMI's Ready condition follows it."),
       field("hostname", &VirtualMachineInstanceSpec::hostname,
             "Guest hostname (default: the VMI name)."),
       field("subdomain", &VirtualMachineInstanceSpec::subdomain,

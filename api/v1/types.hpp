@@ -567,6 +567,62 @@ struct Network {
 };
 
 // ---------------------------------------------------------------------------------------------
+// Probes (upstream's v1.Probe): run by the kubelet as the launcher pod's compute container probes,
+// against the pod IP, which reaches the guest.
+
+// A port as a number or as the name of an interfaces[].ports entry (core/v1 IntOrString).
+struct IntOrString {
+  std::optional<int32_t> number;  // the JSON was a number
+  std::string name;               // the JSON was a string
+  bool operator==(const IntOrString&) const = default;
+};
+
+struct ExecAction {
+  std::vector<std::string> command;  // refused: needs the guest agent
+  bool operator==(const ExecAction&) const = default;
+};
+
+struct HttpHeader {
+  std::string name;
+  std::string value;
+  bool operator==(const HttpHeader&) const = default;
+};
+
+struct HttpGetAction {
+  std::optional<std::string> path;
+  IntOrString port;                   // required
+  std::optional<std::string> host;    // default: the pod IP
+  std::optional<std::string> scheme;  // HTTP (default) | HTTPS
+  std::vector<HttpHeader> http_headers;
+  bool operator==(const HttpGetAction&) const = default;
+};
+
+struct TcpSocketAction {
+  IntOrString port;                 // required
+  std::optional<std::string> host;  // default: the pod IP
+  bool operator==(const TcpSocketAction&) const = default;
+};
+
+struct GuestAgentPing {
+  bool operator==(const GuestAgentPing&) const = default;
+};
+
+// Exactly one of exec, guestAgentPing, httpGet, tcpSocket (validation checks it). Unset numbers
+// take upstream's defaults when the pod is rendered: timeout 1, period 10, success 1, failure 3.
+struct Probe {
+  std::optional<ExecAction> exec;                  // refused: no guest agent yet
+  std::optional<GuestAgentPing> guest_agent_ping;  // refused: no guest agent yet
+  std::optional<HttpGetAction> http_get;
+  std::optional<TcpSocketAction> tcp_socket;
+  std::optional<int32_t> initial_delay_seconds;
+  std::optional<int32_t> timeout_seconds;
+  std::optional<int32_t> period_seconds;
+  std::optional<int32_t> success_threshold;
+  std::optional<int32_t> failure_threshold;
+  bool operator==(const Probe&) const = default;
+};
+
+// ---------------------------------------------------------------------------------------------
 // VirtualMachineInstance.
 struct VirtualMachineInstanceSpec {
   DomainSpec domain;
@@ -577,6 +633,8 @@ struct VirtualMachineInstanceSpec {
   std::optional<std::string> priority_class_name;
   std::optional<int64_t> termination_grace_period_seconds;
   std::optional<EvictionStrategy> eviction_strategy;
+  std::optional<Probe> liveness_probe{};
+  std::optional<Probe> readiness_probe{};
   std::optional<std::string> hostname;
   std::optional<std::string> subdomain;
   std::vector<Volume> volumes;

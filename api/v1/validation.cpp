@@ -119,6 +119,7 @@ void spec(const VirtualMachineInstanceSpec& s, const std::string& path, FieldErr
   check::devices(s.domain.devices, check::at(domain, "devices"), errors);
   check::volumes(s, path, errors);
   check::networks(s, path, errors);
+  check::probes(s, path, errors);
   check::boot_orders(s.domain.devices, check::at(path, "domain.devices"), errors);
   pod_settings(s, path, errors);
 }

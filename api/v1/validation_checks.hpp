@@ -63,4 +63,7 @@ void volumes(const VirtualMachineInstanceSpec& s, const std::string& path, Field
 // --- networks and their interfaces (path: the spec)
 void networks(const VirtualMachineInstanceSpec& s, const std::string& path, FieldErrors& errors);
 
+// --- livenessProbe and readinessProbe (path: the spec)
+void probes(const VirtualMachineInstanceSpec& s, const std::string& path, FieldErrors& errors);
+
 }  // namespace kv::api::v1::check

@@ -257,3 +257,27 @@ TEST_CASE("serviceAccount, downwardAPI, sysprep and cloudInitConfigDrive volumes
   CHECK(v[3].cloud_init_config_drive->user_data_secret_ref->name == "user-data");
   CHECK(validate(*vmi).empty());
 }
+
+TEST_CASE("probes round-trip, a port as a number or a name, and pass admission") {
+  auto doc = round_tripped("roundtrip/vmi-probes.yaml");
+  CHECK(messages(admit(doc).errors).empty());
+  auto vmi = decode_vmi(doc);
+  REQUIRE(vmi.ok());
+  const auto& s = vmi->spec;
+  REQUIRE(s.readiness_probe);
+  CHECK(s.readiness_probe->http_get->port == IntOrString{1500, {}});
+  CHECK(s.readiness_probe->success_threshold == 2);
+  REQUIRE(s.liveness_probe);
+  CHECK(s.liveness_probe->http_get->port == IntOrString{std::nullopt, "http"});
+  CHECK(s.liveness_probe->http_get->http_headers[0].value == "1");
+  CHECK(s.liveness_probe->initial_delay_seconds == 120);
+  FieldErrors errors;
+  decode_vmi(json::parse(R"({"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstance",
+    "metadata":{"name":"p"},"spec":{"domain":{"devices":{}},
+    "readinessProbe":{"httpGet":{"port":4294967296}}}})")
+                 .value(),
+             errors);
+  CHECK(messages(errors) ==
+        std::vector<std::string>{"spec.readinessProbe.httpGet.port: 4294967296 is out of range; "
+                                 "allowed: -2147483648 to 2147483647"});
+}

@@ -350,3 +350,56 @@ TEST_CASE(
   CHECK(resource(*over, "requests", "memory") ==
         std::to_string(128 + memory_overhead_bytes(vmi.spec, 256 << 20, cfg) / (1 << 20)) + "Mi");
 }
+
+TEST_CASE(
+    "render_launcher_pod: the VMI's probes become the compute container's, against the pod IP, "
+    "with upstream's defaults and startup delay") {
+  auto vmi = make_vmi(VmiPhase::pending);
+  Interface iface;
+  iface.name = "default";
+  iface.masquerade.emplace();
+  iface.ports.push_back(Port{"web", std::nullopt, 8080});
+  vmi.spec.domain.devices.interfaces.push_back(iface);
+  vmi.spec.networks.push_back(Network{"default", PodNetwork{}});
+
+  SECTION("no probe: none on the container") {
+    auto pod = render_launcher_pod(vmi, Config{});
+    REQUIRE(pod.ok());
+    const json::Value* compute = find_container(*pod, "compute");
+    REQUIRE(compute);
+    CHECK_FALSE(json::find(*compute, "readinessProbe"));
+    CHECK_FALSE(json::find(*compute, "livenessProbe"));
+  }
+  SECTION("tcpSocket readiness with defaults; httpGet liveness by port name, every field set") {
+    Probe ready;
+    ready.tcp_socket = TcpSocketAction{IntOrString{1500, {}}, std::nullopt};
+    vmi.spec.readiness_probe = ready;
+    Probe live;
+    live.http_get = HttpGetAction{"/healthz",
+                                  IntOrString{std::nullopt, "web"},
+                                  "10.0.0.1",
+                                  "HTTP",
+                                  {HttpHeader{"X-Probe", "1"}}};
+    live.initial_delay_seconds = 60;
+    live.timeout_seconds = 2;
+    live.period_seconds = 5;
+    live.success_threshold = 1;
+    live.failure_threshold = 4;
+    vmi.spec.liveness_probe = live;
+    auto pod = render_launcher_pod(vmi, Config{});
+    REQUIRE(pod.ok());
+    const json::Value* compute = find_container(*pod, "compute");
+    REQUIRE(compute);
+    auto want_ready = json::parse(R"({"tcpSocket": {"port": 1500}, "initialDelaySeconds": 10,
+      "timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3})");
+    auto want_live = json::parse(R"({"httpGet": {"path": "/healthz", "port": 8080,
+      "host": "10.0.0.1", "scheme": "HTTP", "httpHeaders": [{"name": "X-Probe", "value": "1"}]},
+      "initialDelaySeconds": 70, "timeoutSeconds": 2, "periodSeconds": 5, "successThreshold": 1,
+      "failureThreshold": 4})");
+    REQUIRE(json::find(*compute, "readinessProbe"));
+    REQUIRE(json::find(*compute, "livenessProbe"));
+    INFO(json::to_string(*compute));
+    CHECK(json::equal(*json::find(*compute, "readinessProbe"), *want_ready));
+    CHECK(json::equal(*json::find(*compute, "livenessProbe"), *want_live));
+  }
+}

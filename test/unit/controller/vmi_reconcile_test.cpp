@@ -60,6 +60,12 @@ LauncherPod failed_pod() {
   p.failure_message = "container compute terminated (Error, exit code 1)";
   return p;
 }
+// The compute container runs and is not ready: a VMI readiness probe the guest does not answer yet.
+LauncherPod running_not_ready() {
+  auto p = pod("Running", false, "n1");
+  p.compute_running = true;
+  return p;
+}
 LauncherPod second(LauncherPod p) {
   p.name = "virt-launcher-vm1-zzzzz";
   p.uid = "pod-2";
@@ -106,6 +112,11 @@ const std::vector<Row> kRows = {
     {.name = "Scheduling, pod running and ready: Scheduled on its node",
      .phase = VmiPhase::scheduling,
      .pods = {pod("Running", true, "n1")},
+     .want_phase = VmiPhase::scheduled,
+     .node = "n1"},
+    {.name = "Scheduling, compute running, not ready (readiness probe): Scheduled all the same",
+     .phase = VmiPhase::scheduling,
+     .pods = {running_not_ready()},
      .want_phase = VmiPhase::scheduled,
      .node = "n1"},
     {.name = "Pending, pod already running and ready (controller restarted): Scheduled",
@@ -300,6 +311,7 @@ TEST_CASE("launcher_pod_from: reads what the kubelet and scheduler write") {
   CHECK(p.node_name == "n1");
   CHECK(p.phase == "Pending");
   CHECK(p.ready);
+  CHECK_FALSE(p.compute_running);
   CHECK(p.unschedulable_message == "0/3 nodes are available");
   CHECK(p.waiting_reason == "ImagePullBackOff");
   CHECK(p.waiting_message == "container volume-disk: Back-off pulling image \"x\"");
@@ -312,4 +324,18 @@ TEST_CASE("launcher_pod_from: reads what the kubelet and scheduler write") {
   auto f = launcher_pod_from(*failed);
   CHECK(f.deleting);
   CHECK(f.failure_message == "container compute terminated (Error, exit code 2): guest crashed");
+}
+
+TEST_CASE("launcher_pod_from: a running compute container that its readiness probe holds back") {
+  auto doc = kv::core::json::parse(R"({
+    "metadata": {"name": "virt-launcher-a-xyz", "uid": "u1"},
+    "spec": {"nodeName": "n1"},
+    "status": {"phase": "Running",
+      "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+      "containerStatuses": [{"name": "compute", "ready": false,
+        "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}]}})");
+  REQUIRE(doc.ok());
+  auto p = launcher_pod_from(*doc);
+  CHECK_FALSE(p.ready);
+  CHECK(p.compute_running);
 }

@@ -317,3 +317,80 @@ TEST_CASE("pod_view_from reads the pod's addresses and failure") {
   CHECK(p.pod_ips == std::vector<std::string>{"10.244.0.9", "fd00::9"});
   CHECK(p.failure_message == "container compute terminated (Error, exit code 2)");
 }
+
+TEST_CASE("with a readiness probe, a running VM's Ready follows the launcher pod's Ready") {
+  auto vmi = vmi_in(VmiPhase::scheduled);
+  api::v1::Probe probe;
+  probe.tcp_socket = api::v1::TcpSocketAction{api::v1::IntOrString{1500, {}}, std::nullopt};
+  vmi.spec.readiness_probe = probe;
+  PodView pod = running_pod();
+
+  SECTION("the probe fails: Ready False with the kubelet's reason, Running all the same") {
+    pod.ready = PodView::Readiness{"False", "ContainersNotReady",
+                                   "containers with unready status: [compute]"};
+    auto st = run(vmi, connected("running"), pod);
+    CHECK(st.phase == VmiPhase::running);
+    REQUIRE(cond(st, "Ready"));
+    CHECK(cond(st, "Ready")->status == "False");
+    CHECK(cond(st, "Ready")->reason == "ContainersNotReady");
+    CHECK(cond(st, "Ready")->message == "containers with unready status: [compute]");
+
+    SECTION("then the guest answers: Ready True, transition time moves") {
+      auto running = with_status(vmi, st);
+      PodView ready = running_pod();
+      ready.ready = PodView::Readiness{"True", "", ""};
+      auto now = run(running, connected("running"), ready, kT2);
+      CHECK(cond(now, "Ready")->status == "True");
+      CHECK_FALSE(cond(now, "Ready")->reason);
+      CHECK(cond(now, "Ready")->last_transition_time == kT2);
+    }
+  }
+  SECTION("the pod has no Ready condition yet: Ready False, PodConditionMissing") {
+    auto st = run(vmi, connected("running"), pod);
+    CHECK(cond(st, "Ready")->status == "False");
+    CHECK(cond(st, "Ready")->reason == "PodConditionMissing");
+  }
+  SECTION("paused wins over the pod: Ready False, Paused") {
+    pod.ready = PodView::Readiness{"True", "", ""};
+    auto st = run(vmi, connected("paused", "user"), pod);
+    CHECK(cond(st, "Ready")->reason == "Paused");
+  }
+}
+
+TEST_CASE("without a readiness probe, the pod's Ready condition does not matter") {
+  PodView pod = running_pod();
+  pod.ready = PodView::Readiness{"False", "ContainersNotReady", ""};
+  auto st = run(vmi_in(VmiPhase::scheduled), connected("running"), pod);
+  CHECK(cond(st, "Ready")->status == "True");
+}
+
+TEST_CASE("status.interfaces: the pod's addresses with IPv4 first, the domain's MAC, infoSource") {
+  PodView pod = running_pod();
+  pod.pod_ips = {"fd00::7", "10.244.0.7"};
+  auto st = run(vmi_in(VmiPhase::scheduled), connected("running"), pod);
+  REQUIRE(st.interfaces.size() == 1);
+  CHECK(st.interfaces[0].ip_address == "10.244.0.7");
+  CHECK(st.interfaces[0].ip_addresses == std::vector<std::string>{"10.244.0.7", "fd00::7"});
+  CHECK(st.interfaces[0].mac == "52:54:00:12:34:56");
+  CHECK(st.interfaces[0].info_source == "domain");
+  // No guest agent: the guest's own name for the interface is not known.
+  CHECK_FALSE(st.interfaces[0].interface_name);
+}
+
+TEST_CASE("pod_view_from reads the pod's Ready condition") {
+  auto doc = core::json::parse(R"({
+    "metadata": {"name": "virt-launcher-x", "uid": "u1"},
+    "status": {"phase": "Running", "podIP": "10.244.0.9",
+               "conditions": [{"type": "PodScheduled", "status": "True"},
+                              {"type": "Ready", "status": "False", "reason": "ContainersNotReady",
+                               "message": "containers with unready status: [compute]"}]}})");
+  REQUIRE(doc.ok());
+  auto p = handler::pod_view_from(*doc);
+  REQUIRE(p.ready);
+  CHECK(p.ready->status == "False");
+  CHECK(p.ready->reason == "ContainersNotReady");
+  CHECK(p.ready->message == "containers with unready status: [compute]");
+  auto none = core::json::parse(R"({"metadata": {"name": "p"}, "status": {"phase": "Pending"}})");
+  REQUIRE(none.ok());
+  CHECK_FALSE(handler::pod_view_from(*none).ready);
+}
