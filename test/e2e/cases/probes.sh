@@ -13,7 +13,7 @@ echo ready >/run/probes-ready/index.html
 cat >/run/probes/cgi-bin/open <<'CGI'
 #!/bin/sh
 printf 'Content-Type: text/plain\r\n\r\nopening 8082\n'
-httpd -p 8082 -h /run/probes-ready
+httpd -p 8082 -h /run/probes-ready </dev/null >/dev/null 2>&1
 CGI
 chmod +x /run/probes/cgi-bin/open
 httpd -p 8083 -h /run/probes
