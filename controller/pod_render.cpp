@@ -627,7 +627,8 @@ constexpr int32_t kLibvirtStartupDelaySeconds = 10;
 
 // A VMI probe as a core/v1 Probe against the pod IP (the kubelet's default host), with upstream's
 // defaults (SetDefaults_Probe) for what is unset or below 1. Validation has refused exec,
-// guestAgentPing and ports that do not resolve.
+// guestAgentPing and tcpSocket (tcpSocket is rendered all the same, should it be allowed) and
+// ports that do not resolve.
 json::Value compute_probe(Builder& b, const api::v1::Probe& p,
                           const VirtualMachineInstanceSpec& spec) {
   const api::v1::Interface* iface = api::v1::probed_interface(spec);

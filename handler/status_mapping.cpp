@@ -133,7 +133,7 @@ void remove_condition(std::vector<Condition>& conds, const std::string& type) {
               conds.end());
 }
 
-// The pod's addresses, IPv4 first (upstream's order for a dual-stack pod), each once.
+// The pod's addresses, IPv4 first (upstream's order for a dual-stack pod).
 std::vector<std::string> ipv4_first(std::vector<std::string> ips) {
   std::stable_partition(ips.begin(), ips.end(),
                         [](const std::string& ip) { return ip.find(':') == std::string::npos; });
