@@ -16,8 +16,7 @@ TEST_CASE("Metrics: counters, gauges and histograms in Prometheus text format") 
   m.observe("kv_seconds", {}, 3, {0.5, 1, 5});
   m.inc("kv_quoted_total", {{"msg", "a \"b\""}});
   const std::string text = m.render();
-  CHECK(text.find("# HELP kv_x_total Things done.\n# TYPE kv_x_total counter\n") !=
-        std::string::npos);
+  CHECK(text.find("# HELP kv_x_total Things done.\n# TYPE kv_x_total counter\n") != std::string::npos);
   CHECK(text.find("kv_x_total{controller=\"vm\",result=\"ok\"} 3\n") != std::string::npos);
   CHECK(text.find("kv_x_total{controller=\"vmi\",result=\"error\"} 1\n") != std::string::npos);
   CHECK(text.find("kv_depth 7\n") != std::string::npos);
