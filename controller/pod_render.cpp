@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "addon/labels.hpp"
 #include "api/v1/codec.hpp"
 #include "api/v1/defaults.hpp"
 #include "api/v1/probes.hpp"
@@ -223,6 +224,7 @@ json::Value pod_metadata(Builder& b, const VirtualMachineInstance& vmi) {
   labels[kCreatedByLabel] = uid;
   if (name.size() <= 63)  // label values are at most 63 characters
     labels[kVmNameLabel] = name;
+  labels[addon::kVmiIdLabel] = addon::vmi_id(name);  // what `virtctl expose` selects
   b.set(meta, "labels", b.map(labels));
   b.set(meta, "annotations",
         b.map({{kDomainAnnotation, name},

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # e2e acceptance test for tools/cluster: `up` from cold, the node is Ready, a pod from a
 # locally built busybox image runs, `kubectl logs` and `kubectl exec` work, a ClusterIP
-# Service reaches it from the host and from another pod, the pods are deleted, and
+# Service reaches it from the host and from another pod, pods resolve Services (and names
+# outside the cluster) through CoreDNS, the pods are deleted, and
 # `down` leaves no process, mount, netns, link, iptables rule/chain or sysctl behind.
 # Needs root. Uses its own state directory; the cluster's fixed ports must be free.
 set -euo pipefail
@@ -206,6 +207,32 @@ pass "hairpin through the service"
 # Pods reach the API server through the kubernetes Service (DNAT to the node's address).
 wait_for "the kubernetes Service from a pod" 30 api_from_pod
 pass "pod -> kubernetes Service -> kube-apiserver"
+
+say "check: cluster DNS (CoreDNS behind kube-system/kube-dns)"
+resolv=$(kc exec e2e-client -- cat /etc/resolv.conf) || fail "reading the pod's resolv.conf failed"
+[[ $resolv == *"nameserver 10.96.0.10"* && $resolv == *"search default.svc.cluster.local svc.cluster.local cluster.local"* ]] ||
+	fail "the pod's resolv.conf does not name the cluster DNS: $resolv"
+# resolves POD NAME WANT_ADDRESS: glibc's resolver in POD (getent in the test image; it applies
+# the search list and ndots as applications do) answers NAME with WANT_ADDRESS.
+resolves() {
+	local out
+	out=$(kc exec "$1" -- getent ahostsv4 "$2") || return 1
+	[[ $(awk '{print $1; exit}' <<<"$out") == "$3" ]]
+}
+wait_for "kubernetes.default.svc.cluster.local from a pod" 30 resolves e2e-client kubernetes.default.svc.cluster.local 10.96.0.1
+pass "pod resolves kubernetes.default.svc.cluster.local to 10.96.0.1"
+resolves e2e-client e2e-web.default.svc "$svc_ip" || fail "e2e-web.default.svc (search list) does not resolve to $svc_ip"
+resolves e2e-client e2e-web "$svc_ip" || fail "e2e-web (the pod's namespace) does not resolve to $svc_ip"
+pass "pod resolves e2e-web.default.svc and e2e-web to $svc_ip"
+# Names outside the cluster go to the host's resolvers (forward . /etc/resolv.conf): a name the
+# host resolves must resolve in the pod too.
+ext=${KV_E2E_DNS_NAME:-deb.debian.org}
+if ext_ip=$(getent ahostsv4 "$ext" | awk '{print $1; exit}') && [[ -n $ext_ip ]]; then
+	resolves e2e-client "$ext." "$ext_ip" || fail "$ext (resolved by the host to $ext_ip) does not resolve in a pod"
+	pass "pod resolves $ext through the host's resolvers"
+else
+	say "skipped: the host cannot resolve $ext (set KV_E2E_DNS_NAME to a name it resolves)"
+fi
 
 say "check: an aggregated API served by a pod (front-proxy client certificate, aggregator routing)"
 # A TLS server image made here: Debian's openssl and the libraries it links.

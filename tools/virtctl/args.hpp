@@ -11,6 +11,7 @@
 
 #include "core/result.hpp"
 #include "tools/virtctl/create.hpp"
+#include "tools/virtctl/expose.hpp"
 
 namespace kv::virtctl {
 
@@ -25,7 +26,8 @@ enum class Command {
   soft_reboot,
   console,
   vnc,
-  create  // create vm|instancetype|preference: Invocation::create says which
+  create,  // create vm|instancetype|preference: Invocation::create says which
+  expose,
 };
 
 struct GlobalOptions {
@@ -55,6 +57,7 @@ struct Invocation {
   std::string address = "127.0.0.1";
   // create
   CreateOptions create;
+  ExposeOptions expose;
 };
 
 // Parses argv[1..] (without the program name). Errc::invalid with a message naming the argument

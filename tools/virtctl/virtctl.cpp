@@ -105,6 +105,8 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
         err << "error: " << client.error().message << "\n";
         return 1;
       }
+      if (inv->command == Command::expose)
+        return run_expose(**client, inv->expose, ns, out, err);
       return run_lifecycle(**client, lifecycle_call(*inv, ns), out, err);
     }
   }

@@ -1,5 +1,5 @@
 # shellcheck shell=bash disable=SC2034
-# Building the pinned etcd and Kubernetes binaries from their Go modules.
+# Building the pinned etcd, Kubernetes and CoreDNS binaries from their Go modules.
 # Sourced by tools/cluster/cluster; needs common.sh.
 
 K8S_COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
@@ -15,10 +15,13 @@ kv_go() {
 		GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0 "$go" "$@"
 }
 
-kv_binaries_present() {
+kv_k8s_present() {
 	local c
 	for c in "${K8S_COMPONENTS[@]}"; do [[ -x $KV_K8S_BIN/$c ]] || return 1; done
-	[[ -x $KV_ETCD_BIN/etcd ]]
+}
+
+kv_binaries_present() {
+	kv_k8s_present && [[ -x $KV_ETCD_BIN/etcd && -x $KV_COREDNS_BIN/coredns ]]
 }
 
 # -X flags that upstream's hack/lib/version.sh sets, in both packages that carry them.
@@ -41,7 +44,7 @@ kv_k8s_ldflags() {
 # build never leaves a half-filled bin directory that a later run would trust.
 kv_build() {
 	if kv_binaries_present && [[ ${1:-} != --force ]]; then
-		kv_log "binaries for Kubernetes $K8S_VERSION and etcd $ETCD_VERSION are cached in $KV_K8S_BIN"
+		kv_log "binaries for Kubernetes $K8S_VERSION, etcd $ETCD_VERSION and CoreDNS $COREDNS_VERSION are cached in $KV_CACHE"
 		return 0
 	fi
 	local log=$KV_CACHE/build-$K8S_VERSION.log start=$SECONDS
@@ -55,7 +58,19 @@ kv_build() {
 			>>"$log" 2>&1 || kv_die "building etcd failed; read $log"
 		rm -rf "$KV_ETCD_BIN" && mv "$KV_ETCD_BIN.tmp" "$KV_ETCD_BIN"
 	fi
-	if ! kv_binaries_present || [[ ${1:-} == --force ]]; then
+	if [[ ! -x $KV_COREDNS_BIN/coredns || ${1:-} == --force ]]; then
+		# Only the plugins the Corefile uses (go/coredns/main.go); CGO off: a static binary
+		# for an image that holds nothing else.
+		kv_log "building CoreDNS $COREDNS_VERSION (log: $log)"
+		rm -rf "$KV_COREDNS_BIN.tmp" && mkdir -p "$KV_COREDNS_BIN.tmp"
+		(cd "$KV_CLUSTER_DIR/go/coredns" &&
+			kv_go build -trimpath -ldflags "-s -w" -o "$KV_COREDNS_BIN.tmp/coredns" .) \
+			>>"$log" 2>&1 || kv_die "building CoreDNS failed; read $log"
+		rm -rf "$KV_COREDNS_BIN" && mv "$KV_COREDNS_BIN.tmp" "$KV_COREDNS_BIN"
+		# Builds for other versions or plugin lists are of no further use.
+		find "$KV_CACHE/coredns" -mindepth 1 -maxdepth 1 ! -path "${KV_COREDNS_BIN%/bin}" -exec rm -rf {} +
+	fi
+	if ! kv_k8s_present || [[ ${1:-} == --force ]]; then
 		kv_log "building Kubernetes $K8S_VERSION: ${K8S_COMPONENTS[*]} (cold: tens of minutes on 2 cores; log: $log)"
 		local ldflags pkgs=() c
 		ldflags=$(cd "$KV_CLUSTER_DIR/go/k8s" && kv_k8s_ldflags) || kv_die "resolving k8s.io/kubernetes@$K8S_VERSION failed"

@@ -8,6 +8,8 @@ KV_CLUSTER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KV_CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/kubevirt-cpp
 KV_K8S_BIN=$KV_CACHE/k8s/$K8S_VERSION/bin
 KV_ETCD_BIN=$KV_CACHE/etcd/$ETCD_VERSION/bin
+# Keyed by the version and the wrapper module (its plugin list), so a changed main.go rebuilds.
+KV_COREDNS_BIN=$KV_CACHE/coredns/$COREDNS_VERSION-$(cat "$KV_CLUSTER_DIR"/go/coredns/{go.mod,go.sum,main.go} 2>/dev/null | sha256sum | cut -c1-12)/bin
 
 KV_STATE=${KV_CLUSTER_STATE:-/var/tmp/kubevirt-cpp-cluster}
 KV_APISERVER_PORT=${KV_APISERVER_PORT:-16443}
@@ -31,8 +33,12 @@ declare -A KV_PORTS=([etcd]="$KV_ETCD_PORT $KV_ETCD_PEER_PORT" [kube-apiserver]=
 	[kube-controller-manager]=$KV_CM_PORT [kube-scheduler]=$KV_SCHEDULER_PORT
 	[kubelet]="$KV_KUBELET_PORT $KV_KUBELET_HEALTHZ_PORT" [kube-proxy]="$KV_PROXY_HEALTHZ_PORT $KV_PROXY_METRICS_PORT")
 
-kv_service_ip() { local b=${KV_SERVICE_CIDR%/*}; echo "${b%.*}.$((${b##*.} + 1))"; }
-KV_SERVICE_IP=$(kv_service_ip)
+# kv_service_ip N: the Nth address of the service CIDR.
+kv_service_ip() { local b=${KV_SERVICE_CIDR%/*}; echo "${b%.*}.$((${b##*.} + $1))"; }
+KV_SERVICE_IP=$(kv_service_ip 1)
+# The kube-dns Service (kubeadm's choice: the tenth address), the kubelet's clusterDNS.
+KV_DNS_IP=$(kv_service_ip 10)
+KV_CLUSTER_DOMAIN=cluster.local
 
 # The node's address: pods reach the apiserver through the kubernetes Service, which
 # kube-proxy DNATs to this address, so it must not be loopback.

@@ -111,6 +111,19 @@ kv_make_cgroup_root() {
 	done
 }
 
+# The resolvers pods with dnsPolicy Default (CoreDNS among them) get: the host's, unless its
+# /etc/resolv.conf names only loopback addresses (systemd-resolved's 127.0.0.53, a local
+# dnsmasq), which mean nothing in a pod's network namespace; then systemd-resolved's list of
+# the real upstream servers, as kubeadm does.
+kv_resolv_conf() {
+	local f=/etc/resolv.conf alt=/run/systemd/resolve/resolv.conf
+	if [[ -s $alt ]] && ! awk '$1 == "nameserver" && $2 !~ /^(127\.|::1$)/ {f = 1} END {exit !f}' "$f" 2>/dev/null; then
+		echo "$alt"
+	else
+		echo "$f"
+	fi
+}
+
 kv_write_kubelet_config() {
 	local k=$KV_STATE/kubelet p=$KV_STATE/pki
 	mkdir -p "$k/root" "$KV_STATE/pod-logs"
@@ -139,8 +152,9 @@ cgroupsPerQOS: true
 failSwapOn: false
 failCgroupV1: false
 podLogsDir: $KV_STATE/pod-logs
-clusterDomain: cluster.local
-resolvConf: /etc/resolv.conf
+clusterDomain: $KV_CLUSTER_DOMAIN
+clusterDNS: [$KV_DNS_IP]
+resolvConf: $(kv_resolv_conf)
 registerNode: true
 maxPods: 110
 # Test machine: do not evict or taint for disk pressure on a shared disk.

@@ -5,3 +5,5 @@
 # v1.34.10 is the newest 1.34 patch the Go checksum database knew when this was pinned.
 K8S_VERSION=v1.34.10
 ETCD_VERSION=v3.6.16
+# The CoreDNS wrapper module (go/coredns/go.mod) must require the same version.
+COREDNS_VERSION=v1.15.0
