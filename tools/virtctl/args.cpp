@@ -26,7 +26,8 @@ const std::map<std::string, Command> kCommands = {
     {"restart", Command::restart}, {"pause", Command::pause},
     {"unpause", Command::unpause}, {"soft-reboot", Command::soft_reboot},
     {"console", Command::console}, {"vnc", Command::vnc},
-    {"version", Command::version},
+    {"version", Command::version}, {"port-forward", Command::port_forward},
+    {"ssh", Command::ssh},         {"scp", Command::scp},
 };
 
 // The global flags (kubeconfig, context, namespace), accepted anywhere on the line.
@@ -147,6 +148,7 @@ core::Flags virtctl_flags(Invocation* inv, bool* grace_set, const std::string& p
               return {};
             });
 
+  add_remote_commands(flags, &inv->remote);
   flags.command("version", "Print the client and server version information.");
   // Listed for `help`; parse_args hands `create ...` to create_flags().
   flags.command("create", "Create a manifest for the specified Kind.")
@@ -255,6 +257,11 @@ Result<Invocation> parse_args(const std::vector<std::string>& args, const std::s
   std::vector<std::string> rest = parsed->args;
   if (inv.command == Command::version)
     return inv;
+  if (inv.command == Command::port_forward || inv.command == Command::ssh ||
+      inv.command == Command::scp) {
+    KV_CHECK(finish_remote_args(parsed->command, rest, &inv.remote));
+    return inv;
+  }
   if (inv.command == Command::pause || inv.command == Command::unpause) {
     if (rest[0] != "vm" && rest[0] != "vmi")
       return Error(Errc::invalid, parsed->command + ": first argument \"" + rest[0] +

@@ -11,6 +11,7 @@
 
 #include "core/result.hpp"
 #include "tools/virtctl/create.hpp"
+#include "tools/virtctl/portforward.hpp"
 
 namespace kv::virtctl {
 
@@ -25,7 +26,10 @@ enum class Command {
   soft_reboot,
   console,
   vnc,
-  create  // create vm|instancetype|preference: Invocation::create says which
+  create,  // create vm|instancetype|preference: Invocation::create says which
+  port_forward,
+  ssh,
+  scp,
 };
 
 struct GlobalOptions {
@@ -55,6 +59,8 @@ struct Invocation {
   std::string address = "127.0.0.1";
   // create
   CreateOptions create;
+  // port-forward, ssh, scp
+  RemoteOptions remote;
 };
 
 // Parses argv[1..] (without the program name). Errc::invalid with a message naming the argument
