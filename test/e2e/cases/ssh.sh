@@ -3,13 +3,17 @@
 # with a key from cloud-init's ssh_authorized_keys, `virtctl scp` copies a file in and out, and
 # upstream's own virtctl does the same against our portforward subresource.
 #
-# The VM lists ports 22 and 8080 on its interface: virt-handler dials the launcher pod's IP
+# The VM lists ports 2222 and 8080 on its interface and ssh goes to 2222 (`-p 2222`; the test
+# guest's dropbear listens on 22 and 2222): virt-handler dials the launcher pod's IP
 # (docs/handler.md "Port forwarding"), and until the pod network binding forwards every port when
-# `ports` is empty (the passt binding of issue 14, item 1), only listed ports reach the guest.
-# Once that lands, drop the `ports:` list here: port-forward must then reach 22 without it.
+# `ports` is empty (the passt binding of issue 14, item 1), only listed ports reach the guest;
+# today's unprivileged slirp binding also cannot forward a port below 1024 (QEMU: "Could not set
+# up host forwarding rule 'tcp:<pod IP>:22-...'") unless the launcher pod sets the sysctl
+# net.ipv4.ip_unprivileged_port_start=0. Once both land, drop the `ports:` list and `-p 2222`:
+# port-forward must then reach 22 without them.
 
 UPSTREAM_VIRTCTL=${KV_UPSTREAM_VIRTCTL:-/root/.cache/upstream-kv/virtctl}
-SSH_OPTS=(-t "-o StrictHostKeyChecking=no" -t "-o UserKnownHostsFile=/dev/null" -t "-o LogLevel=ERROR")
+SSH_OPTS=(-p 2222 -t "-o StrictHostKeyChecking=no" -t "-o UserKnownHostsFile=/dev/null" -t "-o LogLevel=ERROR")
 
 ssh_vm_yaml() {
 	cat <<YAML
@@ -37,7 +41,7 @@ spec:
             - name: default
               masquerade: {}
               ports:
-                - port: 22
+                - port: 2222
                 - port: 8080
       networks:
         - name: default
@@ -65,7 +69,7 @@ case_ssh_vm() {
 	ssh_vm_yaml >"$WORK/vm-ssh.yaml"
 	k apply -f "$WORK/vm-ssh.yaml" >&2
 	wait_running_and_ready e2e-ssh || fail "e2e-ssh did not run"
-	console_has "$NS" e2e-ssh "KUBEVIRT-CPP-GUEST-SSH 22 keys=1" ||
+	console_has "$NS" e2e-ssh "KUBEVIRT-CPP-GUEST-SSH 22,2222 keys=1" ||
 		fail "the guest did not start its ssh server with the one key from ssh_authorized_keys"
 }
 
@@ -116,7 +120,7 @@ case_upstream_virtctl() {
 	fi
 	local kc out port pf body
 	kc=$("$KV_CLUSTER" kubeconfig)
-	out=$(KUBECONFIG=$kc "$UPSTREAM_VIRTCTL" -n "$NS" ssh root@vm/e2e-ssh -i "$WORK/ssh-key" \
+	out=$(KUBECONFIG=$kc "$UPSTREAM_VIRTCTL" -n "$NS" ssh root@vm/e2e-ssh -i "$WORK/ssh-key" -p 2222 \
 		--local-ssh-opts="-o StrictHostKeyChecking=no" --local-ssh-opts="-o UserKnownHostsFile=/dev/null" \
 		--local-ssh-opts="-o LogLevel=ERROR" -c 'cat /etc/hostname' 2>"$WORK/up-ssh.err") ||
 		fail "upstream virtctl ssh failed: $out $(cat "$WORK/up-ssh.err")"
