@@ -8,12 +8,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <future>
-#include <sstream>
-#include <algorithm>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "tools/virtctl/args.hpp"
