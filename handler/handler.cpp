@@ -301,6 +301,18 @@ Status Handler::start_stream_server(const StreamServerOptions& base) {
         done(Status{});
     });
   };
+  backend.pod_ip = [this](const std::string& ns, const std::string& name) -> Result<std::string> {
+    auto vmi = vmi_on_node(kube::meta::key(ns, name));
+    if (!vmi)
+      return Error(Errc::not_found, "VirtualMachineInstance " + ns + "/" + name +
+                                        " is not on node " + opts_.node_name);
+    auto pod = launcher_pod(std::string(kube::meta::uid(*vmi)));
+    const auto* ip = pod ? core::json::find_path(*pod, {"status", "podIP"}) : nullptr;
+    if (!ip || !ip->IsString() || ip->GetStringLength() == 0)
+      return Error(Errc::unavailable,
+                   "the launcher pod of " + ns + "/" + name + " has no IP on this node (yet)");
+    return std::string(ip->GetString(), ip->GetStringLength());
+  };
   auto ss = StreamServer::start(io_, so, std::move(backend), metrics_);
   if (!ss.ok())
     return std::move(ss).error();

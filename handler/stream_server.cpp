@@ -12,6 +12,7 @@
 
 #include "core/json.hpp"
 #include "core/log.hpp"
+#include "handler/portforward.hpp"
 #include "handler/unix_path.hpp"
 
 namespace kv::handler {
@@ -279,12 +280,14 @@ class StreamRequest {
   void route() {
     const auto& req = ex_->request();
     std::string target(req.target());
+    if (auto pf = parse_port_forward_target(target))
+      return port_forward(*pf);
     auto t = parse_stream_target(target);
     if (!t) {
       respond(http::status::not_found,
               message_body("no such path: " + target +
                            " (served: /v1/namespaces/{ns}/virtualmachineinstances/{name}/"
-                           "{console,vnc,pause,unpause,softreboot}, /healthz)"));
+                           "{console,vnc,pause,unpause,softreboot,portforward/{port}}, /healthz)"));
       return;
     }
     if (t->action == "console" || t->action == "vnc") {
@@ -332,6 +335,25 @@ class StreamRequest {
 
  private:
   void respond(http::status status, std::string body) { reply(*ex_, status, std::move(body)); }
+
+  void port_forward(const core::Result<PortForwardTarget>& t) {
+    const auto& req = ex_->request();
+    if (!t.ok())
+      return respond(http::status::bad_request, message_body("portforward: " + t.error().message));
+    if (req.method() != http::verb::get || !websocket::is_upgrade(req))
+      return respond(http::status::bad_request,
+                     message_body("portforward: needs a WebSocket upgrade (GET with Upgrade)"));
+    if (!srv_.backend().pod_ip)
+      return respond(http::status::not_implemented,
+                     message_body("portforward: not served by this handler"));
+    auto ip = srv_.backend().pod_ip(t->ns, t->name);
+    if (!ip.ok())
+      return respond(http_status_of(ip.error().code), message_body(ip.error().message));
+    open_port_forward(ex_, *t, *ip, [srv = &srv_, alive = alive_] {
+      if (*alive)
+        srv->metrics().inc("kubevirt_handler_stream_sessions_total", {{"kind", "portforward"}});
+    });
+  }
 
   void open_stream(const StreamTarget& t) {
     const bool console = t.action == "console";

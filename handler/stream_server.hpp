@@ -8,6 +8,8 @@
 //   PUT  /v1/namespaces/{ns}/virtualmachineinstances/{name}/pause     -> 200 {} or an error
 //   PUT  /v1/namespaces/{ns}/virtualmachineinstances/{name}/unpause
 //   PUT  /v1/namespaces/{ns}/virtualmachineinstances/{name}/softreboot
+//   GET  /v1/namespaces/{ns}/virtualmachineinstances/{name}/portforward/{port}[/{tcp|udp}]
+//        WebSocket to the guest's port at the launcher pod's IP (handler/portforward.hpp)
 //   GET  /healthz
 //
 // Console: one session per VMI; a new one closes the old (WebSocket close code 1008 "another
@@ -58,6 +60,9 @@ struct StreamBackend {
   std::function<void(const std::string& ns, const std::string& name,
                      launcher_com::proto::Command command, std::function<void(core::Status)> done)>
       command;
+  // The IP of the VMI's launcher pod (portforward dials it). Errc::not_found -> 404,
+  // Errc::unavailable -> 503. Unset: portforward answers 501.
+  std::function<core::Result<std::string>(const std::string& ns, const std::string& name)> pod_ip;
 };
 
 class StreamServer {

@@ -1,5 +1,7 @@
 #include "api/server/routes.hpp"
 
+#include "api/server/portforward.hpp"
+
 #include <vector>
 
 namespace kv::apiserver {
@@ -32,7 +34,9 @@ Route missing(std::string_view path) {
             " (served under /apis/subresources.kubevirt.io/v1: "
             "namespaces/{ns}/virtualmachines/{name}/{start,stop,restart}, "
             "namespaces/{ns}/virtualmachineinstances/{name}/"
-            "{console,vnc,pause,unpause,softreboot}, version, healthz)";
+            "{console,vnc,pause,unpause,softreboot}, "
+            "namespaces/{ns}/{virtualmachines,virtualmachineinstances}/{name}/portforward/{port}, "
+            "version, healthz)";
   return r;
 }
 
@@ -82,6 +86,8 @@ Route route(std::string_view method, std::string_view target) {
       return fixed(f.kind);
     }
 
+  if (auto pf = port_forward_route(method, path))
+    return *pf;
   // /apis/subresources.kubevirt.io/v1/namespaces/{ns}/{resource}/{name}/{action}
   if (parts.size() != 8 || parts[0] != "apis" || parts[1] != kGroup || parts[2] != kVersion ||
       parts[3] != "namespaces")

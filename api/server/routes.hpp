@@ -8,6 +8,7 @@
 //   /apis/subresources.kubevirt.io/v1/namespaces/{ns}/virtualmachines/{name}/{start,stop,restart}
 //   PUT  .../namespaces/{ns}/virtualmachineinstances/{name}/{pause,unpause,softreboot}
 //   GET  .../namespaces/{ns}/virtualmachineinstances/{name}/{console,vnc}          WebSocket
+//   GET  .../{virtualmachineinstances,virtualmachines}/{name}/portforward/{port}[/{proto}] WS
 //   POST /virtualmachines-validate, /virtualmachineinstances-validate, /virtualmachines-mutate
 //   POST /virtualmachinereplicaset-validate, /virtualmachinepool-validate
 
@@ -27,9 +28,10 @@ enum class RouteKind {
   group,          // /apis/subresources.kubevirt.io
   resource_list,  // /apis/subresources.kubevirt.io/v1
   version,
-  vm_action,   // start, stop, restart
-  vmi_action,  // pause, unpause, softreboot
-  vmi_stream,  // console, vnc
+  vm_action,     // start, stop, restart
+  vmi_action,    // pause, unpause, softreboot
+  vmi_stream,    // console, vnc
+  port_forward,  // portforward/{port}[/{tcp|udp}] of a VMI or VM (portforward.hpp)
   validate_vm,
   validate_vmi,
   mutate_vm,
@@ -52,14 +54,17 @@ struct Route {
     return kind == RouteKind::group_list || kind == RouteKind::group ||
            kind == RouteKind::resource_list || kind == RouteKind::version ||
            kind == RouteKind::vm_action || kind == RouteKind::vmi_action ||
-           kind == RouteKind::vmi_stream;
+           kind == RouteKind::vmi_stream || kind == RouteKind::port_forward;
   }
   bool needs_authorization() const {
     return kind == RouteKind::vm_action || kind == RouteKind::vmi_action ||
-           kind == RouteKind::vmi_stream;
+           kind == RouteKind::vmi_stream || kind == RouteKind::port_forward;
   }
   // The Kubernetes verb of this request for a SubjectAccessReview ("get", "update", ...).
   std::string verb;
+  // port_forward: the guest's port and "tcp" or "udp".
+  int port = 0;
+  std::string protocol;
 };
 
 // `method` as Beast spells it ("GET", "PUT", ...); `target` may carry a query string.

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "api/server/actions.hpp"
+#include "api/server/portforward.hpp"
 #include "api/server/routes.hpp"
 #include "api/server/status.hpp"
 #include "core/json.hpp"
@@ -67,6 +68,8 @@ const char* route_name(RouteKind k) {
       return "vmi_action";
     case RouteKind::vmi_stream:
       return "vmi_stream";
+    case RouteKind::port_forward:
+      return "port_forward";
     case RouteKind::validate_vm:
       return "validate_vm";
     case RouteKind::validate_vmi:
@@ -139,6 +142,8 @@ std::string resource_list_body() {
   static const Sub subs[] = {
       {"virtualmachineinstances/vnc", "VirtualMachineInstance", "get"},
       {"virtualmachineinstances/console", "VirtualMachineInstance", "get"},
+      {"virtualmachineinstances/portforward", "VirtualMachineInstance", "get"},
+      {"virtualmachines/portforward", "VirtualMachine", "get"},
       {"virtualmachineinstances/pause", "VirtualMachineInstance", "update"},
       {"virtualmachineinstances/unpause", "VirtualMachineInstance", "update"},
       {"virtualmachineinstances/softreboot", "VirtualMachineInstance", "update"},
@@ -275,7 +280,9 @@ struct Server::Impl {
 
   // The handler endpoint for a VMI action or stream (actions.hpp; blocking).
   std::variant<tcp::endpoint, ApiError> handler_endpoint(const Route& r) {
-    auto where = locate_handler(client, r, config.handler_namespace, config.handler_port);
+    auto where = r.kind == RouteKind::port_forward
+                     ? locate_port_forward(client, r, config.handler_namespace, config.handler_port)
+                     : locate_handler(client, r, config.handler_namespace, config.handler_port);
     if (auto* e = std::get_if<ApiError>(&where))
       return *e;
     const auto& h = std::get<HandlerAddress>(where);
@@ -533,6 +540,7 @@ class Call : public std::enable_shared_from_this<Call> {
         });
       case RouteKind::vmi_action:
       case RouteKind::vmi_stream:
+      case RouteKind::port_forward:
         return to_handler(r, name, std::move(user));
       default:
         return respond(error_reply(internal_error("unrouted request")), name);
@@ -544,7 +552,7 @@ class Call : public std::enable_shared_from_this<Call> {
   // dial it from this strand.
   void to_handler(const Route& r, const std::string& name, UserInfo user) {
     const Request& req = ex_->request();
-    if (r.kind == RouteKind::vmi_stream && !beast::websocket::is_upgrade(req))
+    if (r.kind != RouteKind::vmi_action && !beast::websocket::is_upgrade(req))
       return respond(
           error_reply(bad_request(r.action + ": needs a WebSocket upgrade (GET with "
                                              "Connection: Upgrade, Upgrade: websocket)")),
@@ -573,7 +581,7 @@ class Call : public std::enable_shared_from_this<Call> {
   }
 
   void dial(const Route& r, const std::string& name, tcp::endpoint ep) {
-    const bool stream = r.kind == RouteKind::vmi_stream;
+    const bool stream = r.kind != RouteKind::vmi_action;
     Request out;
     if (stream) {
       out = ex_->request();  // Sec-WebSocket-Key/-Version/-Protocol, Upgrade and Connection stay
@@ -595,7 +603,10 @@ class Call : public std::enable_shared_from_this<Call> {
       out.body() = "{}";
       out.prepare_payload();
     }
-    out.target("/v1/namespaces/" + r.ns + "/virtualmachineinstances/" + r.name + "/" + r.action);
+    out.target(r.kind == RouteKind::port_forward
+                   ? handler_port_forward_path(r)
+                   : "/v1/namespaces/" + r.ns + "/virtualmachineinstances/" + r.name + "/" +
+                         r.action);
     out.set(http::field::host, srv_.config.handler_server_name);
     auto link = std::make_shared<HandlerLink>(srv_, ex_->executor());
     link->start(

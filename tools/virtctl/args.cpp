@@ -27,6 +27,7 @@ const std::map<std::string, Command> kCommands = {
     {"unpause", Command::unpause}, {"soft-reboot", Command::soft_reboot},
     {"console", Command::console}, {"vnc", Command::vnc},
     {"version", Command::version}, {"expose", Command::expose},
+    {"port-forward", Command::port_forward}, {"ssh", Command::ssh}, {"scp", Command::scp},
 };
 
 // The global flags (kubeconfig, context, namespace), accepted anywhere on the line.
@@ -148,6 +149,7 @@ core::Flags virtctl_flags(Invocation* inv, bool* grace_set, const std::string& p
             });
 
   add_expose_command(flags, &inv->expose);
+  add_remote_commands(flags, &inv->remote);
   flags.command("version", "Print the client and server version information.");
   // Listed for `help`; parse_args hands `create ...` to create_flags().
   flags.command("create", "Create a manifest for the specified Kind.")
@@ -258,6 +260,11 @@ Result<Invocation> parse_args(const std::vector<std::string>& args, const std::s
     return inv;
   if (inv.command == Command::expose) {
     KV_CHECK(finish_expose(&inv.expose, rest));
+    return inv;
+  }
+  if (inv.command == Command::port_forward || inv.command == Command::ssh ||
+      inv.command == Command::scp) {
+    KV_CHECK(finish_remote_args(parsed->command, rest, &inv.remote));
     return inv;
   }
   if (inv.command == Command::pause || inv.command == Command::unpause) {

@@ -12,6 +12,7 @@
 #include "core/result.hpp"
 #include "tools/virtctl/create.hpp"
 #include "tools/virtctl/expose.hpp"
+#include "tools/virtctl/portforward.hpp"
 
 namespace kv::virtctl {
 
@@ -28,6 +29,9 @@ enum class Command {
   vnc,
   create,  // create vm|instancetype|preference: Invocation::create says which
   expose,
+  port_forward,
+  ssh,
+  scp,
 };
 
 struct GlobalOptions {
@@ -58,6 +62,8 @@ struct Invocation {
   // create
   CreateOptions create;
   ExposeOptions expose;
+  // port-forward, ssh, scp
+  RemoteOptions remote;
 };
 
 // Parses argv[1..] (without the program name). Errc::invalid with a message naming the argument

@@ -7,6 +7,7 @@
 #include "core/kube/websocket.hpp"
 #include "tools/virtctl/args.hpp"
 #include "tools/virtctl/commands.hpp"
+#include "tools/virtctl/portforward.hpp"
 #include "tools/virtctl/stream.hpp"
 
 namespace kv::virtctl {
@@ -98,6 +99,19 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
         out << "{\"port\":" << port << "}" << std::endl;  // viewers wait for this line
       };
       return run_vnc(websocket_dialer(*config), opts, signals, err);
+    }
+    case Command::port_forward: {
+      SignalPipe signals;
+      return run_port_forward(websocket_dialer(*config),
+                              inv->remote.target.ns.empty() ? ns : inv->remote.target.ns,
+                              inv->remote, signals, {}, err);
+    }
+    case Command::ssh:
+    case Command::scp: {
+      LocalClient lc{virtctl_path(), inv->global.kubeconfig, inv->global.context};
+      return run_local_client(inv->command == Command::ssh ? ssh_command(ns, inv->remote, lc)
+                                                           : scp_command(ns, inv->remote, lc),
+                              err);
     }
     default: {
       auto client = core::kube::make_client(*config);

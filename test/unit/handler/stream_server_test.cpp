@@ -18,6 +18,7 @@
 #include <mutex>
 #include <thread>
 
+#include "handler/portforward.hpp"
 #include "handler/stream_server.hpp"
 #include "test/support/temp_dir.hpp"
 #include "test/support/test_certs.hpp"
@@ -163,6 +164,12 @@ struct Fixture {
         done(kv::core::Error(kv::core::Errc::invalid, "pause: no running VM"));
       else
         done(kv::core::Status{});
+    };
+    b.pod_ip = [](const std::string& ns, const std::string& name) -> kv::core::Result<std::string> {
+      if (ns == "default" && name == "vm1")
+        return std::string("127.0.0.1");  // the "guest" listens on loopback in these tests
+      return kv::core::Error(kv::core::Errc::not_found,
+                             "VirtualMachineInstance " + ns + "/" + name + " is not on node n1");
     };
     auto s = StreamServer::start(io, o, std::move(b), metrics);
     REQUIRE(s.ok());
@@ -414,4 +421,193 @@ TEST_CASE("missing or broken certificates name the option") {
   s = StreamServer::start(io, o, {}, metrics);
   REQUIRE_FALSE(s.ok());
   CHECK(s.error().message.find("--tls-cert: cannot load the PEM text") != std::string::npos);
+}
+
+// --- port forwarding (handler/portforward.hpp) ---
+
+namespace {
+
+// A guest port on loopback: TCP answers every chunk with "echo:" + chunk and closes after
+// "bye"; UDP answers every datagram with "echo:" + datagram.
+class FakeGuestPort {
+ public:
+  explicit FakeGuestPort(bool udp) : udp_(udp) {
+    fd_ = ::socket(AF_INET, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+    if (!udp)
+      REQUIRE(::listen(fd_, 4) == 0);
+    thread_ = std::thread([this] { udp_ ? serve_udp() : serve_tcp(); });
+  }
+  ~FakeGuestPort() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  int port = 0;
+
+ private:
+  void serve_tcp() {
+    for (;;) {
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0)
+        return;
+      char buf[4096];
+      for (;;) {
+        ssize_t n = ::read(c, buf, sizeof buf);
+        if (n <= 0)
+          break;
+        std::string got(buf, static_cast<size_t>(n));
+        std::string reply = "echo:" + got;
+        ::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+        if (got == "bye")
+          break;
+      }
+      ::close(c);
+    }
+  }
+  void serve_udp() {
+    char buf[65536];
+    for (;;) {
+      sockaddr_storage from{};
+      socklen_t len = sizeof from;
+      ssize_t n = ::recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+      if (n < 0)
+        return;
+      std::string reply = "echo:" + std::string(buf, static_cast<size_t>(n));
+      ::sendto(fd_, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
+    }
+  }
+  bool udp_;
+  int fd_ = -1;
+  std::thread thread_;
+};
+
+std::string forward_path(int port, const std::string& proto = "") {
+  return "/v1/namespaces/default/virtualmachineinstances/vm1/portforward/" + std::to_string(port) +
+         (proto.empty() ? "" : "/" + proto);
+}
+
+// A port nothing listens on (bound, then closed).
+int closed_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+}  // namespace
+
+TEST_CASE("parse_port_forward_target reads port and protocol") {
+  using kv::handler::parse_port_forward_target;
+  using kv::handler::PortForwardTarget;
+  auto t =
+      parse_port_forward_target("/v1/namespaces/ns/virtualmachineinstances/vm1/portforward/22");
+  REQUIRE(t);
+  REQUIRE(t->ok());
+  CHECK(**t == PortForwardTarget{"ns", "vm1", 22, "tcp"});
+  t = parse_port_forward_target("/v1/namespaces/ns/virtualmachineinstances/vm1/portforward/53/udp");
+  REQUIRE((t && t->ok()));
+  CHECK(**t == PortForwardTarget{"ns", "vm1", 53, "udp"});
+  CHECK_FALSE(parse_port_forward_target(kConsole));
+  CHECK_FALSE(parse_port_forward_target("/v1/namespaces/ns/virtualmachineinstances/vm1/x/22"));
+  for (std::string bad : {"0", "65536", "ssh", "22x"}) {
+    t = parse_port_forward_target("/v1/namespaces/ns/virtualmachineinstances/vm1/portforward/" +
+                                  bad);
+    REQUIRE(t);
+    REQUIRE_FALSE(t->ok());
+    CHECK(t->error().message == "port \"" + bad + "\" is not allowed: a number from 1 to 65535");
+  }
+  t = parse_port_forward_target(
+      "/v1/namespaces/ns/virtualmachineinstances/vm1/portforward/22/sctp");
+  REQUIRE((t && !t->ok()));
+  CHECK(t->error().message == "protocol \"sctp\" is not allowed: tcp or udp");
+}
+
+TEST_CASE("a TCP port-forward carries bytes both ways and ends when the guest closes") {
+  Fixture f;
+  FakeGuestPort guest(/*udp=*/false);
+  Client c(f.pki);
+  REQUIRE_FALSE(c.open(f.server->port(), forward_path(guest.port, "tcp"), "plain.kubevirt.io"));
+  CHECK(c.response[http::field::sec_websocket_protocol] == "plain.kubevirt.io");
+  c.ws->write(asio::buffer(std::string("hello")));
+  CHECK(c.read_until("echo:hello") == "echo:hello");
+  c.ws->write(asio::buffer(std::string("bye")));
+  CHECK(c.read_until("echo:bye") == "echo:bye");
+  // The guest closed its side: the WebSocket closes normally.
+  beast::flat_buffer b;
+  beast::error_code ec;
+  c.ws->read(b, ec);
+  CHECK(ec == websocket::error::closed);
+  CHECK(c.ws->reason().code == websocket::close_code::normal);
+  // A second connection over a new stream (the default protocol is tcp).
+  Client c2(f.pki);
+  REQUIRE_FALSE(c2.open(f.server->port(), forward_path(guest.port)));
+  c2.ws->write(asio::buffer(std::string("again")));
+  CHECK(c2.read_until("echo:again") == "echo:again");
+  CHECK(f.metrics.value("kubevirt_handler_stream_sessions_total", {{"kind", "portforward"}}) == 2);
+}
+
+TEST_CASE("a UDP port-forward carries one datagram per message") {
+  Fixture f;
+  FakeGuestPort guest(/*udp=*/true);
+  Client c(f.pki);
+  REQUIRE_FALSE(c.open(f.server->port(), forward_path(guest.port, "udp")));
+  for (std::string d : {"one", "two"}) {
+    c.ws->write(asio::buffer(d));
+    beast::flat_buffer b;
+    c.ws->read(b);
+    CHECK(beast::buffers_to_string(b.data()) == "echo:" + d);
+  }
+}
+
+// A WebSocket upgrade request by hand: the server's (status, body) when it declines.
+std::pair<int, std::string> upgrade_request(const Pki& pki, int port, const std::string& target) {
+  Client c(pki);
+  REQUIRE_FALSE(c.connect_tls(port));
+  auto& stream = c.ws->next_layer();
+  http::request<http::string_body> req(http::verb::get, target, 11);
+  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::connection, "Upgrade");
+  req.set(http::field::upgrade, "websocket");
+  req.set(http::field::sec_websocket_version, "13");
+  req.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
+  http::write(stream, req);
+  beast::flat_buffer b;
+  http::response<http::string_body> res;
+  beast::error_code ec;
+  http::read(stream, b, res, ec);
+  REQUIRE_FALSE(ec);
+  return {res.result_int(), res.body()};
+}
+
+TEST_CASE("port-forward errors are HTTP answers before the upgrade") {
+  Fixture f;
+  auto [code, body] =
+      request(f.pki, f.server->port(), http::verb::get, forward_path(closed_port()));
+  CHECK(code == 400);  // not an upgrade
+  CHECK(body.find("needs a WebSocket upgrade") != std::string::npos);
+  auto [refused, why] = upgrade_request(f.pki, f.server->port(), forward_path(closed_port()));
+  CHECK(refused == 500);
+  CHECK(why.find("dialing VM: dial tcp 127.0.0.1:") != std::string::npos);
+  CHECK(why.find("refused") != std::string::npos);
+  auto [other, other_body] =
+      upgrade_request(f.pki, f.server->port(),
+                      "/v1/namespaces/default/virtualmachineinstances/elsewhere/portforward/22");
+  CHECK(other == 404);
+  CHECK(other_body.find("is not on node n1") != std::string::npos);
+  auto [bad, bad_body] = upgrade_request(f.pki, f.server->port(), forward_path(70000));
+  CHECK(bad == 400);
+  CHECK(bad_body.find("is not allowed: a number from 1 to 65535") != std::string::npos);
+  CHECK(f.metrics.value("kubevirt_handler_stream_sessions_total", {{"kind", "portforward"}}) == 0);
 }

@@ -5,6 +5,7 @@
 
 #include "addon/resources.hpp"
 #include "api/server/actions.hpp"
+#include "api/server/portforward.hpp"
 #include "core/json.hpp"
 #include "test/fakes/fake_kube_client.hpp"
 
@@ -276,4 +277,49 @@ TEST_CASE("pause/unpause bodies: dryRun is honoured, anything else is named") {
   CHECK(std::get<ApiError>(bad).code == 400);
   CHECK(std::get<ApiError>(bad).message == "UnpauseOptions.force: unknown field; allowed: dryRun");
   CHECK(std::get<ApiError>(parse_vmi_action_dry_run("pause", "nope")).code == 400);
+}
+
+TEST_CASE("portforward finds the VMI (a VM's by its name) and its handler") {
+  Client c;
+  add_handler_pod(c, "h-n1", "n1", "Running", "10.0.0.1");
+  add(c, kv::addon::resources::virtual_machines(), "default",
+      R"({"apiVersion":"kubevirt.io/v1","kind":"VirtualMachine","metadata":{"name":"vm1"},)"
+      R"("spec":{"runStrategy":"Always","template":{"spec":{}}},"status":{"created":true}})");
+  add(c, kv::addon::resources::virtual_machines(), "default",
+      R"({"apiVersion":"kubevirt.io/v1","kind":"VirtualMachine","metadata":{"name":"off"},)"
+      R"("spec":{"runStrategy":"Halted","template":{"spec":{}}}})");
+  add_vmi(c, "vm1", R"({"phase":"Running","nodeName":"n1"})");
+  add_vmi(
+      c, "paused",
+      R"({"phase":"Running","nodeName":"n1","conditions":[{"type":"Paused","status":"True"}]})");
+  add_vmi(c, "pending", R"({"phase":"Scheduling"})");
+  const std::string base = "/apis/subresources.kubevirt.io/v1/namespaces/default/";
+  auto locate = [&](const std::string& path) {
+    return locate_port_forward(c, route("GET", base + path), "kubevirt", 8186);
+  };
+  auto err = [&](const std::string& path) {
+    auto w = locate(path);
+    REQUIRE(std::holds_alternative<ApiError>(w));
+    return std::get<ApiError>(w);
+  };
+  auto vmi = locate("virtualmachineinstances/vm1/portforward/22");
+  REQUIRE(std::holds_alternative<HandlerAddress>(vmi));
+  CHECK(std::get<HandlerAddress>(vmi) == HandlerAddress{"10.0.0.1", 8186, "n1"});
+  auto vm = locate("virtualmachines/vm1/portforward/22/tcp");
+  REQUIRE(std::holds_alternative<HandlerAddress>(vm));
+  CHECK(handler_port_forward_path(route("GET", base + "virtualmachines/vm1/portforward/22")) ==
+        "/v1/namespaces/default/virtualmachineinstances/vm1/portforward/22/tcp");
+
+  CHECK(err("virtualmachines/absent/portforward/22").message ==
+        "virtualmachine.kubevirt.io \"absent\" not found");
+  auto off = err("virtualmachines/off/portforward/22");
+  CHECK(off.code == 409);
+  CHECK(off.message.find("VMI is not started") != std::string::npos);
+  CHECK(err("virtualmachineinstances/absent/portforward/22").code == 404);
+  auto paused = err("virtualmachineinstances/paused/portforward/22");
+  CHECK(paused.code == 409);
+  CHECK(paused.message.find("VMI is paused") != std::string::npos);
+  auto pending = err("virtualmachineinstances/pending/portforward/22");
+  CHECK(pending.code == 400);
+  CHECK(pending.message == "VMI is not running");
 }

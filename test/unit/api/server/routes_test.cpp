@@ -80,3 +80,36 @@ TEST_CASE("unknown paths say what is served") {
     CHECK(r.error.find("start,stop,restart") != std::string::npos);
   }
 }
+
+TEST_CASE("portforward on VMIs and VMs: GET, authorized as get on <resource>/portforward") {
+  auto r = route("GET", kBase + "virtualmachineinstances/vm1/portforward/22");
+  CHECK(r.kind == RouteKind::port_forward);
+  CHECK(r.ns == "default");
+  CHECK(r.name == "vm1");
+  CHECK(r.resource == "virtualmachineinstances");
+  CHECK(r.action == "portforward");  // port and protocol are not part of the RBAC check
+  CHECK(r.verb == "get");
+  CHECK(r.port == 22);
+  CHECK(r.protocol == "tcp");
+  CHECK(r.needs_front_proxy());
+  CHECK(r.needs_authorization());
+  auto vm = route("GET", kBase + "virtualmachines/vm1/portforward/53/udp");
+  CHECK(vm.kind == RouteKind::port_forward);
+  CHECK(vm.resource == "virtualmachines");
+  CHECK(vm.port == 53);
+  CHECK(vm.protocol == "udp");
+
+  auto put = route("PUT", kBase + "virtualmachineinstances/vm1/portforward/22");
+  CHECK(put.kind == RouteKind::method_not_allowed);
+  CHECK(put.error.find("allowed: GET with a WebSocket upgrade") != std::string::npos);
+  auto port = route("GET", kBase + "virtualmachineinstances/vm1/portforward/0");
+  CHECK(port.kind == RouteKind::not_found);
+  CHECK(port.error.find("the port \"0\" is not a number from 1 to 65535") != std::string::npos);
+  auto proto = route("GET", kBase + "virtualmachines/vm1/portforward/22/sctp");
+  CHECK(proto.kind == RouteKind::not_found);
+  CHECK(proto.error.find("the protocol \"sctp\" is not allowed: tcp or udp") != std::string::npos);
+  CHECK(route("GET", kBase + "virtualmachineinstances/vm1/portforward").kind ==
+        RouteKind::not_found);
+  CHECK(route("GET", kBase + "virtualmachineinstances/vm1/portforward/22/tcp/x").kind ==
+        RouteKind::not_found);
+}
