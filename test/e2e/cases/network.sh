@@ -209,11 +209,11 @@ case_net_cleanup() {
 	wait_until 120 "the network VMs gone" vmi_gone "$NS" e2e-net-all
 }
 
-run_case "network: a VM with no ports, one with ports [8080], one with binding passt, and a peer pod start" case_net_start
-run_case "network: with no ports, ports 80 and 8080 of the pod IP reach the guest from another pod" case_net_all_ports
-run_case "network: with ports [8080], 8080 reaches the guest and 80 does not" case_net_listed_ports
-run_case "network: the guest's connection to another pod arrives from the pod IP" case_net_guest_source
-run_case "network: UDP from the guest reaches the node from the pod IP" case_net_udp
-run_case "network: UDP to a port of the pod IP below 1024 reaches the guest" case_net_udp_inbound
-run_case "network: binding passt gives the guest the pod IP" case_net_passt_binding
+run_case "network: a VM with no ports, one with ports [8080], one with binding passt, and a peer pod start" case_net_start keep
+run_case "network: with no ports, ports 80 and 8080 of the pod IP reach the guest from another pod" case_net_all_ports keep
+run_case "network: with ports [8080], 8080 reaches the guest and 80 does not" case_net_listed_ports keep
+run_case "network: the guest's connection to another pod arrives from the pod IP" case_net_guest_source keep
+run_case "network: UDP from the guest reaches the node from the pod IP" case_net_udp keep
+run_case "network: UDP to a port of the pod IP below 1024 reaches the guest" case_net_udp_inbound keep
+run_case "network: binding passt gives the guest the pod IP" case_net_passt_binding keep
 run_case "network: clean-up" case_net_cleanup
