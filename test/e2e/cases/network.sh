@@ -110,6 +110,7 @@ for i in 1 2 3 4 5; do
 done
 echo "\$out"
 syslogd -R $node:$NET_UDP_PORT
+for i in 1 2 3 4 5; do [ -S /dev/log ] && break; sleep 1; done
 logger KV-E2E-UDP-$TOKEN
 # A UDP server the test can see: busybox udhcpd logs each DHCPDISCOVER it answers.
 printf 'start 10.0.2.100\nend 10.0.2.110\ninterface eth0\nlease_file /run/leases\n' >/run/udhcpd.conf
