@@ -206,7 +206,7 @@ case_net_passt_binding() {
 }
 
 case_net_cleanup() {
-	[[ -f $WORK/net-udp-pid ]] && kill "$(cat "$WORK/net-udp-pid")" 2>/dev/null
+	[[ -f $WORK/net-udp-pid ]] && kill "$(cat "$WORK/net-udp-pid")" 2>/dev/null || true
 	k -n "$NS" delete vm e2e-net-all e2e-net-ports e2e-net-passt --wait=false >/dev/null 2>&1
 	k -n "$NS" delete pod e2e-net-peer --grace-period=0 --wait=false >/dev/null 2>&1
 	k -n "$NS" delete configmap e2e-net-peer >/dev/null 2>&1

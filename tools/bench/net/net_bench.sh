@@ -82,13 +82,14 @@ wait_for 300 "the guest's ready line" bash -c "'$root/tools/cluster/cluster' kub
 vm_ip=$(k -n "$ns" get pod "$pod" -o jsonpath='{.status.podIP}')
 srv_ip=$(k -n "$ns" get pod server -o jsonpath='{.status.podIP}')
 
-# seconds IP PORT PATH COUNT: wall time inside the client pod of COUNT sequential GETs.
+# seconds IP PORT PATH COUNT: wall time (microseconds) inside the client pod of COUNT sequential
+# GETs, from /proc/uptime (busybox date has no %N).
 seconds() {
 	k -n "$ns" exec client -- sh -c "
 		get() { printf 'GET $3 HTTP/1.0\r\n\r\n' | nc $1 $2 >/dev/null; }
-		get; t0=\$(date +%s%N); i=0
+		get; read t0 x </proc/uptime; i=0
 		while [ \$i -lt $4 ]; do get; i=\$((i+1)); done
-		t1=\$(date +%s%N); echo \$(( (t1 - t0) / 1000 ))"
+		read t1 x </proc/uptime; awk -v a=\$t0 -v b=\$t1 'BEGIN { printf \"%d\\n\", (b - a) * 1e6 }'"
 }
 fmt() { awk -v us="$1" -v n="$2" -v mib="$3" 'BEGIN {
 	if (mib > 0) printf "%.1f MiB/s (%.2f s)", mib * n / (us / 1e6), us / 1e6;
