@@ -2,6 +2,7 @@
 #include "launcher/passt.hpp"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <catch2/catch.hpp>
 
@@ -182,7 +183,10 @@ TEST_CASE("passt starts, is stopped without a report, and its death is reported 
     CHECK(::kill(pid, 0) != 0);
   }
   SECTION("dies on its own: the owner hears why, without syslog noise") {
-    o.binary = fake_passt(d.path, "echo 'tcp: out of cheese' >&2; exit 3");
+    // It dies when the test says so, after start() returned: through a FIFO.
+    std::string go = d.path + "/go";
+    REQUIRE(mkfifo(go.c_str(), 0600) == 0);
+    o.binary = fake_passt(d.path, "read x < " + go + "; echo 'tcp: out of cheese' >&2; exit 3");
     std::mutex mu;
     std::string why;
     auto p = Passt::start(o, [&](const std::string& w) {
@@ -190,6 +194,7 @@ TEST_CASE("passt starts, is stopped without a report, and its death is reported 
       why = w;
     });
     REQUIRE(p.ok());
+    { std::ofstream(go) << "now\n"; }
     for (int i = 0; i < 500; ++i) {
       {
         std::lock_guard l(mu);
