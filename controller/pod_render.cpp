@@ -747,9 +747,20 @@ json::Value pod_security_context(Builder& b) {
   b.set(psc, "runAsUser", b.num(kLauncherUid));
   b.set(psc, "runAsGroup", b.num(kLauncherUid));
   b.set(psc, "fsGroup", b.num(kLauncherUid));
+  // virt-handler's profile: RuntimeDefault plus what passt's user-namespace sandbox needs
+  // (handler/seccomp.hpp). Localhost profiles are allowed under Pod Security restricted.
   auto seccomp = b.obj();
-  b.set(seccomp, "type", "RuntimeDefault");
+  b.set(seccomp, "type", "Localhost");
+  b.set(seccomp, "localhostProfile", "kubevirt/kubevirt.json");
   b.set(psc, "seccompProfile", std::move(seccomp));
+  // passt (uid 107, no capabilities) listens on the pod IP's ports below 1024 for the guest.
+  // A "safe" sysctl, allowed under restricted; upstream's passt binding sets it too.
+  auto sysctl = b.obj();
+  b.set(sysctl, "name", "net.ipv4.ip_unprivileged_port_start");
+  b.set(sysctl, "value", "0");
+  auto sysctls = b.arr();
+  b.push(sysctls, std::move(sysctl));
+  b.set(psc, "sysctls", std::move(sysctls));
   return psc;
 }
 

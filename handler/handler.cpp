@@ -11,6 +11,7 @@
 #include "core/names.hpp"
 #include "core/serve/server.hpp"
 #include "handler/heartbeat.hpp"
+#include "handler/seccomp.hpp"
 #include "handler/stream_server.hpp"
 
 namespace kv::handler {
@@ -634,6 +635,19 @@ int run(const Options& opts) {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+
+  // Before anything that lets a launcher pod start here: the kubelet cannot create its
+  // containers until their seccomp profile exists.
+  std::string seccomp_dir =
+      opts.seccomp_dir.empty() ? opts.kubelet_root + "/seccomp" : opts.seccomp_dir;
+  auto installed = install_seccomp_profile(seccomp_dir);
+  if (!installed.ok()) {
+    core::log::error("cannot install the launcher pods' seccomp profile",
+                     {{"error", installed.error().to_string()}, {"dir", seccomp_dir}});
+    return 1;
+  }
+  core::log::info(*installed ? "seccomp profile installed" : "seccomp profile up to date",
+                  {{"path", seccomp_dir + "/" + kLauncherSeccompProfile}});
 
   Handler h(**client, opts);
   if (auto st = h.start(); !st.ok()) {

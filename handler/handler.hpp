@@ -41,6 +41,9 @@ struct Options {
   // <kubelet_root>/pods/<pod uid>/<socket_subpath>/launcher.sock.
   std::string kubelet_root = "/var/lib/kubelet";
   std::string socket_subpath = "volumes/kubernetes.io~empty-dir/sockets";
+  // The kubelet's seccomp directory, where the launcher pods' Localhost profile is installed at
+  // start (handler/seccomp.hpp). Empty: <kubelet_root>/seccomp.
+  std::string seccomp_dir;
   // Console/VNC/command server for virt-api (HTTPS, client certificates required). Port 0:
   // disabled.
   std::string listen_address = "0.0.0.0";

@@ -19,6 +19,11 @@ int main(int argc, char** argv) {
               .value = "PATH",
               .help = "launcher sockets under <kubelet-root>/pods/<uid>/"},
              &o.socket_subpath);
+  flags.text({.name = "--seccomp-dir",
+              .value = "DIR",
+              .help = "the kubelet's seccomp dir: kubevirt/kubevirt.json is installed there",
+              .shown_default = "<kubelet-root>/seccomp"},
+             &o.seccomp_dir);
   flags.text({.name = "--listen-address", .value = "ADDR", .help = "stream server address"},
              &o.listen_address);
   flags.integer({.name = "--stream-port",

@@ -13,9 +13,9 @@
 //  - disks in spec order (virtio vdX; sata/scsi/usb sdX), CD-ROMs read-only.
 //  - serial console on <socket_dir>/virt-serial0, also logged to <ephemeral_dir>/serial0.log
 //    (copied to stdout); VNC on <socket_dir>/virt-vnc when a graphics device is attached.
-//  - the pod NIC as QEMU user networking (slirp) with KubeVirt's masquerade addresses (guest
-//    10.0.2.2/24, gateway 10.0.2.1, DNS 10.0.2.3) and a host forward per interfaces[].ports;
-//    libvirt 9.0 has neither passt nor portForward, so it goes in <qemu:commandline>.
+//  - the pod NIC served by passt (launcher/passt.hpp) over a unix stream socket: masquerade
+//    gives the guest KubeVirt's addresses (10.0.2.2/24, gateway 10.0.2.1), passt the pod's own;
+//    libvirt 9.0 has no passt backend, so netdev and NIC go in <qemu:commandline>.
 
 #include <cstdint>
 #include <optional>
@@ -47,7 +47,8 @@ struct PodEnvironment {
   std::string service_account_dir;  // token, ca.crt, namespace of the serviceAccount volume
   std::string downward_api_dir;     // <dir>/<volume name>/: a downwardAPI volume's files
   std::string sysprep_dir;          // <dir>/<volume name>/: a sysprep volume's files
-  std::string pod_ip;               // address forwarded ports listen on; empty = all addresses
+  std::string pod_ip;               // the pod's IP (--pod-ip): what a passt-bound guest gets
+  std::string passt_socket;         // passt's unix socket; empty = <ephemeral_dir>/passt.sock
 };
 
 enum class DiskKind { container_disk, empty_disk, pvc, cloud_init, config_iso };
@@ -81,16 +82,20 @@ struct PortForward {
   int port = 0;
 };
 
-// The pod NIC, as the guest sees it.
+// The pod NIC, as the guest sees it. Both bindings are served by passt; they differ in the
+// addresses passt hands out by DHCP.
 struct NetworkPlan {
   std::string interface_name;  // interfaces[].name
   std::string network_name;    // networks[].name
+  std::string binding;         // masquerade | passt
   std::string model;           // QEMU device: virtio-net-pci, e1000, ...
   std::string mac;
+  // masquerade: KubeVirt's layout from pod.vmNetworkCIDR. passt: all empty until the launcher
+  // fills guest_ip with the pod's IP (the guest gets the pod's address, prefix and gateway).
   std::string cidr;      // 10.0.2.0/24
   std::string gateway;   // 10.0.2.1
   std::string guest_ip;  // 10.0.2.2
-  std::string dns;       // 10.0.2.3
+  // interfaces[].ports; empty: every port (upstream's masquerade semantics, see passt.hpp).
   std::vector<PortForward> ports;
   std::string pci_addr = "0x10";  // QEMU addr= on the root bus (interfaces[].pciAddress)
 };
@@ -103,7 +108,8 @@ std::string domain_name(const api::v1::VirtualMachineInstance& vmi);
 core::Result<std::vector<DiskPlan>> plan_disks(const api::v1::VirtualMachineInstance& vmi,
                                                const PodEnvironment& env);
 
-// The pod NIC, or nullopt when the VMI has none. Only one pod network is supported.
+// The pod NIC, or nullopt when the VMI has none. Only one pod network is supported; binding
+// masquerade (the default) or passt.
 core::Result<std::optional<NetworkPlan>> plan_network(const api::v1::VirtualMachineInstance& vmi);
 
 // The domain XML: compute, storage, devices and network (launcher/domain/), in that order of

@@ -17,10 +17,12 @@
 #include "core/log.hpp"
 #include "launcher/console.hpp"
 #include "launcher/disks.hpp"
+#include "launcher/domain/domain.hpp"
 #include "launcher/domain_builder.hpp"
 #include "launcher/domain_manager_impl.hpp"
 #include "launcher/domain_supervisor.hpp"
 #include "launcher/libvirtd.hpp"
+#include "launcher/passt.hpp"
 #include "launcher/process.hpp"
 #include "launcher_com/command_server.hpp"
 
@@ -251,6 +253,8 @@ class Launcher {
     auto net = plan_network(*vmi);
     if (!net.ok())
       return std::move(net).error();
+    if (*net && (*net)->binding == "passt")
+      (*net)->guest_ip = env_.pod_ip;  // passt hands the guest the pod's own address
     auto xml = build_domain_xml(*vmi, env_, *disks, *net);
     if (!xml.ok())
       return std::move(xml).error();
@@ -266,8 +270,49 @@ class Launcher {
         return std::move(st).error();
       pending_name_ = domain_name(*vmi);
     }
+    if (p.network && !passt_) {
+      if (auto st = start_passt(*p.network); !st.ok())
+        return std::move(st).error();
+    }
     klog::debug("domain XML", {{"xml", p.xml}});
     return p;
+  }
+
+  // passt before the domain: QEMU connects to its socket at start. Its death ends the VM as
+  // failed (the guest would be cut off), with passt's own words in the log and the error.
+  core::Status start_passt(const NetworkPlan& net) {
+    auto limits = probe_passt_limits(net.binding == "passt" && pod_has_ipv6_route());
+    auto ports = passt_ports(net, limits);
+    if (ports.narrowed_to > 0)
+      klog::warn(
+          "not every port can be forwarded: the open-file limit holds sockets for ports "
+          "1-" +
+              std::to_string(ports.narrowed_to) + " only",
+          {{"open_files_limit", std::to_string(limits.open_files)},
+           {"tcp_ports", ports.tcp},
+           {"udp_ports", ports.udp}});
+    PasstOptions po;
+    po.socket = domain::passt_socket_path(env_);
+    po.log_file = env_.ephemeral_dir + "/passt.log";
+    po.args = passt_args(net, po.socket, ports);
+    auto on_exit = [this](const std::string& why) {
+      asio::post(io_, [this, why] {
+        klog::error("passt exited: the guest has no network; ending the VM", {{"error", why}});
+        if (supervisor_)
+          supervisor_->on_connection_lost();
+      });
+    };
+    auto p = Passt::start(po, on_exit);
+    if (!p.ok()) {
+      klog::error("passt did not start", {{"error", p.error().to_string()}});
+      return Error(p.error().code, "the pod network (passt) did not start: " + p.error().message);
+    }
+    passt_ = std::move(*p);
+    klog::info("passt serves the pod NIC", {{"binding", net.binding},
+                                            {"pid", std::to_string(passt_->pid())},
+                                            {"tcp_ports", ports.tcp},
+                                            {"udp_ports", ports.udp}});
+    return {};
   }
 
   void create_supervisor() {
@@ -381,6 +426,8 @@ class Launcher {
     }
     server_.reset();
     supervisor_.reset();
+    if (passt_)
+      passt_->stop();  // after the domain: the guest's network goes last
     impl_.reset();
     conn_.reset();
     daemon_->stop();
@@ -401,6 +448,7 @@ class Launcher {
   asio::steady_timer grace_timer_;
   int exit_code_ = -1;
   std::unique_ptr<DomainManagerImpl> impl_;
+  std::unique_ptr<Passt> passt_;
   LazyDomainManager lazy_;
   std::string pending_name_;  // the domain's name, known from the first sync
 };

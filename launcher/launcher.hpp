@@ -21,7 +21,7 @@ struct Options {
   std::string downward_api_dir = "/var/run/kubevirt-private/downwardapi";
   std::string sysprep_dir = "/var/run/kubevirt-private/sysprep";
   std::string libvirt_cache_dir;  // empty = inside ephemeral_dir (cold capabilities probe)
-  std::string pod_ip;             // address forwarded ports bind; empty = all
+  std::string pod_ip;             // the pod IP: a passt-bound guest's address (status)
   bool allow_emulation = false;
   std::int64_t grace_period_seconds = 30;  // when the VMI does not say
   std::string log_level = "info";

@@ -53,8 +53,8 @@ int main(int argc, char** argv) {
              &o.libvirt_cache_dir);
   flags.text({.name = "--pod-ip",
               .value = "ADDR",
-              .help = "address forwarded ports listen on",
-              .shown_default = "all"},
+              .help = "the pod's IP: the address a guest with the passt binding gets",
+              .shown_default = "none"},
              &o.pod_ip);
   flags.boolean({.name = "--allow-emulation", .help = "use TCG when /dev/kvm is not usable"},
                 &o.allow_emulation);

@@ -175,17 +175,12 @@ void interface(const Interface& iface, const std::string& p, FieldErrors& errors
   if (iface.bridge) {
     add(errors, at(p, "bridge"),
         "not supported yet: the bridge binding needs a tap device prepared by virt-handler; "
-        "allowed: masquerade");
+        "allowed: masquerade, passt");
   }
   if (iface.boot_order) {
     add(errors, at(p, "bootOrder"),
         "not supported yet: the NIC has no network boot (PXE) here; boot from a disk "
         "(disks[].bootOrder)");
-  }
-  if (iface.passt) {
-    add(errors, at(p, "passt"),
-        "not supported yet: the launcher's libvirt has no passt backend, so the guest could not "
-        "get the pod IP; allowed: masquerade");
   }
   for (size_t j = 0; j < iface.ports.size(); ++j) {
     const auto& port = iface.ports[j];

@@ -1,7 +1,9 @@
-// The networks' rules: names, the pod network (at most one) and its CIDRs, and interfaces and
-// networks matching by name.
+// The networks' rules: names, the pod network (at most one) and its CIDRs, interfaces and
+// networks matching by name, and each interface's ports.
 
+#include <map>
 #include <set>
+#include <utility>
 
 #include "api/v1/validation_checks.hpp"
 
@@ -18,8 +20,8 @@ void pod_network(const PodNetwork& pod, const std::string& p, FieldErrors& error
         quoted(*pod.vm_ipv6_network_cidr) + " is not an IPv6 CIDR; allowed: e.g. fd10:0:2::/120");
   } else if (pod.vm_ipv6_network_cidr) {
     add(errors, at(p, "pod.vmIPv6NetworkCIDR"),
-        "not supported yet: the guest's masquerade network is IPv4 only (QEMU user networking); "
-        "remove it");
+        "not supported yet: the guest's masquerade network is IPv4 only; remove it, or use the "
+        "passt binding (the guest gets the pod's own IPv6 address)");
   }
 }
 
@@ -44,6 +46,23 @@ void interfaces_match_networks(const VirtualMachineInstanceSpec& s, const std::s
   }
 }
 
+// interfaces[].ports: each port+protocol once (passt forwards a port to one place). The range
+// is checked with the other interface fields (validation_devices.cpp).
+void interface_ports(const Interface& iface, const std::string& p, FieldErrors& errors) {
+  std::map<std::pair<int32_t, Protocol>, size_t> seen;
+  for (size_t j = 0; j < iface.ports.size(); ++j) {
+    const auto& port = iface.ports[j];
+    Protocol proto = port.protocol.value_or(Protocol::tcp);
+    auto [it, fresh] = seen.emplace(std::pair{port.port, proto}, j);
+    if (!fresh) {
+      add(errors, at(index(at(p, "ports"), j), "port"),
+          std::to_string(port.port) + "/" + (proto == Protocol::udp ? "UDP" : "TCP") +
+              " is already listed at ports[" + std::to_string(it->second) +
+              "]; list each port and protocol once");
+    }
+  }
+}
+
 }  // namespace
 
 void networks(const VirtualMachineInstanceSpec& s, const std::string& path, FieldErrors& errors) {
@@ -63,6 +82,10 @@ void networks(const VirtualMachineInstanceSpec& s, const std::string& path, Fiel
     pod_network(*n.pod, p, errors);
   }
   interfaces_match_networks(s, path, network_index, errors);
+  for (size_t i = 0; i < s.domain.devices.interfaces.size(); ++i) {
+    interface_ports(s.domain.devices.interfaces[i], index(at(path, "domain.devices.interfaces"), i),
+                    errors);
+  }
 }
 
 }  // namespace kv::api::v1::check

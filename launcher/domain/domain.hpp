@@ -1,9 +1,9 @@
 #pragma once
 // The domain, as typed values, one group per concern (upstream's converter split): compute
 // (accelerator, machine, memory, vCPUs, firmware), storage (the disk devices), devices (serial
-// console, graphics, controllers, balloon) and network (the slirp NIC on QEMU's command line).
-// Each concern is a pure function VMI -> values that makes every decision and refuses bad input
-// naming the field, and a writer values -> XML that decides nothing. build_domain_xml()
+// console, graphics, controllers, balloon) and network (the pod NIC on QEMU's command line, served
+// by passt). Each concern is a pure function VMI -> values that makes every decision and refuses
+// bad input naming the field, and a writer values -> XML that decides nothing. build_domain_xml()
 // (domain_builder.hpp) composes them; nothing outside launcher/ uses this header.
 
 #include <cstdint>
@@ -195,8 +195,10 @@ void write_devices(std::ostream& x, const Devices& d);
 
 // --- network
 
-// QEMU arguments for the pod NIC: user networking (slirp) with a host forward per port, and the
-// NIC on the root bus of `machine`.
+// passt's unix socket: env.passt_socket, else <ephemeral_dir>/passt.sock.
+std::string passt_socket_path(const PodEnvironment& env);
+// QEMU arguments for the pod NIC: a stream netdev connected to passt's socket, and the NIC on the
+// root bus of `machine`.
 std::vector<std::string> qemu_network_args(const NetworkPlan& n, const PodEnvironment& env,
                                            const std::string& machine);
 // <qemu:commandline>, nothing when args is empty.

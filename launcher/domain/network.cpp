@@ -1,4 +1,4 @@
-// Network: the pod NIC (plan_network) and its QEMU user-networking arguments.
+// Network: the pod NIC (plan_network) and the QEMU arguments that attach it to passt.
 
 #include <cstdio>
 #include <map>
@@ -130,7 +130,7 @@ Result<std::optional<NetworkPlan>> plan_network(const v1::VirtualMachineInstance
   if (iface.bridge)
     return unsupported(f + ".bridge",
                        "bridge binding needs a tap device prepared by virt-handler, which is not "
-                       "available yet; use masquerade: {}");
+                       "available yet; use masquerade: {} or passt: {}");
   auto pci_addr = nic_pci_address(iface, f);
   if (!pci_addr.ok())
     return pci_addr.error();
@@ -138,18 +138,21 @@ Result<std::optional<NetworkPlan>> plan_network(const v1::VirtualMachineInstance
   NetworkPlan p;
   p.interface_name = iface.name;
   p.network_name = net->name;
+  p.binding = iface.passt ? "passt" : "masquerade";
   auto model = nic_model(iface.model, f + ".model");
   if (!model.ok())
     return model.error();
   p.model = *model;
-  std::string cidr_text = net->pod->vm_network_cidr.value_or("10.0.2.0/24");
-  auto cidr = parse_cidr(cidr_text, "spec.networks[].pod.vmNetworkCIDR");
-  if (!cidr.ok())
-    return cidr.error();
-  p.cidr = cidr->str(cidr->addr) + "/" + std::to_string(cidr->prefix);
-  p.gateway = cidr->str(cidr->addr + 1);
-  p.guest_ip = cidr->str(cidr->addr + 2);
-  p.dns = cidr->str(cidr->addr + 3);
+  if (p.binding == "masquerade") {
+    // Upstream's layout: the network address + 1 is the gateway, + 2 the guest.
+    std::string cidr_text = net->pod->vm_network_cidr.value_or("10.0.2.0/24");
+    auto cidr = parse_cidr(cidr_text, "spec.networks[].pod.vmNetworkCIDR");
+    if (!cidr.ok())
+      return cidr.error();
+    p.cidr = cidr->str(cidr->addr) + "/" + std::to_string(cidr->prefix);
+    p.gateway = cidr->str(cidr->addr + 1);
+    p.guest_ip = cidr->str(cidr->addr + 2);
+  }
   auto mac = mac_address(vmi, iface, f);
   if (!mac.ok())
     return mac.error();
@@ -169,13 +172,15 @@ Result<std::optional<NetworkPlan>> plan_network(const v1::VirtualMachineInstance
 
 namespace domain {
 
+std::string passt_socket_path(const PodEnvironment& env) {
+  return env.passt_socket.empty() ? env.ephemeral_dir + "/passt.sock" : env.passt_socket;
+}
+
 std::vector<std::string> qemu_network_args(const NetworkPlan& n, const PodEnvironment& env,
                                            const std::string& machine) {
-  std::string netdev = "user,id=kvnet0,net=" + n.cidr + ",host=" + n.gateway +
-                       ",dhcpstart=" + n.guest_ip + ",dns=" + n.dns;
-  for (const auto& p : n.ports)
-    netdev += ",hostfwd=" + p.protocol + ":" + env.pod_ip + ":" + std::to_string(p.port) + "-" +
-              n.guest_ip + ":" + std::to_string(p.port);
+  // QEMU 7.2's stream netdev is passt's native transport (qrap is not needed).
+  std::string netdev =
+      "stream,id=kvnet0,server=off,addr.type=unix,addr.path=" + passt_socket_path(env);
   // libvirt does not know this device, so we pick its PCI slot: 0x10 on the root bus is far
   // above the slots libvirt hands out (root ports from 0x1, 8 functions per slot).
   std::string root_bus = machine.rfind("pc-i440fx", 0) == 0 || machine == "pc" ? "pci.0" : "pcie.0";

@@ -129,7 +129,8 @@ class LauncherPod {
     return {};
   }
 
-  // Starts the launcher (optionally with --vmi-file) and connects a client.
+  // Starts the launcher (optionally with --vmi-file) and connects a client. The namespace gets a
+  // veth pair with an address and a default route, as a pod's has: passt needs one.
   Status start(const std::vector<std::string>& extra_flags = {}) {
     chown_tree(root_);
     std::vector<std::string> argv{
@@ -138,8 +139,11 @@ class LauncherPod {
         "--",
         "sh",
         "-c",
-        "ip link set lo up && exec setpriv --reuid=" + std::to_string(kLauncherUid) +
-            " --regid=" + std::to_string(kLauncherGid) + " --clear-groups \"$@\"",
+        "ip link set lo up && ip link add kv0 type veth peer name kv1 && ip link set kv1 up && ip "
+        "addr add 10.123.0.2/24 dev kv0 && ip link set kv0 up && ip route add default via "
+        "10.123.0.1 && exec setpriv --reuid=" +
+            std::to_string(kLauncherUid) + " --regid=" + std::to_string(kLauncherGid) +
+            " --clear-groups \"$@\"",
         "sh",
         launcher_binary(),
         "--socket-dir=" + socket_dir(),

@@ -22,12 +22,19 @@ bool valid_name(const std::string& s) {
 }
 
 const std::map<std::string, Command> kCommands = {
-    {"start", Command::start},     {"stop", Command::stop},
-    {"restart", Command::restart}, {"pause", Command::pause},
-    {"unpause", Command::unpause}, {"soft-reboot", Command::soft_reboot},
-    {"console", Command::console}, {"vnc", Command::vnc},
-    {"version", Command::version}, {"expose", Command::expose},
-    {"port-forward", Command::port_forward}, {"ssh", Command::ssh}, {"scp", Command::scp},
+    {"start", Command::start},
+    {"stop", Command::stop},
+    {"restart", Command::restart},
+    {"pause", Command::pause},
+    {"unpause", Command::unpause},
+    {"soft-reboot", Command::soft_reboot},
+    {"console", Command::console},
+    {"vnc", Command::vnc},
+    {"version", Command::version},
+    {"expose", Command::expose},
+    {"port-forward", Command::port_forward},
+    {"ssh", Command::ssh},
+    {"scp", Command::scp},
 };
 
 // The global flags (kubeconfig, context, namespace), accepted anywhere on the line.

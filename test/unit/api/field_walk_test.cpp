@@ -422,7 +422,7 @@ std::string describe(const std::vector<kv::launcher::DiskPlan>& disks,
       << d.source_dir << '|' << d.volume_label << '|' << d.required_files.size() << '\n';
   if (net) {
     o << net->interface_name << '|' << net->network_name << '|' << net->model << '|' << net->mac
-      << '|' << net->cidr << '|' << net->gateway << '|' << net->guest_ip << '|' << net->dns;
+      << '|' << net->cidr << '|' << net->gateway << '|' << net->guest_ip << '|' << net->binding;
     for (const auto& p : net->ports)
       o << '|' << p.protocol << ':' << p.port;
     o << '\n';

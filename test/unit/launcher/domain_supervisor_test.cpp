@@ -27,9 +27,15 @@ struct Harness {
       p.xml = "<domain/>";
       p.grace_period_seconds = 20;
       p.uid = kv::core::json::find(vmi, "other") ? "uid-2" : "uid-1";
-      p.network = NetworkPlan{"default",           "default",     "virtio-net-pci",
-                              "52:54:00:00:00:01", "10.0.2.0/24", "10.0.2.1",
-                              "10.0.2.2",          "10.0.2.3",    {}};
+      NetworkPlan n;
+      n.interface_name = n.network_name = "default";
+      n.binding = "masquerade";
+      n.model = "virtio-net-pci";
+      n.mac = "52:54:00:00:00:01";
+      n.cidr = "10.0.2.0/24";
+      n.gateway = "10.0.2.1";
+      n.guest_ip = "10.0.2.2";
+      p.network = n;
       return p;
     };
     SupervisorHooks h;

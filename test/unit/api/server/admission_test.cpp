@@ -246,11 +246,11 @@ TEST_CASE("status is not judged: an UPDATE of a VM with controller-written statu
 }
 
 TEST_CASE("an object being deleted is not judged again, so its finalizers can come off") {
-  // Valid once, refused by today's rules (passt), now being deleted.
+  // Valid once, refused by today's rules (bridge), now being deleted.
   std::string obj =
       vm(R"([{"name":"root"}])", R"([{"name":"root","containerDisk":{"image":"x"}}])");
   obj.replace(obj.find(R"("devices":{)"), 11,
-              R"("devices":{"interfaces":[{"name":"default","passt":{}}],)");
+              R"("devices":{"interfaces":[{"name":"default","bridge":{}}],)");
   obj.replace(obj.find(R"("volumes":)"), 10,
               R"("networks":[{"name":"default","pod":{}}],"volumes":)");
   CHECK_FALSE(allowed(reply_of(Webhook::validate_vm, review_of("UPDATE", obj, obj))));
