@@ -628,16 +628,16 @@ json::Value launcher_container(Builder& b, const Config& cfg, int64_t grace) {
 constexpr int32_t kLibvirtStartupDelaySeconds = 10;
 
 // A VMI probe as a core/v1 Probe against the pod IP (the kubelet's default host), with upstream's
-// defaults (SetDefaults_Probe) for what is unset or below 1. Validation has refused exec,
-// guestAgentPing and tcpSocket (tcpSocket is rendered all the same, should it be allowed) and
-// ports that do not resolve.
+// defaults (SetDefaults_Probe) for what is unset or below 1; tcpSocket as virt-probe's exec.
+// Validation has refused exec, guestAgentPing and ports that do not resolve.
 json::Value compute_probe(Builder& b, const api::v1::Probe& p,
                           const VirtualMachineInstanceSpec& spec) {
   const api::v1::Interface* iface = api::v1::probed_interface(spec);
-  auto port = [&](const api::v1::IntOrString& port) {
+  auto port_number = [&](const api::v1::IntOrString& port) {
     auto n = iface ? api::v1::resolve_probe_port(port, *iface) : port.number;
-    return b.num(n.value_or(0));
+    return n.value_or(0);
   };
+  auto port = [&](const api::v1::IntOrString& p) { return b.num(port_number(p)); };
   auto probe = b.obj();
   if (p.http_get) {
     auto h = b.obj();
@@ -660,19 +660,26 @@ json::Value compute_probe(Builder& b, const api::v1::Probe& p,
     }
     b.set(probe, "httpGet", std::move(h));
   }
-  if (p.tcp_socket) {
-    auto t = b.obj();
-    b.set(t, "port", port(p.tcp_socket->port));
-    if (p.tcp_socket->host)
-      b.set(t, "host", *p.tcp_socket->host);
-    b.set(probe, "tcpSocket", std::move(t));
-  }
   auto at_least_1 = [](const std::optional<int32_t>& v, int32_t fallback) {
     return v && *v >= 1 ? *v : fallback;
   };
+  const int32_t timeout_seconds = at_least_1(p.timeout_seconds, 1);
+  if (p.tcp_socket) {
+    // Not the kubelet's tcpSocket: passt accepts every connection on the pod IP itself, so a
+    // bare connect succeeds whatever the guest does. virt-probe watches whether the guest keeps
+    // the connection (launcher/probe/tcp_probe.hpp).
+    std::vector<std::string> cmd{"/usr/bin/virt-probe", "--tcp",
+                                 std::to_string(port_number(p.tcp_socket->port))};
+    if (p.tcp_socket->host)
+      cmd.insert(cmd.end(), {"--host", *p.tcp_socket->host});
+    cmd.insert(cmd.end(), {"--timeout-seconds", std::to_string(timeout_seconds)});
+    auto exec = b.obj();
+    b.set(exec, "command", b.strings(cmd));
+    b.set(probe, "exec", std::move(exec));
+  }
   b.set(probe, "initialDelaySeconds",
         b.num(p.initial_delay_seconds.value_or(0) + kLibvirtStartupDelaySeconds));
-  b.set(probe, "timeoutSeconds", b.num(at_least_1(p.timeout_seconds, 1)));
+  b.set(probe, "timeoutSeconds", b.num(timeout_seconds));
   b.set(probe, "periodSeconds", b.num(at_least_1(p.period_seconds, 10)));
   b.set(probe, "successThreshold", b.num(at_least_1(p.success_threshold, 1)));
   b.set(probe, "failureThreshold", b.num(at_least_1(p.failure_threshold, 3)));

@@ -338,7 +338,8 @@ void multi_queue(const DomainSpec& d, const std::string& path, FieldErrors& erro
   if (vcpus > 1 && virtio) {
     add(errors, at(path, "devices.networkInterfaceMultiqueue"),
         "true is not supported with " + std::to_string(vcpus) +
-            " vCPUs: the pod network interface uses QEMU user networking, which has one queue; "
+            " vCPUs: the pod network interface is served by passt over one stream socket, which "
+            "has one queue; "
             "leave it unset or false");
   }
 }

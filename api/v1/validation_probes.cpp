@@ -1,7 +1,9 @@
-// The probes' rules (spec.livenessProbe, spec.readinessProbe): one handler, and only the one that
-// can see the guest through the pod IP (httpGet: exec and guestAgentPing need a guest agent, and
-// a tcpSocket connect is answered by the launcher's forwarder); ports that resolve; numbers the
-// kubelet accepts. Upstream's webhook wording where it has one.
+// The probes' rules (spec.livenessProbe, spec.readinessProbe): one handler, and only those that
+// see the guest through the pod IP (httpGet, tcpSocket: exec and guestAgentPing need a guest
+// agent); ports that resolve; numbers the kubelet accepts. Upstream's webhook wording where it
+// has one.
+
+#include <arpa/inet.h>
 
 #include "api/v1/probes.hpp"
 #include "api/v1/validation_checks.hpp"
@@ -40,14 +42,6 @@ namespace {
 constexpr std::string_view kNoGuestAgent =
     "not supported yet: it needs the QEMU guest agent, which this installation does not run; use "
     "tcpSocket or httpGet";
-
-// The kubelet's TCP probe only connects. The pod's ports reach the guest through the launcher's
-// user-mode network (QEMU's slirp, passt), which accepts the connection itself before it knows
-// whether the guest listens: the probe would succeed whatever the guest does.
-constexpr std::string_view kTcpThroughForwarder =
-    "not supported: the pod's ports reach the guest through the launcher's user-mode network, "
-    "which accepts every connection itself, so a TCP connect cannot tell whether the guest "
-    "listens; use httpGet";
 
 // A probe's port: a number in 1-65535, or the name of a TCP port of the pod interface (the
 // launcher pod has no container ports to look a name up in, so the pod gets the number).
@@ -100,7 +94,16 @@ void probe(const Probe& pr, bool liveness, const Interface* iface, const std::st
   }
   if (pr.tcp_socket) {
     ++handlers;
-    add(errors, at(p, "tcpSocket"), std::string(kTcpThroughForwarder));
+    const std::string t = at(p, "tcpSocket");
+    port(pr.tcp_socket->port, iface, at(t, "port"), errors);
+    // virt-probe connects to it from inside the pod (controller/pod_render.cpp): no name lookup.
+    in6_addr any;
+    if (pr.tcp_socket->host && ::inet_pton(AF_INET, pr.tcp_socket->host->c_str(), &any) != 1 &&
+        ::inet_pton(AF_INET6, pr.tcp_socket->host->c_str(), &any) != 1) {
+      add(errors, at(t, "host"),
+          quoted(*pr.tcp_socket->host) +
+              " is not an IP address; allowed: an IPv4 or IPv6 address, or unset for the pod IP");
+    }
   }
   if (handlers > 1) {
     add(errors, p, p + " must have exactly one probe type set");

@@ -4,7 +4,9 @@
 # only listed ports reach the guest or every port does.
 #
 # The guest's user data prints the MAC it sees and serves a CGI on port 8083 that starts an HTTP
-# server on port 8082: the readiness probe's port stays closed until a case asks for it.
+# server on port 8082: the readiness probe's port stays closed until a case asks for it. The
+# readiness probe is a tcpSocket one (passt accepts every connection on the pod IP itself, so
+# this checks virt-probe, not a bare connect); the liveness case uses httpGet.
 
 cat >"$WORK/probes-userdata" <<EOF
 #!/bin/sh
@@ -88,7 +90,7 @@ vmi_replaced() {
 
 case_probes_readiness_closed() {
 	probes_vm_yaml e2e-probes '      readinessProbe:
-        httpGet:
+        tcpSocket:
           port: ready
         periodSeconds: 2
         failureThreshold: 1' >"$WORK/probes.yaml"

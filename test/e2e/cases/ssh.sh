@@ -3,17 +3,12 @@
 # with a key from cloud-init's ssh_authorized_keys, `virtctl scp` copies a file in and out, and
 # upstream's own virtctl does the same against our portforward subresource.
 #
-# The VM lists ports 2222 and 8080 on its interface and ssh goes to 2222 (`-p 2222`; the test
-# guest's dropbear listens on 22 and 2222): virt-handler dials the launcher pod's IP
-# (docs/handler.md "Port forwarding"), and until the pod network binding forwards every port when
-# `ports` is empty (the passt binding of issue 14, item 1), only listed ports reach the guest;
-# today's unprivileged slirp binding also cannot forward a port below 1024 (QEMU: "Could not set
-# up host forwarding rule 'tcp:<pod IP>:22-...'") unless the launcher pod sets the sysctl
-# net.ipv4.ip_unprivileged_port_start=0. Once both land, drop the `ports:` list and `-p 2222`:
-# port-forward must then reach 22 without them.
+# The VM lists no `ports`: virt-handler dials the launcher pod's IP (docs/handler.md "Port
+# forwarding"), where passt forwards every port to the guest, 22 included (the launcher pod sets
+# net.ipv4.ip_unprivileged_port_start=0), so ssh reaches the guest's dropbear on 22.
 
 UPSTREAM_VIRTCTL=${KV_UPSTREAM_VIRTCTL:-/root/.cache/upstream-kv/virtctl}
-SSH_OPTS=(-p 2222 -t "-o StrictHostKeyChecking=no" -t "-o UserKnownHostsFile=/dev/null" -t "-o LogLevel=ERROR")
+SSH_OPTS=(-t "-o StrictHostKeyChecking=no" -t "-o UserKnownHostsFile=/dev/null" -t "-o LogLevel=ERROR")
 
 ssh_vm_yaml() {
 	cat <<YAML
@@ -40,9 +35,6 @@ spec:
           interfaces:
             - name: default
               masquerade: {}
-              ports:
-                - port: 2222
-                - port: 8080
       networks:
         - name: default
           pod: {}
@@ -120,7 +112,7 @@ case_upstream_virtctl() {
 	fi
 	local kc out port pf body
 	kc=$("$KV_CLUSTER" kubeconfig)
-	out=$(KUBECONFIG=$kc "$UPSTREAM_VIRTCTL" -n "$NS" ssh root@vm/e2e-ssh -i "$WORK/ssh-key" -p 2222 \
+	out=$(KUBECONFIG=$kc "$UPSTREAM_VIRTCTL" -n "$NS" ssh root@vm/e2e-ssh -i "$WORK/ssh-key" \
 		--local-ssh-opts="-o StrictHostKeyChecking=no" --local-ssh-opts="-o UserKnownHostsFile=/dev/null" \
 		--local-ssh-opts="-o LogLevel=ERROR" -c 'cat /etc/hostname' 2>"$WORK/up-ssh.err") ||
 		fail "upstream virtctl ssh failed: $out $(cat "$WORK/up-ssh.err")"

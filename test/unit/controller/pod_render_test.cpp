@@ -390,7 +390,8 @@ TEST_CASE(
     REQUIRE(pod.ok());
     const json::Value* compute = find_container(*pod, "compute");
     REQUIRE(compute);
-    auto want_ready = json::parse(R"({"tcpSocket": {"port": 1500}, "initialDelaySeconds": 10,
+    auto want_ready = json::parse(R"({"exec": {"command": ["/usr/bin/virt-probe", "--tcp", "1500",
+      "--timeout-seconds", "1"]}, "initialDelaySeconds": 10,
       "timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3})");
     auto want_live = json::parse(R"({"httpGet": {"path": "/healthz", "port": 8080,
       "host": "10.0.0.1", "scheme": "HTTP", "httpHeaders": [{"name": "X-Probe", "value": "1"}]},
