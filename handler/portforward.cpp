@@ -15,6 +15,7 @@
 
 #include "core/json.hpp"
 #include "core/log.hpp"
+#include "handler/stream_server.hpp"
 
 namespace kv::handler {
 namespace asio = boost::asio;
@@ -29,7 +30,6 @@ using Ws = websocket::stream<serve::TlsStream>;
 namespace {
 
 constexpr auto kDialTimeout = std::chrono::seconds(10);
-constexpr const char* kPlainSubprotocol = "plain.kubevirt.io";
 
 void reply(serve::Exchange& ex, int status, const std::string& message) {
   core::json::Document d;
@@ -38,25 +38,6 @@ void reply(serve::Exchange& ex, int status, const std::string& message) {
   serve::Response r(status, core::json::to_string(d) + "\n", "application/json");
   r.close = true;
   ex.respond(std::move(r));
-}
-
-bool offers_plain(const serve::Request& req) {
-  auto range = req.equal_range(http::field::sec_websocket_protocol);
-  for (auto it = range.first; it != range.second; ++it) {
-    std::string_view v(it->value().data(), it->value().size());
-    while (!v.empty()) {
-      auto comma = v.find(',');
-      auto item = v.substr(0, comma);
-      while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
-        item.remove_prefix(1);
-      while (!item.empty() && (item.back() == ' ' || item.back() == '\t'))
-        item.remove_suffix(1);
-      if (item == kPlainSubprotocol)
-        return true;
-      v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
-    }
-  }
-  return false;
 }
 
 // One forwarded connection: a WebSocket on one side, the guest's TCP connection or UDP socket on
@@ -80,7 +61,7 @@ class ForwardSession : public std::enable_shared_from_this<ForwardSession<Socket
     t.keep_alive_pings = true;
     ws_.set_option(t);
     ws_.binary(true);
-    if (offers_plain(upgrade_))
+    if (offers_subprotocol(upgrade_, kPlainSubprotocol))
       ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
         res.set(http::field::sec_websocket_protocol, kPlainSubprotocol);
       }));

@@ -69,28 +69,6 @@ http::status http_status_of(Errc c) {
   }
 }
 
-constexpr const char* kPlainSubprotocol = "plain.kubevirt.io";
-
-// Whether the comma-separated Sec-WebSocket-Protocol header(s) of `req` list `proto`.
-bool offers_subprotocol(const http::request<http::string_body>& req, std::string_view proto) {
-  auto range = req.equal_range(http::field::sec_websocket_protocol);
-  for (auto it = range.first; it != range.second; ++it) {
-    std::string_view v(it->value().data(), it->value().size());
-    while (!v.empty()) {
-      auto comma = v.find(',');
-      auto item = v.substr(0, comma);
-      while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
-        item.remove_prefix(1);
-      while (!item.empty() && (item.back() == ' ' || item.back() == '\t'))
-        item.remove_suffix(1);
-      if (item == proto)
-        return true;
-      v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
-    }
-  }
-  return false;
-}
-
 std::string message_body(const std::string& msg) {
   core::json::Document d;
   d.SetObject();
@@ -531,6 +509,26 @@ void StreamServer::stop() {
     for (auto& s : live)
       s->close(websocket::close_code::going_away, "virt-handler is stopping");
   });
+}
+
+// Whether the comma-separated Sec-WebSocket-Protocol header(s) of `req` list `proto`.
+bool offers_subprotocol(const serve::Request& req, std::string_view proto) {
+  auto range = req.equal_range(http::field::sec_websocket_protocol);
+  for (auto it = range.first; it != range.second; ++it) {
+    std::string_view v(it->value().data(), it->value().size());
+    while (!v.empty()) {
+      auto comma = v.find(',');
+      auto item = v.substr(0, comma);
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
+        item.remove_prefix(1);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t'))
+        item.remove_suffix(1);
+      if (item == proto)
+        return true;
+      v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
+    }
+  }
+  return false;
 }
 
 }  // namespace kv::handler

@@ -119,4 +119,10 @@ struct StreamTarget {
 };
 std::optional<StreamTarget> parse_stream_target(std::string_view path);
 
+// The WebSocket subprotocol KubeVirt's clients offer for raw bytes (console, VNC, port-forward).
+inline constexpr const char* kPlainSubprotocol = "plain.kubevirt.io";
+
+// Whether the comma-separated Sec-WebSocket-Protocol header(s) of `req` list `proto`.
+bool offers_subprotocol(const core::serve::Request& req, std::string_view proto);
+
 }  // namespace kv::handler

@@ -35,17 +35,6 @@ std::string str_at(const json::Value& v, std::initializer_list<std::string_view>
   return p && p->IsString() ? std::string(p->GetString(), p->GetStringLength()) : "";
 }
 
-bool has_true_condition(const json::Value& vmi, std::string_view type) {
-  const json::Value* conds = json::find_path(vmi, {"status", "conditions"});
-  if (!conds || !conds->IsArray())
-    return false;
-  for (const auto& c : conds->GetArray())
-    if (json::get_string(c, "type").value_or("") == type &&
-        json::get_string(c, "status").value_or("") == "True")
-      return true;
-  return false;
-}
-
 HttpReply error_reply(const ApiError& e) {
   return {e.code, status_body(e)};
 }
@@ -234,6 +223,17 @@ std::variant<HandlerAddress, ApiError> locate_handler(kube::KubeClient& client, 
   return ApiError{503, "ServiceUnavailable",
                   "no running virt-handler pod on node " + node + " (namespace " +
                       handler_namespace + ", label kubevirt.io=virt-handler)"};
+}
+
+bool has_true_condition(const core::json::Value& obj, std::string_view type) {
+  const json::Value* conds = json::find_path(obj, {"status", "conditions"});
+  if (!conds || !conds->IsArray())
+    return false;
+  for (const auto& c : conds->GetArray())
+    if (json::get_string(c, "type").value_or("") == type &&
+        json::get_string(c, "status").value_or("") == "True")
+      return true;
+  return false;
 }
 
 }  // namespace kv::apiserver

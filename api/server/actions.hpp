@@ -24,6 +24,9 @@ std::optional<ApiError> authorize(core::kube::KubeClient& client, const UserInfo
 
 // The HTTP reply to PUT .../virtualmachines/{name}/{start,stop,restart}: 202 with no body, or a
 // Status. Re-reads and decides again when a patch loses a race (5 attempts).
+// Whether obj.status.conditions has one of `type` with status "True" (a VMI's Paused, ...).
+bool has_true_condition(const core::json::Value& obj, std::string_view type);
+
 HttpReply vm_action(core::kube::KubeClient& client, const Route& r, const std::string& body);
 
 // The body of PUT .../{pause,unpause,softreboot}: PauseOptions/UnpauseOptions {"dryRun":["All"]}

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "addon/resources.hpp"
+#include "api/server/actions.hpp"
 #include "core/json.hpp"
 
 namespace kv::apiserver {
@@ -12,20 +13,6 @@ using core::Errc;
 
 namespace {
 
-std::vector<std::string_view> split(std::string_view path) {
-  std::vector<std::string_view> parts;
-  while (!path.empty()) {
-    if (path.front() == '/') {
-      path.remove_prefix(1);
-      continue;
-    }
-    auto slash = path.find('/');
-    parts.push_back(path.substr(0, slash));
-    path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash);
-  }
-  return parts;
-}
-
 Route refused(RouteKind kind, std::string message) {
   Route r;
   r.kind = kind;
@@ -33,22 +20,11 @@ Route refused(RouteKind kind, std::string message) {
   return r;
 }
 
-bool true_condition(const json::Value& obj, std::string_view type) {
-  const json::Value* conds = json::find_path(obj, {"status", "conditions"});
-  if (!conds || !conds->IsArray())
-    return false;
-  for (const auto& c : conds->GetArray())
-    if (json::get_string(c, "type").value_or("") == type &&
-        json::get_string(c, "status").value_or("") == "True")
-      return true;
-  return false;
-}
-
 }  // namespace
 
 std::optional<Route> port_forward_route(std::string_view method, std::string_view path) {
   // apis/subresources.kubevirt.io/v1/namespaces/{ns}/{resource}/{name}/portforward/{port}[/{proto}]
-  const auto p = split(path);
+  const auto p = split_path(path);
   if ((p.size() != 9 && p.size() != 10) || p[0] != "apis" || p[1] != kGroup || p[2] != kVersion ||
       p[3] != "namespaces" || p[7] != "portforward" ||
       (p[5] != "virtualmachineinstances" && p[5] != "virtualmachines"))
@@ -107,7 +83,7 @@ std::variant<HandlerAddress, ApiError> locate_port_forward(core::kube::KubeClien
       return not_found("virtualmachineinstance", r.name);
     return internal_error("unable to retrieve vmi [" + r.name + "]: " + vmi.error().message);
   }
-  if (true_condition(*vmi, "Paused"))
+  if (has_true_condition(*vmi, "Paused"))
     return conflict("virtualmachineinstance", r.name, "VMI is paused");
   Route stream = r;
   stream.kind = RouteKind::vmi_stream;  // Running on a node, else 400 "VMI is not running"

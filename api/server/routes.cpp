@@ -5,8 +5,6 @@
 #include <vector>
 
 namespace kv::apiserver {
-namespace {
-
 std::vector<std::string_view> split_path(std::string_view path) {
   std::vector<std::string_view> parts;
   while (!path.empty()) {
@@ -20,6 +18,8 @@ std::vector<std::string_view> split_path(std::string_view path) {
   }
   return parts;
 }
+
+namespace {
 
 Route fixed(RouteKind k) {
   Route r;

@@ -14,6 +14,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace kv::apiserver {
 
@@ -68,6 +69,9 @@ struct Route {
 };
 
 // `method` as Beast spells it ("GET", "PUT", ...); `target` may carry a query string.
+// The non-empty segments of a URL path ("/a//b/" -> a, b).
+std::vector<std::string_view> split_path(std::string_view path);
+
 Route route(std::string_view method, std::string_view target);
 
 }  // namespace kv::apiserver

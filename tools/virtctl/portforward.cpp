@@ -344,15 +344,6 @@ Result<Fd> bind_local(const std::string& address, const ForwardedPort& p) {
   return fd;
 }
 
-int bound_port(int fd) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  if (ss.ss_family == AF_INET6)
-    return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
-  return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-}
-
 // One UDP client of a local port: its address and the stream its datagrams go over.
 struct UdpClient {
   sockaddr_storage addr{};

@@ -400,15 +400,6 @@ Result<Fd> listen_tcp(const std::string& address, int port) {
   return fd;
 }
 
-int bound_port(int fd) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  if (ss.ss_family == AF_INET6)
-    return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
-  return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-}
-
 }  // namespace
 
 int run_vnc(const Dialer& dial, const VncOptions& opts, const SignalPipe& signals,
@@ -457,6 +448,15 @@ int run_vnc(const Dialer& dial, const VncOptions& opts, const SignalPipe& signal
     else if (*r == PumpEnd::stopped)
       return 0;
   }
+}
+
+int bound_port(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (ss.ss_family == AF_INET6)
+    return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
 }
 
 }  // namespace kv::virtctl

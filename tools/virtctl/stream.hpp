@@ -88,6 +88,9 @@ enum class PumpEnd { escape, eof, server_closed, stopped };
 // Errc::io when a local descriptor failed.
 core::Result<PumpEnd> pump(core::kube::MessageStream& stream, const PumpIo& io);
 
+// The local port a bound socket got (for port 0: the one the kernel chose).
+int bound_port(int fd);
+
 // Opens a stream; tests give a fake, virtctl gives WebSocket::dial through the API server.
 using Dialer = std::function<core::Result<std::unique_ptr<core::kube::MessageStream>>(
     const std::string& path)>;
