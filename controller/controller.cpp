@@ -102,22 +102,25 @@ bool PodExpectations::pending(const std::string& vmi_uid) const {
 
 // --- Controller
 
+std::unique_ptr<kube::EventRecorder> event_recorder(kube::KubeClient& client, bool record,
+                                                    const kube::Clock* clock) {
+  if (!record)
+    return nullptr;
+  kube::EventRecorderOptions eo;
+  eo.clock = clock;
+  return std::make_unique<kube::EventRecorder>(client, kube::EventSource{"virt-controller", ""},
+                                               eo);
+}
+
 Controller::Controller(kube::KubeClient& client, Metrics& metrics, ControllerOptions opts)
     : client_(client),
       metrics_(metrics),
       opts_(std::move(opts)),
       clock_(opts_.clock ? *opts_.clock : kube::real_clock()),
       expectations_(clock_, opts_.expectation_timeout),
-      vm_queue_(clock_,
-                kube::WorkQueueOptions{std::chrono::milliseconds(5), std::chrono::seconds(300)}),
-      vmi_queue_(clock_,
-                 kube::WorkQueueOptions{std::chrono::milliseconds(5), std::chrono::seconds(300)}) {
-  if (opts_.record_events) {
-    kube::EventRecorderOptions eo;
-    eo.clock = opts_.clock;
-    recorder_ = std::make_unique<kube::EventRecorder>(client_,
-                                                      kube::EventSource{"virt-controller", ""}, eo);
-  }
+      recorder_(event_recorder(client_, opts_.record_events, opts_.clock)),
+      vm_queue_(clock_, kQueueBackoff),
+      vmi_queue_(clock_, kQueueBackoff) {
   auto informer = [&](kube::Resource r, kube::ListWatchOptions lw,
                       std::chrono::milliseconds resync) {
     kube::InformerOptions o;
@@ -144,18 +147,13 @@ Controller::Controller(kube::KubeClient& client, Metrics& metrics, ControllerOpt
   vmis_->add_index(kIndexNode, kube::index_by_field({"status", "nodeName"}));
   vmis_->add_index(kIndexNamespace, kube::index_by_namespace());
 
-  auto vm_key = [this](const kube::ObjectPtr& o) { vm_queue_.add(meta::key(*o)); };
   vms_->add_handlers(
-      {vm_key, [vm_key](const kube::ObjectPtr&, const kube::ObjectPtr& n) { vm_key(n); }, vm_key});
-  auto vmi_changed = [this](const kube::ObjectPtr& o) {
+      kube::on_every_change([this](const kube::ObjectPtr& o) { vm_queue_.add(meta::key(*o)); }));
+  vmis_->add_handlers(kube::on_every_change([this](const kube::ObjectPtr& o) {
     vmi_queue_.add(meta::key(*o));
     if (meta::controller_ref(*o, api::v1::kVirtualMachineKind))
       vm_queue_.add(meta::key(*o));  // the VM has the VMI's name
-  };
-  vmis_->add_handlers(
-      {vmi_changed,
-       [vmi_changed](const kube::ObjectPtr&, const kube::ObjectPtr& n) { vmi_changed(n); },
-       vmi_changed});
+  }));
   pods_->add_handlers(
       {[this](const kube::ObjectPtr& o) { enqueue_vmi_of_pod(*o, true); },
        [this](const kube::ObjectPtr&, const kube::ObjectPtr& n) { enqueue_vmi_of_pod(*n, false); },

@@ -67,6 +67,15 @@ class PodExpectations {
   std::map<std::string, core::kube::Clock::time_point> expected_;
 };
 
+// The work queues' retry backoff, for virt-controller's controllers: 5 ms, doubling to 5 min.
+inline const core::kube::WorkQueueOptions kQueueBackoff{std::chrono::milliseconds(5),
+                                                        std::chrono::seconds(300)};
+
+// virt-controller's event recorder; null when `record` is false (tests without events).
+std::unique_ptr<core::kube::EventRecorder> event_recorder(core::kube::KubeClient& client,
+                                                          bool record,
+                                                          const core::kube::Clock* clock);
+
 class Controller {
  public:
   Controller(core::kube::KubeClient& client, Metrics& metrics, ControllerOptions opts = {});

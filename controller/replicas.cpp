@@ -6,6 +6,7 @@
 #include "api/pool/pool.hpp"
 #include "api/v1/codec.hpp"
 #include "api/v1/replicaset.hpp"
+#include "controller/controller.hpp"
 #include "controller/object_logger.hpp"
 #include "controller/replicas_reconcile.hpp"
 #include "controller/vm_reconcile.hpp"
@@ -124,16 +125,9 @@ ReplicasController::ReplicasController(kube::KubeClient& client, Metrics& metric
       opts_(std::move(opts)),
       clock_(opts_.clock ? *opts_.clock : kube::real_clock()),
       expectations_(clock_, opts_.expectation_timeout),
-      rs_queue_(clock_,
-                kube::WorkQueueOptions{std::chrono::milliseconds(5), std::chrono::seconds(300)}),
-      pool_queue_(clock_,
-                  kube::WorkQueueOptions{std::chrono::milliseconds(5), std::chrono::seconds(300)}) {
-  if (opts_.record_events) {
-    kube::EventRecorderOptions eo;
-    eo.clock = opts_.clock;
-    recorder_ = std::make_unique<kube::EventRecorder>(client_,
-                                                      kube::EventSource{"virt-controller", ""}, eo);
-  }
+      recorder_(event_recorder(client_, opts_.record_events, opts_.clock)),
+      rs_queue_(clock_, kQueueBackoff),
+      pool_queue_(clock_, kQueueBackoff) {
   auto informer = [&](kube::Resource r) {
     kube::InformerOptions o;
     o.resync_period = opts_.resync_period;
@@ -147,13 +141,10 @@ ReplicasController::ReplicasController(kube::KubeClient& client, Metrics& metric
   vmis_ = informer(addon::resources::virtual_machine_instances());
   vms_ = informer(addon::resources::virtual_machines());
 
-  auto rs_key = [this](const kube::ObjectPtr& o) { rs_queue_.add(meta::key(*o)); };
   replica_sets_->add_handlers(
-      {rs_key, [rs_key](const kube::ObjectPtr&, const kube::ObjectPtr& n) { rs_key(n); }, rs_key});
-  auto pool_key = [this](const kube::ObjectPtr& o) { pool_queue_.add(meta::key(*o)); };
+      kube::on_every_change([this](const kube::ObjectPtr& o) { rs_queue_.add(meta::key(*o)); }));
   pools_->add_handlers(
-      {pool_key, [pool_key](const kube::ObjectPtr&, const kube::ObjectPtr& n) { pool_key(n); },
-       pool_key});
+      kube::on_every_change([this](const kube::ObjectPtr& o) { pool_queue_.add(meta::key(*o)); }));
   vmis_->add_handlers({[this](const kube::ObjectPtr& o) { on_vmi(*o, false); },
                        [this](const kube::ObjectPtr& old, const kube::ObjectPtr& n) {
                          if (meta::resource_version(*old) == meta::resource_version(*n))

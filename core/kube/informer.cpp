@@ -179,6 +179,10 @@ Informer::~Informer() {
   stop();
 }
 
+EventHandlers on_every_change(std::function<void(const ObjectPtr& obj)> f) {
+  return {f, [f](const ObjectPtr&, const ObjectPtr& now) { f(now); }, f};
+}
+
 void Informer::add_handlers(EventHandlers h) {
   std::lock_guard lock(handlers_mu_);
   if (synced_.load() && h.on_add)

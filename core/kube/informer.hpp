@@ -77,6 +77,10 @@ struct EventHandlers {
   std::function<void(const ObjectPtr& obj)> on_delete;
 };
 
+// Handlers that call f with the object on every add, update (its new state) and delete: what a
+// controller that only queues the object's key needs.
+EventHandlers on_every_change(std::function<void(const ObjectPtr& obj)> f);
+
 struct InformerOptions {
   ListWatchOptions list_watch;
   // Every period, on_update(obj, obj) for every cached object (0: never), so controllers
