@@ -56,6 +56,11 @@ struct Params {
     auto it = values.find(key);
     return it == values.end() ? nullptr : &it->second;
   }
+  // The key's value, or fallback when it is missing or empty.
+  std::string non_empty_or(const std::string& key, const std::string& fallback) const {
+    const std::string* v = get(key);
+    return v != nullptr && !v->empty() ? *v : fallback;
+  }
 };
 
 Result<Params> parse_params(const std::string& flag, const std::string& text,
@@ -118,6 +123,14 @@ Result<std::pair<std::string, std::string>> split_prefixed(const std::string& fl
   if (r.second.empty())
     return flag_error(flag, what + "name cannot be empty");
   return r;
+}
+
+// The key's value; "<key> must be specified" when it is missing or empty.
+Result<std::string> required(const std::string& flag, const Params& p, const std::string& key) {
+  const std::string* v = p.get(key);
+  if (v == nullptr || v->empty())
+    return flag_error(flag, key + " must be specified");
+  return *v;
 }
 
 Status dns_label(const std::string& flag, const std::string& name) {
@@ -211,13 +224,10 @@ class VmBuilder {
       auto boot = boot_order(flag, *p);
       if (!boot.ok())
         return boot.error();
-      const std::string* src = p->get("src");
-      if (src == nullptr || src->empty())
-        return flag_error(flag, "src must be specified");
-      const std::string* given = p->get("name");
-      std::string name = given != nullptr && !given->empty()
-                             ? *given
-                             : vm_name + "-containerdisk-" + std::to_string(i);
+      auto src = required(flag, *p, "src");
+      if (!src.ok())
+        return src.error();
+      std::string name = p->non_empty_or("name", vm_name + "-containerdisk-" + std::to_string(i));
       KV_CHECK(dns_label(flag, name));
       Value source = object();
       put(source, "image", *src, a_);
@@ -235,17 +245,16 @@ class VmBuilder {
       auto boot = boot_order(flag, *p);
       if (!boot.ok())
         return boot.error();
-      const std::string* src = p->get("src");
-      if (src == nullptr || src->empty())
-        return flag_error(flag, "src must be specified");
+      auto src = required(flag, *p, "src");
+      if (!src.ok())
+        return src.error();
       auto split = split_prefixed(flag, "src invalid: ", *src);
       if (!split.ok())
         return split.error();
       const auto& [ns, claim] = *split;
       if (!ns.empty())
         return flag_error(flag, "not allowed to specify namespace of pvc \"" + claim + "\"");
-      const std::string* given = p->get("name");
-      std::string name = given != nullptr && !given->empty() ? *given : claim;
+      std::string name = p->non_empty_or("name", claim);
       KV_CHECK(dns_label(flag, name));
       Value source = object();
       put(source, "claimName", claim, a_);
@@ -259,9 +268,9 @@ class VmBuilder {
     auto p = parse_params(flag, o_.sysprep_volume, {"src", "type"});
     if (!p.ok())
       return p.error();
-    const std::string* src = p->get("src");
-    if (src == nullptr || src->empty())
-      return flag_error(flag, "src must be specified");
+    auto src = required(flag, *p, "src");
+    if (!src.ok())
+      return src.error();
     auto split = split_prefixed(flag, "src invalid: ", *src);
     if (!split.ok())
       return split.error();
