@@ -724,30 +724,6 @@ void set_scheduling(Builder& b, json::Value& ps, const VirtualMachineInstanceSpe
     b.set(ps, "priorityClassName", *spec.priority_class_name);
 }
 
-// imagePullSecrets: the containerDisks' and the kernelBoot container's imagePullSecret, each once,
-// as upstream (the kubelet pulls every image of the pod with them).
-void set_image_pull_secrets(Builder& b, json::Value& ps, const VirtualMachineInstanceSpec& spec) {
-  std::vector<std::string> names;
-  auto add = [&](const std::optional<std::string>& name) {
-    if (name && std::find(names.begin(), names.end(), *name) == names.end())
-      names.push_back(*name);
-  };
-  for (const auto& v : spec.volumes)
-    if (v.container_disk)
-      add(v.container_disk->image_pull_secret);
-  if (const auto& fw = spec.domain.firmware; fw && fw->kernel_boot && fw->kernel_boot->container)
-    add(fw->kernel_boot->container->image_pull_secret);
-  if (names.empty())
-    return;
-  auto refs = b.arr();
-  for (const auto& name : names) {
-    auto ref = b.obj();
-    b.set(ref, "name", name);
-    b.push(refs, std::move(ref));
-  }
-  b.set(ps, "imagePullSecrets", std::move(refs));
-}
-
 json::Value pod_security_context(Builder& b) {
   auto psc = b.obj();
   b.set(psc, "runAsNonRoot", b.boolean(true));
@@ -810,7 +786,6 @@ json::Value pod_spec(Builder& b, const VirtualMachineInstance& vmi, const Config
   if (spec.subdomain)
     b.set(ps, "subdomain", *spec.subdomain);
   set_scheduling(b, ps, spec, cfg);
-  set_image_pull_secrets(b, ps, spec);
   // The handler stops the guest within the VMI's grace; the margin keeps the kubelet from
   // killing the launcher while it still does.
   b.set(ps, "terminationGracePeriodSeconds", b.num(grace + cfg.termination_grace_margin_seconds));
