@@ -123,12 +123,12 @@ case_volumes_secretref() {
 	wait_running_and_ready e2e-vol-secretref
 	console_line e2e-vol-secretref "KV-E2E-SECRETREF-$TOKEN" ||
 		fail "the user data from Secret e2e-userdata did not run: no KV-E2E-SECRETREF-$TOKEN on the console"
-	console "$NS" e2e-vol-secretref | grep -q "KUBEVIRT-CPP-USER-DATA-EXIT 0" || fail "the user data did not exit 0"
+	console_has "$NS" e2e-vol-secretref "KUBEVIRT-CPP-USER-DATA-EXIT 0" || fail "the user data did not exit 0"
 }
 
 case_volumes_configdrive() {
 	wait_running_and_ready e2e-vol-configdrive
-	console "$NS" e2e-vol-configdrive | grep -q "guest: cloud-init config-2" ||
+	console_has "$NS" e2e-vol-configdrive "guest: cloud-init config-2" ||
 		fail "the guest did not find a config-2 drive"
 	console_line e2e-vol-configdrive "KV-E2E-CONFIGDRIVE-$TOKEN" ||
 		fail "the ConfigDrive user data did not run: no KV-E2E-CONFIGDRIVE-$TOKEN on the console"
