@@ -25,7 +25,10 @@ export KV_CLUSTER_STATE=${KV_CLUSTER_STATE:-/var/tmp/kubevirt-cpp-e2e-vm}
 NS=kv-e2e
 VIRTCTL=$BUILD/tools/virtctl/virtctl
 VERSION=$(sed -n "s/^[[:space:]]*version:[[:space:]]*'\([^']*\)'.*/\1/p" "$KV_ROOT/meson.build" | head -1)
-IMG_DISK=localhost/kubevirt-cpp/test-guest-containerdisk:$VERSION
+# The add-on's and the test guests' images, as the kubelet pulls them from the cluster's registry
+# (setup pushes them there with images/build --push).
+IMG_PREFIX=$("$KV_CLUSTER" registry name)/kubevirt-cpp
+IMG_DISK=$IMG_PREFIX/test-guest-containerdisk:$VERSION
 IMG_BUSYBOX=docker.io/library/busybox:local
 LOGS=${KV_E2E_LOGS:-/tmp/kubevirt-cpp-e2e-logs}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kv-e2e.XXXXXX")
@@ -156,8 +159,10 @@ setup() {
 	log "cluster up (state $KV_CLUSTER_STATE; log $WORK/cluster-up.log)"
 	cluster_started=1
 	"$KV_CLUSTER" up >"$WORK/cluster-up.log" 2>&1 || { tail -30 "$WORK/cluster-up.log" >&2; bail "tools/cluster/cluster up failed"; }
-	log "images/build --load $BUILD"
-	"$KV_ROOT/images/build" --load "$BUILD" >"$WORK/images.log" 2>&1 || { tail -30 "$WORK/images.log" >&2; bail "images/build failed"; }
+	log "images/build --push $BUILD"
+	local t0=$SECONDS
+	"$KV_ROOT/images/build" --push "$BUILD" >"$WORK/images.log" 2>&1 || { tail -30 "$WORK/images.log" >&2; bail "images/build failed"; }
+	log "images built and pushed to the cluster's registry in $((SECONDS - t0)) s"
 	grep -E '^localhost/' "$WORK/images.log" | sed 's/^/# image /'
 	local img
 	[[ -x $VIRTCTL ]] || bail "virtctl is not built: $VIRTCTL (ninja -C $BUILD)"

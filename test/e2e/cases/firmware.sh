@@ -4,7 +4,7 @@
 # under OVMF with and without Secure Boot, the guest says which firmware it saw, and an emulated
 # TPM appears in the guest. Sourced by vm_test.sh.
 
-IMG_EFI_DISK=localhost/kubevirt-cpp/test-guest-containerdisk-efi:$VERSION
+IMG_EFI_DISK=$IMG_PREFIX/test-guest-containerdisk-efi:$VERSION
 
 # efi_vm_yaml NAME SECURE_BOOT SMM MEMORY [EXTRA_DEVICES_YAML]: a VM in upstream's style booting the
 # EFI disk. SMM is "true", "false" or "" (features left out).

@@ -21,6 +21,11 @@ KV_PROXY_HEALTHZ_PORT=${KV_PROXY_HEALTHZ_PORT:-20256}
 KV_PROXY_METRICS_PORT=${KV_PROXY_METRICS_PORT:-20249}
 KV_CM_PORT=${KV_CM_PORT:-20257}
 KV_SCHEDULER_PORT=${KV_SCHEDULER_PORT:-20259}
+# The registry (lib/registry.sh): its port on 127.0.0.1, and the name images are pulled by.
+KV_REGISTRY_PORT=${KV_REGISTRY_PORT:-15000}
+KV_REGISTRY_NAME=${KV_REGISTRY_NAME:-registry.kubevirt-cpp.local}
+# containerd's hosts dir (the CRI registry config_path): certs.d/<name>/hosts.toml per registry.
+KV_REGISTRY_HOSTS_DIR=$KV_STATE/containerd/certs.d
 KV_NODE_NAME=${KV_NODE_NAME:-kv-node}
 KV_SERVICE_CIDR=${KV_SERVICE_CIDR:-10.96.0.0/16}
 KV_POD_CIDR=${KV_POD_CIDR:-10.244.0.0/24}
@@ -31,7 +36,8 @@ KV_CNI_NETWORK=kubevirt-cpp
 # Ports each component listens on: `up` refuses to start it while another process has one.
 declare -A KV_PORTS=([etcd]="$KV_ETCD_PORT $KV_ETCD_PEER_PORT" [kube-apiserver]=$KV_APISERVER_PORT
 	[kube-controller-manager]=$KV_CM_PORT [kube-scheduler]=$KV_SCHEDULER_PORT
-	[kubelet]="$KV_KUBELET_PORT $KV_KUBELET_HEALTHZ_PORT" [kube-proxy]="$KV_PROXY_HEALTHZ_PORT $KV_PROXY_METRICS_PORT")
+	[kubelet]="$KV_KUBELET_PORT $KV_KUBELET_HEALTHZ_PORT" [kube-proxy]="$KV_PROXY_HEALTHZ_PORT $KV_PROXY_METRICS_PORT"
+	[registry]=$KV_REGISTRY_PORT)
 
 # kv_service_ip N: the Nth address of the service CIDR.
 kv_service_ip() { local b=${KV_SERVICE_CIDR%/*}; echo "${b%.*}.$((${b##*.} + $1))"; }

@@ -51,6 +51,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
         Root = "$c/runc"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "$KV_REGISTRY_HOSTS_DIR"
 EOF2
 	kv_write_file "$KV_STATE/cni/net.d/10-$KV_CNI_NETWORK.conflist" <<EOF2
 {
