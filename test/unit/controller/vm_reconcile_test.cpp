@@ -453,3 +453,21 @@ TEST_CASE("reconcile_vm: a printable status change is an Event; a steady state i
   CHECK(again.events.empty());
   CHECK(again.status == vm.status);  // nothing to write
 }
+
+TEST_CASE(
+    "reconcile_vm: runStrategy Always keeps a VMI whose image cannot be pulled (no restart loop)") {
+  auto vm = make_vm(RunStrategy::always);
+  for (const char* reason : {"ErrImagePull", "ImagePullBackOff"}) {
+    auto vmi = make_vmi(VmiPhase::scheduling);
+    add_condition(vmi, "Synchronized", "False", reason);
+    for (auto later : {0s, 600s}) {
+      auto out = reconcile_vm({&vm, &vmi, false, t0() + later});
+      CHECK_FALSE(out.create_vmi);
+      CHECK_FALSE(out.delete_vmi_uid);
+      CHECK_FALSE(out.start_failure);
+      CHECK(out.status.printable_status == (std::string(reason) == "ErrImagePull"
+                                                ? PrintableStatus::err_image_pull
+                                                : PrintableStatus::image_pull_back_off));
+    }
+  }
+}

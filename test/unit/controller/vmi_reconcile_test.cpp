@@ -339,3 +339,83 @@ TEST_CASE("launcher_pod_from: a running compute container that its readiness pro
   CHECK_FALSE(p.ready);
   CHECK(p.compute_running);
 }
+
+namespace {
+
+// The launcher pod, as the controller reads it, while the kubelet cannot pull the containerDisk of
+// init container volume-root from a registry that answers `answer` (the kubelet's and containerd's
+// wording, from the e2e cluster: Kubernetes 1.34's back-off message carries the last pull error).
+LauncherPod pod_pulling(const std::string& reason, const std::string& answer) {
+  const std::string image = "registry.kubevirt-cpp.local/private/disk:1";
+  std::string pull = "failed to pull and unpack image \\\"" + image +
+                     "\\\": failed to resolve reference \\\"" + image + "\\\": " + answer;
+  std::string message = reason == "ErrImagePull"
+                            ? pull
+                            : "Back-off pulling image \\\"" + image + "\\\": ErrImagePull: " + pull;
+  auto doc = kv::core::json::parse(R"({
+    "metadata": {"name": "virt-launcher-vm1-abcde", "uid": "pod-1"},
+    "spec": {"nodeName": "n1"},
+    "status": {"phase": "Pending",
+      "initContainerStatuses": [
+        {"name": "helper", "ready": true, "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}},
+        {"name": "volume-root", "ready": false,
+         "state": {"waiting": {"reason": ")" +
+                                   reason + R"(", "message": ")" + message + R"("}}}],
+      "containerStatuses": [{"name": "compute", "ready": false,
+        "state": {"waiting": {"reason": "PodInitializing"}}}]}})");
+  REQUIRE(doc.ok());
+  return launcher_pod_from(*doc);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "reconcile_vmi: a containerDisk the registry refuses shows its answer, once, and the pod "
+    "stays") {
+  struct Case {
+    const char* what;
+    const char* answer;
+  };
+  for (auto c : {Case{"no credentials",
+                      "pulling from host 127.0.0.1:15000 failed with status code [manifests 1]: "
+                      "401 Unauthorized"},
+                 Case{"no such image", "registry.kubevirt-cpp.local/private/disk:1: not found"}}) {
+    SECTION(c.what) {
+      auto vmi = make_vmi(VmiPhase::scheduling);
+      std::string last_message;
+      // The kubelet alternates: a pull fails, it backs off, pulls again, fails again.
+      int round = 0;
+      for (const char* reason :
+           {"ErrImagePull", "ImagePullBackOff", "ErrImagePull", "ErrImagePull"}) {
+        auto p = pod_pulling(reason, c.answer);
+        auto out =
+            reconcile_vmi({&vmi, {p}, false, {}, false, t0() + std::chrono::seconds(10 * round)});
+        // The VMI waits on its one pod: nothing is deleted, created or failed.
+        CHECK(out.status.phase == VmiPhase::scheduling);
+        CHECK_FALSE(out.create_pod);
+        CHECK(out.delete_pods.empty());
+        const auto* cond = find_condition(out.status.conditions, "Synchronized");
+        REQUIRE(cond);
+        CHECK(cond->status == "False");
+        CHECK(cond->reason == reason);
+        // The registry's answer, as the kubelet passed it on, naming the container.
+        CHECK_THAT(cond->message.value_or(""), Catch::Contains(c.answer));
+        CHECK_THAT(cond->message.value_or(""), Catch::StartsWith("container volume-root: "));
+        // A Warning Event when the condition changes, none when it repeats.
+        const bool changed = cond->message.value_or("") != last_message;
+        size_t warnings = 0;
+        for (const auto& e : out.events)
+          if (e.type == "Warning" && e.reason == reason && e.message == cond->message)
+            ++warnings;
+        CHECK(warnings == (changed ? 1u : 0u));
+        last_message = cond->message.value_or("");
+        vmi.status = out.status;
+        ++round;
+      }
+      // The pull succeeds at last: the problem goes away.
+      auto ok = reconcile_vmi({&vmi, {pod("Running", true, "n1")}, false, {}, false, t0() + 60s});
+      CHECK(find_condition(ok.status.conditions, "Synchronized") == nullptr);
+      CHECK(ok.status.phase == VmiPhase::scheduled);
+    }
+  }
+}
