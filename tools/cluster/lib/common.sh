@@ -14,7 +14,7 @@ KV_COREDNS_BIN=$KV_CACHE/coredns/$COREDNS_VERSION-$(cat "$KV_CLUSTER_DIR"/go/cor
 KV_CONTAINERD_BIN=$KV_CACHE/containerd/$CONTAINERD_VERSION-$(cat "$KV_CLUSTER_DIR"/go/containerd/{go.mod,go.sum} 2>/dev/null | sha256sum | cut -c1-12)/bin
 # Which containerd runs the node: 2 (built from its Go module; Kubernetes image volumes work)
 # or debian (the host's 1.6, which cannot mount image volumes).
-KV_CONTAINERD=${KV_CONTAINERD:-debian}
+KV_CONTAINERD=${KV_CONTAINERD:-2}
 
 KV_STATE=${KV_CLUSTER_STATE:-/var/tmp/kubevirt-cpp-cluster}
 # Registries' hosts.toml directories: containerd's CRI registry config_path.
