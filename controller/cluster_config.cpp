@@ -1,5 +1,6 @@
 #include "controller/cluster_config.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <functional>
@@ -113,6 +114,19 @@ Result<Config> config_from_data(const std::map<std::string, std::string>& data) 
        }},
       {"terminationGraceMarginSeconds", set_int(&Config::termination_grace_margin_seconds, 0)},
       {"handlerHeartbeatTimeoutSeconds", set_int(&Config::handler_heartbeat_timeout_seconds, 1)},
+      {"imageVolume",
+       [&c](const std::string& k, const std::string& v) -> core::Status {
+         if (v == "auto")
+           c.image_volume = ImageVolumeMode::automatic;
+         else if (v == "true")
+           c.image_volume = ImageVolumeMode::enabled;
+         else if (v == "false")
+           c.image_volume = ImageVolumeMode::disabled;
+         else
+           return Error(Errc::invalid, field(k) + ": \"" + v + "\" is not auto, true or false");
+         c.image_volumes = c.image_volume == ImageVolumeMode::enabled;
+         return {};
+       }},
       {"nodeSelector",
        [&c](const std::string& k, const std::string& v) -> core::Status {
          auto doc = core::json::parse(v);
@@ -152,6 +166,89 @@ Result<Config> config_from_data(const std::map<std::string, std::string>& data) 
     return Error(Errc::invalid, msg);
   }
   return c;
+}
+
+namespace {
+
+// "2.1.4", "v2.1.4", "1.6.20~ds1", "2.2.0-rc.1" -> {major, minor}; nullopt when it does not start
+// with two dot-separated numbers.
+std::optional<std::pair<int, int>> major_minor(std::string_view v) {
+  if (!v.empty() && v[0] == 'v')
+    v.remove_prefix(1);
+  int parts[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    size_t n = 0;
+    while (n < v.size() && v[n] >= '0' && v[n] <= '9' && n < 6)
+      ++n;
+    if (n == 0)
+      return std::nullopt;
+    parts[i] = std::stoi(std::string(v.substr(0, n)));
+    v.remove_prefix(n);
+    if (i == 0) {
+      if (v.empty() || v[0] != '.')
+        return std::nullopt;
+      v.remove_prefix(1);
+    }
+  }
+  return std::pair{parts[0], parts[1]};
+}
+
+}  // namespace
+
+bool runtime_supports_image_volumes(std::string_view runtime_version) {
+  auto sep = runtime_version.find("://");
+  if (sep == std::string_view::npos)
+    return false;
+  std::string_view name = runtime_version.substr(0, sep);
+  auto v = major_minor(runtime_version.substr(sep + 3));
+  if (!v)
+    return false;
+  if (name == "containerd")
+    return *v >= std::pair{2, 1};
+  if (name == "cri-o")
+    return *v >= std::pair{1, 31};
+  return false;
+}
+
+bool nodes_support_image_volumes(const std::vector<core::kube::ObjectPtr>& nodes,
+                                 const std::map<std::string, std::string>& node_selector) {
+  namespace json = core::json;
+  bool any = false;
+  for (const auto& n : nodes) {
+    if (!n)
+      continue;
+    if (const json::Value* spec = json::find(*n, "spec");
+        spec && json::get_bool(*spec, "unschedulable").value_or(false))
+      continue;
+    const json::Value* labels = json::find_path(*n, {"metadata", "labels"});
+    bool selected = std::all_of(node_selector.begin(), node_selector.end(), [&](const auto& kv) {
+      return labels && json::get_string(*labels, kv.first).value_or("") == kv.second;
+    });
+    if (!selected)
+      continue;
+    const json::Value* info = json::find_path(*n, {"status", "nodeInfo"});
+    std::string_view runtime =
+        info ? json::get_string(*info, "containerRuntimeVersion").value_or("") : "";
+    if (!runtime_supports_image_volumes(runtime))
+      return false;
+    any = true;
+  }
+  return any;
+}
+
+Config with_image_volumes(Config cfg, const std::vector<core::kube::ObjectPtr>& nodes) {
+  switch (cfg.image_volume) {
+    case ImageVolumeMode::enabled:
+      cfg.image_volumes = true;
+      break;
+    case ImageVolumeMode::disabled:
+      cfg.image_volumes = false;
+      break;
+    case ImageVolumeMode::automatic:
+      cfg.image_volumes = nodes_support_image_volumes(nodes, cfg.node_selector);
+      break;
+  }
+  return cfg;
 }
 
 std::shared_ptr<const Config> ConfigStore::get() const {

@@ -15,6 +15,8 @@
 //   terminationGraceMarginSeconds integer >= 0             pod grace = VMI grace + this (15)
 //   handlerHeartbeatTimeoutSeconds integer > 0             stale handler after this (300)
 //   nodeSelector                  JSON object of strings   added to every launcher pod ({})
+//   imageVolume                   auto | true | false      containerDisks and kernel-boot images
+//                                                          mounted from their image (auto)
 
 #include <atomic>
 #include <cstdint>
@@ -22,8 +24,11 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "api/v1/quantity.hpp"
+#include "core/kube/informer.hpp"
 #include "core/result.hpp"
 
 namespace kv::controller {
@@ -35,6 +40,12 @@ inline constexpr const char* kDefaultInstallNamespace = "kubevirt";
 #endif
 inline constexpr const char* kDefaultLauncherImage =
     "localhost/kubevirt-cpp/virt-launcher:" KV_PROJECT_VERSION;
+
+// Upstream's ImageVolume feature gate (Beta: on unless disabled) as one setting. `true` is the
+// gate in featureGates, `false` in disabledFeatureGates. `auto`, the default, turns it on only
+// where it can work: a runtime without image volumes fails every such pod, and the pod spec is
+// fixed before scheduling (docs/controller.md "containerDisks: copy or image volume").
+enum class ImageVolumeMode { automatic, enabled, disabled };
 
 struct Config {
   bool use_emulation = false;
@@ -49,6 +60,11 @@ struct Config {
   int64_t termination_grace_margin_seconds = 15;
   int64_t handler_heartbeat_timeout_seconds = 300;
   std::map<std::string, std::string> node_selector;
+  ImageVolumeMode image_volume = ImageVolumeMode::automatic;
+  // What the pod renderer reads: true mounts containerDisks and kernel-boot images as image
+  // volumes, false copies them into emptyDirs with init containers. config_from_data sets it for
+  // a forced mode; with_image_volumes() resolves `auto` from the nodes, per pod.
+  bool image_volumes = false;
   bool operator==(const Config&) const = default;
 };
 
@@ -56,6 +72,19 @@ struct Config {
 // misspelt key would otherwise be silently ignored). Errc::invalid, one line per bad key:
 //   kubevirt-config data.useEmulation: "yes please" is not true or false
 core::Result<Config> config_from_data(const std::map<std::string, std::string>& data);
+
+// Whether a node's status.nodeInfo.containerRuntimeVersion ("containerd://2.1.4",
+// "cri-o://1.31.0") names a runtime that mounts Kubernetes image volumes: containerd >= 2.1,
+// CRI-O >= 1.31. Anything else, or a version it cannot read, is false.
+bool runtime_supports_image_volumes(std::string_view runtime_version);
+
+// True when at least one node could run a launcher pod (not spec.unschedulable, and carrying
+// every label of node_selector) and every such node's runtime supports image volumes.
+bool nodes_support_image_volumes(const std::vector<core::kube::ObjectPtr>& nodes,
+                                 const std::map<std::string, std::string>& node_selector);
+
+// cfg with image_volumes set: the mode when forced, else nodes_support_image_volumes(nodes).
+Config with_image_volumes(Config cfg, const std::vector<core::kube::ObjectPtr>& nodes);
 
 // The current configuration, swapped atomically when the ConfigMap changes. Readers take a
 // snapshot (shared_ptr) and use it for one whole reconcile. Thread-safe.

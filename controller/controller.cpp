@@ -593,7 +593,7 @@ bool Controller::create_launcher_pod(const json::Value& obj, const VmiInputs& in
     return false;
   };
   auto cfg = config_.get();
-  auto pod = render_launcher_pod(vmi, *cfg);
+  auto pod = render_launcher_pod(vmi, with_image_volumes(*cfg, nodes_->store().list()));
   if (!pod.ok())
     return failed("cannot render the launcher pod: " + pod.error().message);
   expectations_.expect(uid);

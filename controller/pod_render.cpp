@@ -1,6 +1,8 @@
 #include "controller/pod_render.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <regex>
 #include <vector>
 
 #include "addon/labels.hpp"
@@ -96,6 +98,12 @@ json::Value restricted_security_context(Builder& b) {
 // (PATH may be a directory; the launcher accepts a directory holding one file.)
 constexpr const char* kCopyScript =
     "d=$1; shift; for f; do mkdir -p \"$d${f%/*}\" && cp -R \"$f\" \"$d$f\" || exit 1; done";
+// The same for a containerDisk, where an absent path is left for the launcher to report (a VMI
+// condition, as on the image-volume route) instead of failing the pod, which would restart the VM
+// over and over.
+constexpr const char* kCopyIfPresentScript =
+    "d=$1; shift; for f; do [ -e \"$f\" ] || continue; mkdir -p \"$d${f%/*}\" && "
+    "cp -R \"$f\" \"$d$f\" || exit 1; done";
 
 // A short-lived init container that copies files: small requests, the restricted security
 // context. The caller adds its volume mounts.
@@ -118,9 +126,10 @@ json::Value copy_step_container(Builder& b, std::string_view name, std::string_v
 
 json::Value copy_container(Builder& b, std::string_view name, std::string_view image,
                            std::string_view policy, const std::string& dest,
-                           const std::vector<std::string>& paths) {
+                           const std::vector<std::string>& paths,
+                           const char* script = kCopyScript) {
   std::vector<std::string> cmd{
-      std::string(kHelperDir) + "/busybox", "sh", "-c", kCopyScript, "copy", dest};
+      std::string(kHelperDir) + "/busybox", "sh", "-c", script, "copy", dest};
   cmd.insert(cmd.end(), paths.begin(), paths.end());
   auto c = copy_step_container(b, name, image, policy, cmd);
   auto mounts = b.arr();
@@ -147,6 +156,37 @@ bool graphics_attached(const VirtualMachineInstanceSpec& spec) {
 }
 
 }  // namespace
+
+// The grammar of github.com/distribution/reference (what the kubelet parses), written out:
+//   reference := name [":" tag] ["@" digest]
+//   name      := [domain "/"] path-component ("/" path-component)*     (at most 255 characters)
+//   domain    := host [":" port]; host: dns labels joined by ".", or an [IPv6] address
+//   path-component := [a-z0-9]+ (([._]|__|-+) [a-z0-9]+)*
+//   tag       := [\w][\w.-]{0,127}
+//   digest    := algorithm ":" hex; algorithm [A-Za-z][A-Za-z0-9]* ([+._-] ...)*, hex {32,}
+// (A lower-case first component without "." or ":" that matches the domain rule also matches
+// the path-component rule, so one pattern serves distribution's domain split too.)
+std::optional<std::string> image_reference_problem(std::string_view ref) {
+  static const std::regex kReference(
+      R"(^((?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?/)?)"
+      R"(([a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*))"
+      R"((?::([\w][\w.-]{0,127}))?(?:@([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?$)");
+  const std::string s(ref);
+  if (s.empty())
+    return "an image reference is required";
+  std::smatch m;
+  if (!std::regex_match(s, m, kReference)) {
+    std::string lower = s;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (lower != s && std::regex_match(lower, kReference))
+      return "repository name must be lowercase";
+    return "invalid reference format";
+  }
+  if (m[1].length() + m[2].length() > 255)
+    return "repository name must not be more than 255 characters";
+  return std::nullopt;
+}
 
 Result<int64_t> guest_memory_bytes(const VirtualMachineInstanceSpec& spec) {
   const auto& d = spec.domain;
@@ -419,21 +459,54 @@ json::Value downward_api_source(Builder& b, const api::v1::DownwardApiVolumeSour
   return src;
 }
 
-// spec.volumes[i] as pod volumes, launcher mounts and (containerDisk) a copy container.
-// Errc::invalid for a containerDisk path that is not absolute or holds "..".
-core::Status add_spec_volume(Builder& b, PodStorage& out, const api::v1::Volume& v, size_t i) {
+// Errc::invalid naming `field` when `image` is not an image reference the kubelet can pull
+// (its InvalidImageName), checked before any pod exists.
+core::Status check_image_reference(const std::string& field, const std::string& image) {
+  if (auto why = image_reference_problem(image))
+    return Error(Errc::invalid,
+                 field + ": \"" + image + "\" is not a valid image reference: " + *why);
+  return {};
+}
+
+// A pod volume mounting `image` read-only (Kubernetes image volume), nothing copied.
+json::Value image_volume(Builder& b, std::string_view name, std::string_view image,
+                         std::string_view policy) {
+  auto v = b.obj();
+  b.set(v, "name", name);
+  auto src = b.obj();
+  b.set(src, "reference", image);
+  b.set(src, "pullPolicy", policy);
+  b.set(v, "image", std::move(src));
+  return v;
+}
+
+// spec.volumes[i] as pod volumes, launcher mounts and (containerDisk) a copy container or an
+// image volume. Errc::invalid for a containerDisk image that is not a reference, or a path that
+// is not absolute or holds "..".
+core::Status add_spec_volume(Builder& b, PodStorage& out, const api::v1::Volume& v, size_t i,
+                             const Config& cfg) {
   const std::string at = "/" + v.name;
   if (v.container_disk) {
+    const std::string field = "spec.volumes[" + std::to_string(i) + "].containerDisk";
+    KV_CHECK(check_image_reference(field + ".image", v.container_disk->image));
     std::string inner = v.container_disk->path.value_or("/disk");
     if (inner.empty() || inner[0] != '/' || inner.find("..") != std::string::npos)
-      return Error(Errc::invalid, "spec.volumes[" + std::to_string(i) + "]" +
-                                      ".containerDisk.path: \"" + inner +
+      return Error(Errc::invalid, field + ".path: \"" + inner +
                                       "\" must be an absolute path inside the image without "
                                       "\"..\"");
-    b.push(out.init,
-           copy_container(b, container_name("volume-", v.name, i), v.container_disk->image,
-                          pull_policy(v.container_disk->image_pull_policy, "IfNotPresent"),
-                          std::string(kContainerDiskDir) + "/" + v.name, {inner}));
+    const auto policy = pull_policy(v.container_disk->image_pull_policy, "IfNotPresent");
+    const std::string dest = std::string(kContainerDiskDir) + "/" + v.name;
+    if (cfg.image_volumes) {
+      // The image's files at the place the copy would put them: the launcher's overlay backs
+      // onto <dir>/<volume><path> either way.
+      const std::string vol = container_name("volume-", v.name, i);
+      b.push(out.volumes, image_volume(b, vol, v.container_disk->image, policy));
+      b.push(out.mounts, b.mount(vol, dest, true));
+    } else {
+      b.push(out.init,
+             copy_container(b, container_name("volume-", v.name, i), v.container_disk->image,
+                            policy, dest, {inner}, kCopyIfPresentScript));
+    }
   } else if (v.persistent_volume_claim) {
     add_pvc_volume(b, out, v, i);
   } else if (v.config_map) {
@@ -470,9 +543,10 @@ core::Status add_spec_volume(Builder& b, PodStorage& out, const api::v1::Volume&
   return {};
 }
 
-// The sockets and ephemeral emptyDirs, the helper and copy init containers, then each of
-// spec.volumes. Fails (Errc::invalid, naming the field) on a kernel-boot or containerDisk path
-// that cannot be copied.
+// The sockets and ephemeral emptyDirs; then the containerDisks and the kernel-boot image, either
+// copied (the helper and copy init containers into emptyDirs) or, with cfg.image_volumes,
+// mounted as image volumes; then each of spec.volumes. Fails (Errc::invalid, naming the field) on
+// an image that is not a reference, or a kernel-boot or containerDisk path that cannot be read.
 core::Status add_storage(Builder& b, const VirtualMachineInstanceSpec& spec, const Config& cfg,
                          PodStorage& out) {
   b.push(out.volumes, b.empty_dir_volume("sockets"));
@@ -482,26 +556,34 @@ core::Status add_storage(Builder& b, const VirtualMachineInstanceSpec& spec, con
 
   const bool container_disks = has_container_disk(spec);
   const api::v1::KernelBootContainer* kernel = kernel_boot_container(spec);
-  if (container_disks || kernel) {
+  if ((container_disks || kernel) && !cfg.image_volumes) {
     b.push(out.init, helper_container(b, cfg));
     b.push(out.volumes, b.empty_dir_volume("helper"));
   }
-  if (container_disks) {
+  if (container_disks && !cfg.image_volumes) {
     b.push(out.volumes, b.empty_dir_volume("container-disks"));
     b.push(out.mounts, b.mount("container-disks", kContainerDiskDir, true));
   }
   if (kernel) {
-    b.push(out.volumes, b.empty_dir_volume("kernel-boot"));
-    b.push(out.mounts, b.mount("kernel-boot", kKernelBootDir, true));
+    const std::string kb = "spec.domain.firmware.kernelBoot.container";
+    KV_CHECK(check_image_reference(kb + ".image", kernel->image));
     auto paths = kernel_boot_paths(*kernel);
     if (!paths.ok())
       return std::move(paths).error();
-    b.push(out.init, copy_container(b, "kernel-boot", kernel->image,
-                                    pull_policy(kernel->image_pull_policy, "IfNotPresent"),
-                                    kKernelBootDir, *paths));
+    const auto policy = pull_policy(kernel->image_pull_policy, "IfNotPresent");
+    if (cfg.image_volumes) {
+      // The launcher reads kernelPath and initrdPath below this directory, from the image.
+      b.push(out.volumes, image_volume(b, "kernel-boot", kernel->image, policy));
+      b.push(out.mounts, b.mount("kernel-boot", kKernelBootDir, true));
+    } else {
+      b.push(out.volumes, b.empty_dir_volume("kernel-boot"));
+      b.push(out.mounts, b.mount("kernel-boot", kKernelBootDir, true));
+      b.push(out.init,
+             copy_container(b, "kernel-boot", kernel->image, policy, kKernelBootDir, *paths));
+    }
   }
   for (size_t i = 0; i < spec.volumes.size(); ++i)
-    if (auto st = add_spec_volume(b, out, spec.volumes[i], i); !st.ok())
+    if (auto st = add_spec_volume(b, out, spec.volumes[i], i, cfg); !st.ok())
       return st;
   return {};
 }

@@ -4,7 +4,9 @@
 // virt-handler that this pod embodies is written down in docs/controller.md.
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "api/v1/types.hpp"
 #include "controller/cluster_config.hpp"
@@ -45,6 +47,10 @@ inline constexpr int64_t kLauncherUid = 107;
 // Memory the guest sees: domain.memory.guest, else resources.requests.memory, else
 // resources.limits.memory. Errc::invalid naming the field when none is set or it is not > 0.
 core::Result<int64_t> guest_memory_bytes(const api::v1::VirtualMachineInstanceSpec& spec);
+
+// Why `ref` is not an image reference the kubelet accepts (distribution/reference's grammar, the
+// kubelet's InvalidImageName), in distribution's words; nullopt when it is one.
+std::optional<std::string> image_reference_problem(std::string_view ref);
 
 // vCPUs: sockets * cores * threads (each 1 when absent).
 int64_t vcpu_count(const api::v1::VirtualMachineInstanceSpec& spec);

@@ -575,6 +575,15 @@ Status Handler::write_status(const std::string& key, const StatusInput& first) {
                             "The VirtualMachineInstance failed: " + why);
         }
       }
+      if (auto failure = new_sync_failure(*in.vmi, desired))
+        recorder_->record({std::string(api::v1::kApiVersion),
+                           std::string(api::v1::kVirtualMachineInstanceKind),
+                           md.namespace_.value_or(""),
+                           md.name.value_or(""),
+                           md.uid.value_or(""),
+                           {},
+                           {}},
+                          "Warning", "SyncFailed", *failure);
       return {};
     }
     if (r.error().code != Errc::conflict) {

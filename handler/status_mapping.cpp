@@ -269,12 +269,30 @@ VirtualMachineInstanceStatus desired_status(const StatusInput& in) {
       remove_condition(st.conditions, "Paused");
     }
     st.interfaces = interfaces_of(in);
+  } else if (l.sync_error) {
+    // As upstream: the VMI stays where it is and Synchronized=False says why the launcher could
+    // not start the VM (a containerDisk path absent from its image, a disk that is not qcow2 or
+    // raw); a retry would not help, so nothing restarts it.
+    set_condition(st.conditions, "Synchronized", "False", kSyncFailedReason, *l.sync_error, in.now);
   }
   // Otherwise (launcher not reached yet, or starting): keep what is written.
 
   if (*st.phase != before)
     st.phase_transition_timestamps.push_back({*st.phase, in.now});
   return st;
+}
+
+std::optional<std::string> new_sync_failure(const VirtualMachineInstance& vmi,
+                                            const VirtualMachineInstanceStatus& desired) {
+  auto sync = std::find_if(desired.conditions.begin(), desired.conditions.end(),
+                           [](const Condition& c) { return c.type == "Synchronized"; });
+  if (sync == desired.conditions.end() || sync->reason.value_or("") != kSyncFailedReason)
+    return std::nullopt;
+  if (vmi.status)
+    for (const auto& c : vmi.status->conditions)
+      if (c.type == "Synchronized" && c.reason == sync->reason && c.message == sync->message)
+        return std::nullopt;
+  return sync->message.value_or("");
 }
 
 std::optional<std::string> status_patch(const VirtualMachineInstance& vmi,

@@ -88,6 +88,14 @@ struct StatusInput {
 // The status the VMI should have. Equal (operator==) to vmi.status when nothing changes.
 api::v1::VirtualMachineInstanceStatus desired_status(const StatusInput& in);
 
+// Upstream's reason for Synchronized=False after a failed sync (and its Event SyncFailed).
+inline constexpr const char* kSyncFailedReason = "Synchronizing with the Domain failed.";
+
+// The message of a Synchronized=False condition `desired` adds that the VMI does not carry yet:
+// what the SyncFailed Event says once.
+std::optional<std::string> new_sync_failure(const api::v1::VirtualMachineInstance& vmi,
+                                            const api::v1::VirtualMachineInstanceStatus& desired);
+
 // The JSON merge patch that takes the stored VMI to `desired`, for the fields the handler owns
 // (phase, reason, phaseTransitionTimestamps, conditions, interfaces), with the VMI's
 // metadata.resourceVersion as a precondition (a concurrent writer makes it fail with 409, and the

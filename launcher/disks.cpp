@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/json.hpp"
 #include "core/log.hpp"
 #include "launcher/process.hpp"
 
@@ -43,57 +44,81 @@ Status run_tool(const std::vector<std::string>& argv) {
   return {};
 }
 
+// How messages about a containerDisk start: the volume and its image, as the user wrote them.
+std::string container_disk_subject(const DiskPlan& d) {
+  std::string s = "containerDisk \"" + d.name + "\"";
+  if (!d.image.empty())
+    s += " (image " + d.image + ")";
+  return s;
+}
+
 // The image's disk: `base` itself, or the single regular file inside it when it is a directory.
-Result<std::string> resolve_base(const std::string& base) {
+// Errc::not_found when containerDisk.path is absent from the image.
+Result<std::string> resolve_base(const DiskPlan& d) {
+  const std::string& base = d.base;
   std::error_code ec;
   if (fs::is_regular_file(base, ec))
     return base;
-  if (!fs::is_directory(base, ec))
-    return Error(Errc::not_found, "containerDisk image file " + base + " does not exist")
+  if (!fs::is_directory(base, ec)) {
+    std::string what = d.image_path.empty() ? base : d.image_path;
+    std::string why = fs::exists(fs::symlink_status(base, ec)) ? " is not a file or directory"
+                                                               : " is absent from the image";
+    return Error(Errc::not_found,
+                 "failed to find the disk of " + container_disk_subject(d) + ": path " + what + why)
         .with("path", base);
+  }
   std::vector<std::string> files;
   for (const auto& e : fs::directory_iterator(base, ec))
     if (e.is_regular_file())
       files.push_back(e.path().string());
   if (files.size() != 1)
-    return Error(Errc::invalid, "containerDisk directory " + base + " holds " +
-                                    std::to_string(files.size()) +
+    return Error(Errc::invalid, "failed to find the disk of " + container_disk_subject(d) +
+                                    ": directory " + (d.image_path.empty() ? base : d.image_path) +
+                                    " holds " + std::to_string(files.size()) +
                                     " files; expected exactly one disk (or set "
                                     "containerDisk.path)")
         .with("path", base);
   return files[0];
 }
 
-Result<std::string> probe_format(const std::string& file) {
+// The disk's format, "qcow2" or "raw", as qemu-img detects it. As upstream's VerifyImage:
+// Errc::unsupported for any other format, and for a qcow2 with a backing file (it would reach
+// files outside the image).
+Result<std::string> probe_format(const DiskPlan& d, const std::string& file) {
+  const std::string invalid = "invalid image in " + container_disk_subject(d) + ": ";
   auto r = run({"qemu-img", "info", "--output=json", file});
   if (!r.ok())
     return std::move(r).error();
   if (r->exit_code != 0)
-    return Error(Errc::invalid, "qemu-img cannot read " + file + ": " + r->output)
+    return Error(Errc::unsupported, invalid + "qemu-img cannot read it: " + r->output)
         .with("path", file);
-  auto pos = r->output.find("\"format\": \"");
-  if (pos == std::string::npos)
-    return Error(Errc::parse, "qemu-img info gave no format for " + file);
-  pos += 11;
-  auto end = r->output.find('"', pos);
-  std::string fmt = r->output.substr(pos, end - pos);
+  auto info = core::json::parse(r->output);
+  if (!info.ok() || !info->IsObject())
+    return Error(Errc::parse, "qemu-img info gave no JSON for " + file);
+  std::string fmt(core::json::get_string(*info, "format").value_or(""));
   if (fmt != "qcow2" && fmt != "raw")
-    return Error(Errc::unsupported, "containerDisk " + file + " is " + fmt +
-                                        "; only qcow2 and raw images are supported")
+    return Error(Errc::unsupported, invalid + "unsupported image format: " + fmt +
+                                        " (a containerDisk holds a qcow2 or raw disk)")
+        .with("path", file);
+  if (auto backing = core::json::get_string(*info, "backing-filename"))
+    return Error(Errc::unsupported,
+                 invalid + "expected no backing file, but found " + std::string(*backing))
         .with("path", file);
   return fmt;
 }
 
 Status prepare_container_disk(const DiskPlan& d) {
-  auto base = resolve_base(d.base);
+  auto base = resolve_base(d);
   if (!base.ok())
     return std::move(base).error();
-  auto fmt = probe_format(*base);
+  auto fmt = probe_format(d, *base);
   if (!fmt.ok())
     return std::move(fmt).error();
   KV_CHECK(make_parent(d.path));
   std::error_code ec;
   fs::remove(d.path, ec);  // a leftover from an earlier start of this pod is stale
+  // The image stays read-only (an image volume is mounted so; a copy is the pod's own): QEMU
+  // writes to the overlay on the pod's ephemeral storage only.
   std::string abs = fs::absolute(*base).string();
   return run_tool({"qemu-img", "create", "-q", "-f", "qcow2", "-F", *fmt, "-b", abs, d.path});
 }

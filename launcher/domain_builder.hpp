@@ -63,6 +63,8 @@ struct DiskPlan {
   bool read_only = false;
   // container_disk: the image's disk: a file, or a directory holding exactly one disk file.
   std::string base;
+  // container_disk: the image reference and containerDisk.path, for messages that name them.
+  std::string image, image_path;
   // empty_disk: the size; pvc: 0 = the file system's capacity.
   std::int64_t capacity_bytes = 0;
   // cloud_init: file contents of the NoCloud ISO (the ConfigDrive one when config_drive), and

@@ -42,6 +42,8 @@ core::Status plan_container_disk(const v1::Volume& vol, size_t vi, const PodEnvi
     return invalid(volume_field(vi) + ".containerDisk.path",
                    "\"" + inner + "\" must not contain \"..\"");
   p.base = env.container_disk_dir + "/" + vol.name + inner;
+  p.image = vol.container_disk->image;
+  p.image_path = inner;
   // The overlay keeps the image read-only; writes go to the pod's ephemeral storage.
   p.path = env.ephemeral_dir + "/disks/" + vol.name + ".qcow2";
   p.format = "qcow2";

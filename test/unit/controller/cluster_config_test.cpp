@@ -73,3 +73,75 @@ TEST_CASE("ConfigStore: swaps snapshots; readers keep theirs") {
   CHECK(store.get()->use_emulation);
   CHECK_FALSE(before->use_emulation);
 }
+
+TEST_CASE("config_from_data: imageVolume forces image volumes either way, auto leaves it open") {
+  CHECK(config_from_data({})->image_volume == ImageVolumeMode::automatic);
+  auto on = config_from_data({{"imageVolume", "true"}});
+  REQUIRE(on.ok());
+  CHECK(on->image_volume == ImageVolumeMode::enabled);
+  CHECK(on->image_volumes);
+  auto off = config_from_data({{"imageVolume", "false"}});
+  REQUIRE(off.ok());
+  CHECK(off->image_volume == ImageVolumeMode::disabled);
+  CHECK_FALSE(off->image_volumes);
+  CHECK(config_from_data({{"imageVolume", "auto"}})->image_volume == ImageVolumeMode::automatic);
+  auto bad = config_from_data({{"imageVolume", "yes"}});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message ==
+        "kubevirt-config data.imageVolume: \"yes\" is not auto, true or false");
+}
+
+TEST_CASE("runtime_supports_image_volumes: containerd >= 2.1, CRI-O >= 1.31") {
+  CHECK(runtime_supports_image_volumes("containerd://2.1.0"));
+  CHECK(runtime_supports_image_volumes("containerd://2.4.2"));
+  CHECK(runtime_supports_image_volumes("containerd://v2.2.0-rc.1"));
+  CHECK(runtime_supports_image_volumes("containerd://3.0.0"));
+  CHECK(runtime_supports_image_volumes("cri-o://1.31.0"));
+  CHECK(runtime_supports_image_volumes("cri-o://1.34.2"));
+  CHECK_FALSE(runtime_supports_image_volumes("containerd://2.0.5"));
+  CHECK_FALSE(runtime_supports_image_volumes("containerd://1.6.20~ds1"));
+  CHECK_FALSE(runtime_supports_image_volumes("containerd://1.7.27"));
+  CHECK_FALSE(runtime_supports_image_volumes("cri-o://1.30.4"));
+  CHECK_FALSE(runtime_supports_image_volumes("docker://28.0.1"));
+  CHECK_FALSE(runtime_supports_image_volumes("containerd://"));
+  CHECK_FALSE(runtime_supports_image_volumes("containerd://two"));
+  CHECK_FALSE(runtime_supports_image_volumes(""));
+}
+
+namespace {
+
+kv::core::kube::ObjectPtr node(const std::string& runtime, bool unschedulable = false,
+                               const std::string& labels = "{}") {
+  auto doc = kv::core::json::parse(
+      R"({"metadata": {"name": "n", "labels": )" + labels + R"(}, "spec": {"unschedulable": )" +
+      (unschedulable ? "true" : "false") +
+      R"(}, "status": {"nodeInfo": {"containerRuntimeVersion": ")" + runtime + R"("}}})");
+  REQUIRE(doc.ok());
+  return std::make_shared<const kv::core::json::Document>(std::move(*doc));
+}
+
+}  // namespace
+
+TEST_CASE("with_image_volumes: auto needs every node that could run the pod to serve them") {
+  Config cfg;
+  const auto new_rt = node("containerd://2.4.2");
+  const auto old_rt = node("containerd://1.6.20~ds1");
+  CHECK(with_image_volumes(cfg, {new_rt}).image_volumes);
+  CHECK(with_image_volumes(cfg, {new_rt, node("cri-o://1.32.0")}).image_volumes);
+  // One node that would fail the pod is enough to keep the copy.
+  CHECK_FALSE(with_image_volumes(cfg, {new_rt, old_rt}).image_volumes);
+  // No node at all: nothing says image volumes work.
+  CHECK_FALSE(with_image_volumes(cfg, {}).image_volumes);
+  // A cordoned node, or one outside the config's nodeSelector, takes no launcher pod.
+  CHECK(with_image_volumes(cfg, {new_rt, node("containerd://1.6.20", true)}).image_volumes);
+  cfg.node_selector = {{"vms", "yes"}};
+  CHECK(with_image_volumes(cfg, {node("containerd://2.1.0", false, R"({"vms": "yes"})"), old_rt})
+            .image_volumes);
+  CHECK_FALSE(with_image_volumes(cfg, {old_rt}).image_volumes);
+
+  // Forced either way, the nodes do not matter.
+  cfg.image_volume = ImageVolumeMode::enabled;
+  CHECK(with_image_volumes(cfg, {old_rt}).image_volumes);
+  cfg.image_volume = ImageVolumeMode::disabled;
+  CHECK_FALSE(with_image_volumes(cfg, {new_rt}).image_volumes);
+}

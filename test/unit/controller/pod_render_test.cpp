@@ -404,3 +404,143 @@ TEST_CASE(
     CHECK(json::equal(*json::find(*compute, "livenessProbe"), *want_live));
   }
 }
+
+namespace {
+
+const json::Value* pod_volume(const json::Document& pod, std::string_view name) {
+  for (const auto& v : json::find(pod_spec_of(pod), "volumes")->GetArray())
+    if (json::get_string(v, "name") == name)
+      return &v;
+  return nullptr;
+}
+
+// The compute container's mount at `path`, or null.
+const json::Value* compute_mount(const json::Document& pod, const std::string& path) {
+  for (const auto& m : json::find(*find_container(pod, "compute"), "volumeMounts")->GetArray())
+    if (json::get_string(m, "mountPath") == path)
+      return &m;
+  return nullptr;
+}
+
+VirtualMachineInstance container_disk_vmi(const std::string& image) {
+  auto vmi = make_vmi(VmiPhase::pending);
+  Volume v;
+  v.name = "root";
+  v.container_disk = ContainerDiskSource{image, {}, std::string("/images/root.qcow2"), {}};
+  vmi.spec.volumes.push_back(v);
+  return vmi;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "render_launcher_pod: with image volumes the containerDisk is mounted from its image, "
+    "read-only, where the copy would be, and nothing is copied") {
+  Config cfg;
+  cfg.image_volumes = true;
+  auto vmi = container_disk_vmi("localhost/kubevirt-cpp/test-guest:1");
+  vmi.spec.volumes[0].container_disk->image_pull_policy = kv::api::v1::PullPolicy::always;
+  auto pod = render_launcher_pod(vmi, cfg);
+  REQUIRE(pod.ok());
+  const json::Value* vol = pod_volume(*pod, "volume-root");
+  REQUIRE(vol);
+  CHECK(json::to_string(*json::find(*vol, "image")) ==
+        R"({"reference":"localhost/kubevirt-cpp/test-guest:1","pullPolicy":"Always"})");
+  const json::Value* mount = compute_mount(*pod, "/var/run/kubevirt-cpp/container-disks/root");
+  REQUIRE(mount);
+  CHECK(json::get_string(*mount, "name") == "volume-root");
+  CHECK(json::get_bool(*mount, "readOnly") == true);
+  // No copy: no init containers, no helper, no container-disks emptyDir.
+  CHECK_FALSE(json::find(pod_spec_of(*pod), "initContainers"));
+  CHECK_FALSE(pod_volume(*pod, "helper"));
+  CHECK_FALSE(pod_volume(*pod, "container-disks"));
+
+  // Without: the copy init containers into the emptyDir, as before.
+  cfg.image_volumes = false;
+  auto copy = render_launcher_pod(vmi, cfg);
+  REQUIRE(copy.ok());
+  CHECK(find_container(*copy, "helper", "initContainers"));
+  const json::Value* copier = find_container(*copy, "volume-root", "initContainers");
+  REQUIRE(copier);
+  // An absent containerDisk.path is not the copy's failure: the launcher reports it as a VMI
+  // condition on both routes, so the pod does not fail and the VM does not restart.
+  CHECK(json::to_string(*json::find(*copier, "command")).find(R"([ -e \"$f\" ] || continue)") !=
+        std::string::npos);
+  CHECK(json::find(*pod_volume(*copy, "container-disks"), "emptyDir"));
+  CHECK_FALSE(pod_volume(*copy, "volume-root"));
+}
+
+TEST_CASE("render_launcher_pod: with image volumes the kernel-boot image is mounted, not copied") {
+  Config cfg;
+  cfg.image_volumes = true;
+  auto vmi = make_vmi(VmiPhase::pending);
+  vmi.spec.domain.firmware = Firmware{};
+  vmi.spec.domain.firmware->kernel_boot = KernelBoot{};
+  vmi.spec.domain.firmware->kernel_boot->container = KernelBootContainer{
+      "kernel-img:1", std::string("kernel-creds"), {}, std::string("/vmlinuz"), {}};
+  auto pod = render_launcher_pod(vmi, cfg);
+  REQUIRE(pod.ok());
+  const json::Value* vol = pod_volume(*pod, "kernel-boot");
+  REQUIRE(vol);
+  CHECK(json::to_string(*json::find(*vol, "image")) ==
+        R"({"reference":"kernel-img:1","pullPolicy":"IfNotPresent"})");
+  const json::Value* mount = compute_mount(*pod, "/var/run/kubevirt-cpp/kernel-boot");
+  REQUIRE(mount);
+  CHECK(json::get_string(*mount, "name") == "kernel-boot");
+  CHECK(json::get_bool(*mount, "readOnly") == true);
+  CHECK_FALSE(json::find(pod_spec_of(*pod), "initContainers"));
+  // The pull secret applies to the image volume as to the copy container.
+  CHECK(json::to_string(*json::find(pod_spec_of(*pod), "imagePullSecrets")) ==
+        R"([{"name":"kernel-creds"}])");
+}
+
+TEST_CASE(
+    "render_launcher_pod: a containerDisk or kernel-boot image that is not a reference is "
+    "refused naming the field and the reason, on both routes") {
+  for (bool image_volumes : {false, true}) {
+    Config cfg;
+    cfg.image_volumes = image_volumes;
+    auto r = render_launcher_pod(container_disk_vmi("Quay.io/Foo/Bar:latest"), cfg);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == kv::core::Errc::invalid);
+    CHECK(r.error().message ==
+          "spec.volumes[0].containerDisk.image: \"Quay.io/Foo/Bar:latest\" is not a valid image "
+          "reference: repository name must be lowercase");
+    auto spaced = render_launcher_pod(container_disk_vmi("test guest:1"), cfg);
+    REQUIRE_FALSE(spaced.ok());
+    CHECK(spaced.error().message ==
+          "spec.volumes[0].containerDisk.image: \"test guest:1\" is not a valid image reference: "
+          "invalid reference format");
+
+    auto kb = make_vmi(VmiPhase::pending);
+    kb.spec.domain.firmware = Firmware{};
+    kb.spec.domain.firmware->kernel_boot = KernelBoot{};
+    kb.spec.domain.firmware->kernel_boot->container =
+        KernelBootContainer{"kernel::1", {}, {}, std::string("/vmlinuz"), {}};
+    auto k = render_launcher_pod(kb, cfg);
+    REQUIRE_FALSE(k.ok());
+    CHECK(k.error().message.find(
+              "spec.domain.firmware.kernelBoot.container.image: \"kernel::1\"") == 0);
+  }
+}
+
+TEST_CASE("image_reference_problem: distribution's reference grammar") {
+  for (const char* ok :
+       {"busybox", "busybox:1.36", "library/busybox", "docker.io/library/busybox:latest",
+        "localhost/kubevirt-cpp/test-guest:0.1.0", "localhost:5000/a/b", "registry.example:5000/x",
+        "quay.io/containerdisks/fedora:41", "a.b-c.d/e__f/g-h.i:T_a-g.1", "[::1]:5000/img",
+        "img@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "reg.io/img:tag@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}) {
+    INFO(ok);
+    CHECK_FALSE(image_reference_problem(ok));
+  }
+  for (const char* bad :
+       {"", "a b", "img:", "img:-tag", ":tag", "/img", "img/", "a//b", "img@sha256:short",
+        "img@sha256", "-img", "img-", "img..x", "reg.io/Img", "img:tag:tag", "http://reg.io/img"}) {
+    INFO(bad);
+    CHECK(image_reference_problem(bad));
+  }
+  CHECK(image_reference_problem("reg.io/Img") == "repository name must be lowercase");
+  CHECK(image_reference_problem(std::string(300, 'a')) ==
+        "repository name must not be more than 255 characters");
+}

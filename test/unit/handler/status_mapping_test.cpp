@@ -238,6 +238,31 @@ TEST_CASE("a refused sync ends in Failed with the launcher's message") {
   CHECK(cond(st, "Ready")->message.value_or("").find("no such volume") != std::string::npos);
 }
 
+TEST_CASE(
+    "a sync the launcher refuses without exiting (a bad containerDisk) leaves the VMI Scheduled "
+    "with Synchronized=False, upstream's reason, and one SyncFailed message") {
+  auto vmi = vmi_in(VmiPhase::scheduled);
+  LauncherView l;
+  l.connected = l.ever_connected = true;
+  l.sync_error =
+      "failed to find the disk of containerDisk \"root\" (image reg/guest:1): path /disk is "
+      "absent from the image";
+  auto st = run(vmi, l, running_pod());
+  CHECK(st.phase == VmiPhase::scheduled);
+  CHECK_FALSE(st.reason);
+  const Condition* sync = cond(st, "Synchronized");
+  REQUIRE(sync);
+  CHECK(sync->status == "False");
+  CHECK(sync->reason == "Synchronizing with the Domain failed.");
+  CHECK(sync->message == *l.sync_error);
+  CHECK(handler::new_sync_failure(vmi, st) == *l.sync_error);
+  // Written once, it is not news again: no second Event, no status change.
+  auto written = with_status(vmi, st);
+  auto again = run(written, l, running_pod(), kT2);
+  CHECK(again == st);
+  CHECK_FALSE(handler::new_sync_failure(written, again));
+}
+
 TEST_CASE("without word from the launcher, the pod tells how it ended") {
   auto vmi = vmi_in(VmiPhase::running);
   LauncherView lost;

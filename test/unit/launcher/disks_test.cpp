@@ -61,6 +61,55 @@ TEST_CASE(
   CHECK(st.error().message.find("expected exactly one disk") != std::string::npos);
 }
 
+TEST_CASE(
+    "containerDisk bad input: an absent path, a disk that is not qcow2 or raw, a qcow2 with a "
+    "backing file; each message names the volume, the image and the reason") {
+  kv::test::TempDir t("kv-disks");
+  fs::create_directories(t.path / "cd/root/images");
+  DiskPlan d;
+  d.name = "root";
+  d.kind = DiskKind::container_disk;
+  d.image = "registry.example/guest:1";
+  d.image_path = "/images/root.qcow2";
+  d.base = (t.path / "cd/root/images/root.qcow2").string();
+  d.path = (t.path / "eph/disks/root.qcow2").string();
+  d.format = "qcow2";
+
+  auto absent = prepare_disk(d);
+  REQUIRE_FALSE(absent.ok());
+  CHECK(absent.error().code == kv::core::Errc::not_found);
+  CHECK(absent.error().message ==
+        "failed to find the disk of containerDisk \"root\" (image registry.example/guest:1): "
+        "path /images/root.qcow2 is absent from the image");
+
+  sh({"qemu-img", "create", "-q", "-f", "vmdk", d.base, "1M"});
+  auto vmdk = prepare_disk(d);
+  REQUIRE_FALSE(vmdk.ok());
+  CHECK(vmdk.error().code == kv::core::Errc::unsupported);
+  CHECK(vmdk.error().message ==
+        "invalid image in containerDisk \"root\" (image registry.example/guest:1): unsupported "
+        "image format: vmdk (a containerDisk holds a qcow2 or raw disk)");
+  CHECK_FALSE(fs::exists(d.path));
+
+  fs::remove(d.base);
+  std::string host_file = (t.path / "host-secret.raw").string();
+  sh({"qemu-img", "create", "-q", "-f", "raw", host_file, "1M"});
+  sh({"qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", host_file, d.base});
+  auto backed = prepare_disk(d);
+  REQUIRE_FALSE(backed.ok());
+  CHECK(backed.error().message ==
+        "invalid image in containerDisk \"root\" (image registry.example/guest:1): expected no "
+        "backing file, but found " +
+            host_file);
+
+  // A raw disk is fine: the overlay backs onto it as raw.
+  fs::remove(d.base);
+  sh({"qemu-img", "create", "-q", "-f", "raw", d.base, "1M"});
+  REQUIRE(prepare_disk(d).ok());
+  CHECK(sh({"qemu-img", "info", "--output=json", d.path})
+            .find("\"backing-filename-format\": \"raw\"") != std::string::npos);
+}
+
 TEST_CASE("emptyDisk: a qcow2 with the given capacity") {
   kv::test::TempDir t("kv-disks");
   DiskPlan d;

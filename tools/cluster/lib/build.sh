@@ -20,8 +20,20 @@ kv_k8s_present() {
 	for c in "${K8S_COMPONENTS[@]}"; do [[ -x $KV_K8S_BIN/$c ]] || return 1; done
 }
 
+kv_containerd_present() {
+	[[ -x $KV_CONTAINERD_BIN/containerd && -x $KV_CONTAINERD_BIN/containerd-shim-runc-v2 ]]
+}
+
 kv_binaries_present() {
-	kv_k8s_present && [[ -x $KV_ETCD_BIN/etcd && -x $KV_COREDNS_BIN/coredns ]]
+	kv_k8s_present && [[ -x $KV_ETCD_BIN/etcd && -x $KV_COREDNS_BIN/coredns ]] &&
+		{ [[ $KV_CONTAINERD != 2 ]] || kv_containerd_present; }
+}
+
+# containerd's Makefile sets these -X flags (version, revision, package); the proxy gives no
+# commit, so the revision says where the binary came from.
+kv_containerd_ldflags() {
+	local pkg=github.com/containerd/containerd/v2/version
+	echo "-s -w -X $pkg.Version=$CONTAINERD_VERSION -X $pkg.Revision=go-module -X $pkg.Package=github.com/containerd/containerd/v2"
 }
 
 # -X flags that upstream's hack/lib/version.sh sets, in both packages that carry them.
@@ -44,7 +56,7 @@ kv_k8s_ldflags() {
 # build never leaves a half-filled bin directory that a later run would trust.
 kv_build() {
 	if kv_binaries_present && [[ ${1:-} != --force ]]; then
-		kv_log "binaries for Kubernetes $K8S_VERSION, etcd $ETCD_VERSION and CoreDNS $COREDNS_VERSION are cached in $KV_CACHE"
+		kv_log "binaries for Kubernetes $K8S_VERSION, etcd $ETCD_VERSION, CoreDNS $COREDNS_VERSION${KV_CONTAINERD/#2/ and containerd $CONTAINERD_VERSION} are cached in $KV_CACHE"
 		return 0
 	fi
 	local log=$KV_CACHE/build-$K8S_VERSION.log start=$SECONDS
@@ -69,6 +81,19 @@ kv_build() {
 		rm -rf "$KV_COREDNS_BIN" && mv "$KV_COREDNS_BIN.tmp" "$KV_COREDNS_BIN"
 		# Builds for other versions or plugin lists are of no further use.
 		find "$KV_CACHE/coredns" -mindepth 1 -maxdepth 1 ! -path "${KV_COREDNS_BIN%/bin}" -exec rm -rf {} +
+	fi
+	if [[ $KV_CONTAINERD == 2 ]] && { ! kv_containerd_present || [[ ${1:-} == --force ]]; }; then
+		# CGO off: no btrfs/devmapper snapshotters (disabled in the config anyway); the shim
+		# needs no cgo, runc does the seccomp work.
+		kv_log "building containerd $CONTAINERD_VERSION (log: $log)"
+		rm -rf "$KV_CONTAINERD_BIN.tmp" && mkdir -p "$KV_CONTAINERD_BIN.tmp"
+		(cd "$KV_CLUSTER_DIR/go/containerd" &&
+			kv_go build -trimpath -ldflags "$(kv_containerd_ldflags)" -o "$KV_CONTAINERD_BIN.tmp/" \
+				github.com/containerd/containerd/v2/cmd/containerd \
+				github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2) \
+			>>"$log" 2>&1 || kv_die "building containerd failed; read $log"
+		rm -rf "$KV_CONTAINERD_BIN" && mv "$KV_CONTAINERD_BIN.tmp" "$KV_CONTAINERD_BIN"
+		find "$KV_CACHE/containerd" -mindepth 1 -maxdepth 1 ! -path "${KV_CONTAINERD_BIN%/bin}" -exec rm -rf {} +
 	fi
 	if ! kv_k8s_present || [[ ${1:-} == --force ]]; then
 		kv_log "building Kubernetes $K8S_VERSION: ${K8S_COMPONENTS[*]} (cold: tens of minutes on 2 cores; log: $log)"

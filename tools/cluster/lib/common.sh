@@ -10,8 +10,15 @@ KV_K8S_BIN=$KV_CACHE/k8s/$K8S_VERSION/bin
 KV_ETCD_BIN=$KV_CACHE/etcd/$ETCD_VERSION/bin
 # Keyed by the version and the wrapper module (its plugin list), so a changed main.go rebuilds.
 KV_COREDNS_BIN=$KV_CACHE/coredns/$COREDNS_VERSION-$(cat "$KV_CLUSTER_DIR"/go/coredns/{go.mod,go.sum,main.go} 2>/dev/null | sha256sum | cut -c1-12)/bin
+# containerd 2.x (cmd/containerd and its runc shim), keyed like CoreDNS by the wrapper module.
+KV_CONTAINERD_BIN=$KV_CACHE/containerd/$CONTAINERD_VERSION-$(cat "$KV_CLUSTER_DIR"/go/containerd/{go.mod,go.sum} 2>/dev/null | sha256sum | cut -c1-12)/bin
+# Which containerd runs the node: 2 (built from its Go module; Kubernetes image volumes work)
+# or debian (the host's 1.6, which cannot mount image volumes).
+KV_CONTAINERD=${KV_CONTAINERD:-2}
 
 KV_STATE=${KV_CLUSTER_STATE:-/var/tmp/kubevirt-cpp-cluster}
+# Registries' hosts.toml directories: containerd's CRI registry config_path.
+KV_REGISTRY_HOSTS_DIR=${KV_REGISTRY_HOSTS_DIR:-$KV_STATE/containerd/certs.d}
 KV_APISERVER_PORT=${KV_APISERVER_PORT:-16443}
 KV_ETCD_PORT=${KV_ETCD_PORT:-12379}
 KV_ETCD_PEER_PORT=${KV_ETCD_PEER_PORT:-12380}
@@ -24,8 +31,6 @@ KV_SCHEDULER_PORT=${KV_SCHEDULER_PORT:-20259}
 # The registry (lib/registry.sh): its port on 127.0.0.1, and the name images are pulled by.
 KV_REGISTRY_PORT=${KV_REGISTRY_PORT:-15000}
 KV_REGISTRY_NAME=${KV_REGISTRY_NAME:-registry.kubevirt-cpp.local}
-# containerd's hosts dir (the CRI registry config_path): certs.d/<name>/hosts.toml per registry.
-KV_REGISTRY_HOSTS_DIR=$KV_STATE/containerd/certs.d
 KV_NODE_NAME=${KV_NODE_NAME:-kv-node}
 KV_SERVICE_CIDR=${KV_SERVICE_CIDR:-10.96.0.0/16}
 KV_POD_CIDR=${KV_POD_CIDR:-10.244.0.0/24}

@@ -36,7 +36,7 @@ kv_start_apiserver() {
 		--requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
 		--requestheader-extra-headers-prefix=X-Remote-Extra- \
 		--proxy-client-cert-file="$p/front-proxy-client.crt" --proxy-client-key-file="$p/front-proxy-client.key" \
-		--enable-aggregator-routing=true \
+		--enable-aggregator-routing=true --feature-gates=ImageVolume=true \
 		--profiling=false --v=1
 	kv_wait kube-apiserver "kube-apiserver /readyz" 120 kv_kubectl get --raw /readyz
 }

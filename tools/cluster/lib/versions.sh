@@ -7,3 +7,6 @@ K8S_VERSION=v1.34.10
 ETCD_VERSION=v3.6.16
 # The CoreDNS wrapper module (go/coredns/go.mod) must require the same version.
 COREDNS_VERSION=v1.15.0
+# containerd 2.x for Kubernetes image volumes (needs >= 2.1; Debian 12 ships 1.6). The wrapper
+# module (go/containerd/go.mod) must require the same version.
+CONTAINERD_VERSION=v2.4.2
