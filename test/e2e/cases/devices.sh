@@ -12,9 +12,12 @@ DEV_SAVED_SPEC=$WORK/virt-handler-pod-spec.json
 DEV_NODE_ROOT=/var/lib/kubevirt-node
 
 dev_node() { k get nodes -o jsonpath='{.items[0].metadata.name}'; }
-# dev_allocatable NAME: the node's allocatable devices.kubevirt.io/NAME ("" when not there).
+# dev_allocatable NAME: the node's allocatable devices.kubevirt.io/NAME ("" when not there). A
+# quantity: 1000 devices read "1k".
 dev_allocatable() { k get node "$(dev_node)" -o jsonpath="{.status.allocatable.devices\.kubevirt\.io/$1}"; }
 dev_allocatable_is() { [[ $(dev_allocatable "$1") == "$2" ]]; }
+# ... or, when WANT is 0, not advertised at all.
+dev_allocatable_is_or_none() { local got; got=$(dev_allocatable "$1"); [[ $got == "$2" || ($2 == 0 && -z $got) ]]; }
 dev_handler_rollout() { k -n kubevirt rollout status ds/virt-handler --timeout=$((180 * KV_TIMEOUT_SCALE))s >&2; }
 
 # Puts the shipped pod template of virt-handler back (after a stand-in case) and removes the
@@ -30,12 +33,18 @@ dev_restore_handler() {
 cleanup_hooks+=(dev_restore_handler)
 
 case_dev_advertised() {
-	wait_until 60 "devices.kubevirt.io/tun allocatable 1000 on the node" dev_allocatable_is tun 1000
-	local kvm vhost
-	kvm=$(dev_allocatable kvm) vhost=$(dev_allocatable vhost-net)
-	log "allocatable: tun $(dev_allocatable tun), kvm '${kvm}', vhost-net '${vhost}'"
-	[[ ${kvm:-0} == 0 ]] || fail "devices.kubevirt.io/kvm allocatable is $kvm on a node without /dev/kvm"
-	[[ ${vhost:-0} == 0 ]] || fail "devices.kubevirt.io/vhost-net allocatable is $vhost on a node without /dev/vhost-net"
+	wait_until 60 "devices.kubevirt.io/tun allocatable 1k on the node" dev_allocatable_is tun 1k
+	# kvm and vhost-net follow the node: 1k where the device node exists, else 0 (or absent).
+	local name dev want got
+	for name in kvm vhost-net; do
+		dev=/dev/$name
+		if [[ -e $dev ]]; then want=1k; else want=0; fi
+		wait_until 30 "devices.kubevirt.io/$name allocatable $want ($dev on the node: $([[ -e $dev ]] && echo present || echo absent))" \
+			dev_allocatable_is_or_none "$name" "$want" ||
+			fail "devices.kubevirt.io/$name allocatable is '$(dev_allocatable "$name")' with $dev $([[ -e $dev ]] && echo present || echo absent)"
+		got=$(dev_allocatable "$name")
+		log "allocatable devices.kubevirt.io/$name: '${got}' ($dev $([[ -e $dev ]] && echo present || echo absent) on the node)"
+	done
 }
 
 case_dev_stand_in() {
@@ -53,7 +62,7 @@ case_dev_stand_in() {
 	  {\"op\":\"add\",\"path\":\"/spec/template/spec/containers/0/volumeMounts/-\",
 	   \"value\":{\"name\":\"e2e-device-root\",\"mountPath\":\"$DEV_NODE_ROOT$DEV_ROOT\",\"readOnly\":true}}]" >&2
 	dev_handler_rollout
-	wait_until 60 "devices.kubevirt.io/kvm allocatable 1000 from the stand-in" dev_allocatable_is kvm 1000
+	wait_until 60 "devices.kubevirt.io/kvm allocatable 1k from the stand-in" dev_allocatable_is kvm 1k
 	# The stand-in root has no tun: the patched handler withdraws it.
 	wait_until 60 "devices.kubevirt.io/tun allocatable 0 under the stand-in root" dev_allocatable_is tun 0
 
@@ -108,7 +117,7 @@ dev_registrations_since() {
 dev_registered_all_since() { [[ $(dev_registrations_since "$1" | awk '{print $2}' | sort -u | wc -l) == 3 ]]; }
 
 case_dev_kubelet_restart() {
-	wait_until 60 "devices.kubevirt.io/tun allocatable 1000" dev_allocatable_is tun 1000
+	wait_until 60 "devices.kubevirt.io/tun allocatable 1k" dev_allocatable_is tun 1k
 	local pod uid restarts pid
 	pod=$(k -n kubevirt get pods -l kubevirt.io=virt-handler -o jsonpath='{.items[0].metadata.name}')
 	uid=$(k -n kubevirt get pod "$pod" -o jsonpath='{.metadata.uid}')
@@ -122,7 +131,7 @@ case_dev_kubelet_restart() {
 	t0=$(now)
 	"$KV_CLUSTER" up >"$WORK/kubelet-restart.log" 2>&1 || { tail -20 "$WORK/kubelet-restart.log" >&2; fail "cluster up failed"; }
 	wait_until 60 "all three device plugins to register with the new kubelet" dev_registered_all_since "$t0"
-	wait_until 60 "devices.kubevirt.io/tun allocatable 1000 after the kubelet restart" dev_allocatable_is tun 1000
+	wait_until 60 "devices.kubevirt.io/tun allocatable 1k after the kubelet restart" dev_allocatable_is tun 1k
 	t_first=$(dev_registrations_since "$t0" | sort -n | head -1 | awk '{print $1}')
 	t_all=$(dev_registrations_since "$t0" | sort -n | tail -1 | awk '{print $1}')
 	# The new kubelet's process start (/proc/PID/stat field 22, clock ticks after boot).
