@@ -10,6 +10,7 @@
 #include "core/log.hpp"
 #include "core/names.hpp"
 #include "core/serve/server.hpp"
+#include "handler/deviceplugin/manager.hpp"
 #include "handler/heartbeat.hpp"
 #include "handler/seccomp.hpp"
 #include "handler/stream_server.hpp"
@@ -56,6 +57,7 @@ using core::is_dns_subdomain;
 Status validate(const Options& o) {
   if (o.node_name.empty())
     return Error(Errc::invalid, "--node-name: required (the name of this node's Node object)");
+  KV_CHECK(deviceplugin::validate(o.device_plugins));
   if (o.kubelet_root.empty() || o.kubelet_root[0] != '/')
     return Error(Errc::invalid, "--kubelet-root: \"" + o.kubelet_root +
                                     "\" is not an absolute path (the kubelet's --root-dir)");
@@ -662,6 +664,13 @@ int run(const Options& opts) {
   if (auto st = h.start(); !st.ok()) {
     core::log::error("virt-handler could not start", {{"error", st.error().to_string()}});
     return 1;
+  }
+  std::optional<deviceplugin::Manager> devices;
+  if (!opts.device_plugins.plugin_dir.empty()) {
+    if (auto st = devices.emplace(opts.device_plugins).start(); !st.ok()) {
+      core::log::error("device plugins could not start", {{"error", st.error().to_string()}});
+      return 1;
+    }
   }
   int sig = 0;
   sigwait(&set, &sig);

@@ -25,6 +25,7 @@
 #include "core/kube/informer.hpp"
 #include "core/kube/workqueue.hpp"
 #include "core/result.hpp"
+#include "handler/deviceplugin/devices.hpp"
 #include "handler/launcher_links.hpp"
 #include "handler/metrics.hpp"
 
@@ -64,6 +65,8 @@ struct Options {
   std::chrono::seconds kill_margin{10};
   int workers = 2;
   std::string log_level = "info";
+  // devices.kubevirt.io/{kvm,tun,vhost-net} for the kubelet (handler/deviceplugin/).
+  deviceplugin::Options device_plugins;
 };
 
 // Validates options: an Error naming the flag and what is allowed.

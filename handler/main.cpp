@@ -56,6 +56,20 @@ int main(int argc, char** argv) {
                 &o.resync_period, 0, 86400);
   flags.integer({.name = "--workers", .value = "N", .help = "reconcile threads"}, &o.workers, 1,
                 64);
+  flags.text({.name = "--device-plugin-dir",
+              .value = "DIR",
+              .help = "the kubelet's device-plugins dir (kubelet.sock); empty: no device plugins"},
+             &o.device_plugins.plugin_dir);
+  flags.text({.name = "--device-root",
+              .value = "DIR",
+              .help = "test hook: node dir holding dev/kvm, dev/net/tun, dev/vhost-net"},
+             &o.device_plugins.device_root);
+  flags.text({.name = "--node-root",
+              .value = "DIR",
+              .help = "where this process sees the node's / (device nodes are looked for there)"},
+             &o.device_plugins.node_root);
+  flags.integer({.name = "--max-devices", .value = "N", .help = "devices per device plugin"},
+                &o.device_plugins.max_devices, 1, 100000);
   flags.text({.name = "--log-level", .value = "LEVEL", .help = "debug, info, warn, error"},
              &o.log_level);
   flags.parse_or_exit(argc, argv);
