@@ -77,10 +77,10 @@ struct DomainStatus {
   // "pmsuspended", "blocked", "unknown"
   std::string state = "none";
   std::string reason;  // libvirt's state reason in lower case: "booted", "user", "crashed", ...
+  std::vector<InterfaceStatus> interfaces;
   // How the guest's CPUs run: "kvm" (hardware virtualization) or "tcg" (QEMU's software
   // emulation); empty before a domain is defined.
-  std::string accelerator;
-  std::vector<InterfaceStatus> interfaces;
+  std::string accelerator{};
 };
 
 // A sync request's VMI: the JSON object itself, shared, never copied or re-serialized on its way.
