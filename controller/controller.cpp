@@ -6,6 +6,7 @@
 #include "addon/resources.hpp"
 #include "api/v1/codec.hpp"
 #include "controller/instancetype.hpp"
+#include "controller/node_health.hpp"
 #include "controller/object_logger.hpp"
 #include "controller/pod_render.hpp"
 #include "controller/vm_reconcile.hpp"
@@ -26,7 +27,6 @@ using core::Error;
 using core::Result;
 using core::Status;
 
-constexpr const char* kHeartbeatAnnotation = "kubevirt.io/heartbeat";
 constexpr const char* kIndexCreatedBy = "created-by";
 constexpr const char* kIndexNode = "node";
 constexpr const char* kIndexNamespace = "namespace";
@@ -120,7 +120,8 @@ Controller::Controller(kube::KubeClient& client, Metrics& metrics, ControllerOpt
       expectations_(clock_, opts_.expectation_timeout),
       recorder_(event_recorder(client_, opts_.record_events, opts_.clock)),
       vm_queue_(clock_, kQueueBackoff),
-      vmi_queue_(clock_, kQueueBackoff) {
+      vmi_queue_(clock_, kQueueBackoff),
+      node_queue_(clock_, kQueueBackoff) {
   auto informer = [&](kube::Resource r, kube::ListWatchOptions lw,
                       std::chrono::milliseconds resync) {
     kube::InformerOptions o;
@@ -167,6 +168,8 @@ Controller::Controller(kube::KubeClient& client, Metrics& metrics, ControllerOpt
                        nullptr, nullptr});
   auto node_check = [this](const kube::ObjectPtr& n) {
     const std::string name(meta::name(*n));
+    if (unresponsive_node_patch(*n, clock_.wall_now(), heartbeat_timeout()))
+      node_queue_.add(name);  // the resync (at most 30 s) brings each node back here
     if (!handler_stale(name, clock_.now()))
       return;
     for (const auto& vmi : vmis_->store().by_index(kIndexNode, name))
@@ -247,6 +250,7 @@ Status Controller::start(std::chrono::milliseconds sync_timeout, bool run_worker
       workers_.emplace_back([this] { worker(vm_queue_, "vm"); });
     for (int i = 0; i < opts_.vmi_workers; ++i)
       workers_.emplace_back([this] { worker(vmi_queue_, "vmi"); });
+    workers_.emplace_back([this] { worker(node_queue_, "node"); });
   }
   return {};
 }
@@ -256,6 +260,7 @@ void Controller::stop() {
     return;
   vm_queue_.shut_down();
   vmi_queue_.shut_down();
+  node_queue_.shut_down();
   for (auto& t : workers_)
     t.join();
   workers_.clear();
@@ -272,7 +277,8 @@ void Controller::stop() {
 
 void Controller::worker(kube::WorkQueue& q, const char* kind) {
   while (auto key = q.get()) {
-    Status st = std::string_view(kind) == "vm" ? sync_vm(*key) : sync_vmi(*key);
+    const std::string_view k(kind);
+    Status st = k == "vm" ? sync_vm(*key) : k == "vmi" ? sync_vmi(*key) : sync_node(*key);
     metrics_.inc("kv_controller_reconcile_total",
                  {{"controller", kind}, {"result", st.ok() ? "ok" : "error"}});
     if (st.ok()) {
@@ -304,20 +310,34 @@ void Controller::enqueue_vmi_of_pod(const json::Value& pod, bool added) {
     vmi_queue_.add(meta::key(meta::ns(pod), json::get_string(*ref, "name").value_or("")));
 }
 
+std::chrono::seconds Controller::heartbeat_timeout() const {
+  return std::chrono::seconds(config_.get()->handler_heartbeat_timeout_seconds);
+}
+
 bool Controller::handler_stale(const std::string& node, kube::Clock::time_point) const {
   if (node.empty())
     return false;
   auto obj = nodes_->store().get(node);
   if (!obj)
     return false;  // unknown node: nothing to conclude
-  auto hb = meta::annotation(*obj, kHeartbeatAnnotation);
-  if (!hb)
-    return false;  // no handler ever ran there (or an old one): nothing to conclude
-  auto t = kube::parse_rfc3339(*hb);
-  if (!t.ok())
-    return false;
-  auto timeout = std::chrono::seconds(config_.get()->handler_heartbeat_timeout_seconds);
-  return clock_.wall_now() - *t > timeout;
+  return heartbeat_stale(*obj, clock_.wall_now(), heartbeat_timeout());
+}
+
+Status Controller::sync_node(const std::string& name) {
+  auto obj = nodes_->store().get(name);
+  if (!obj)
+    return {};
+  auto patch = unresponsive_node_patch(*obj, clock_.wall_now(), heartbeat_timeout());
+  if (!patch)
+    return {};  // the handler came back (or someone else took the label) meanwhile
+  auto r = client_.patch(kube::resources::nodes(), "", name, kube::PatchType::merge, *patch);
+  if (!r.ok())
+    return r.error().code == Errc::not_found ? Status{} : Status(r.error());
+  log::warn("virt-handler is not responsive; node marked unschedulable for VMs",
+            {{"node", name}, {"label", std::string(kSchedulableLabel) + "=false"}});
+  record(*obj, "Normal", "NodeUnresponsive",
+         "virt-handler is not responsive, marking node as unresponsive");
+  return {};
 }
 
 void Controller::on_config(const kube::ObjectPtr& obj, bool deleted) {
@@ -507,6 +527,7 @@ VmiInputs Controller::observe_vmi(const api::v1::VirtualMachineInstance& vmi) {
       in.missing_pvcs.push_back(v.persistent_volume_claim->claim_name);
   if (vmi.status && vmi.status->node_name)
     in.handler_stale = handler_stale(*vmi.status->node_name, clock_.now());
+  in.emulation_allowed = config_.get()->use_emulation;
   in.now = clock_.wall_now();
   return in;
 }
@@ -593,7 +614,15 @@ bool Controller::create_launcher_pod(const json::Value& obj, const VmiInputs& in
     return false;
   };
   auto cfg = config_.get();
-  auto pod = render_launcher_pod(vmi, with_image_volumes(*cfg, nodes_->store().list()));
+  NodeFacts nodes;
+  if (cfg->use_emulation) {  // without emulation the pod requests KVM whatever the nodes say
+    for (const auto& n : nodes_->store().list())
+      if (node_offers_kvm(*n)) {
+        nodes.kvm_available = true;
+        break;
+      }
+  }
+  auto pod = render_launcher_pod(vmi, with_image_volumes(*cfg, nodes_->store().list()), nodes);
   if (!pod.ok())
     return failed("cannot render the launcher pod: " + pod.error().message);
   expectations_.expect(uid);

@@ -93,6 +93,9 @@ class Controller {
   // One reconcile of a key (what a worker does). Errors are what the worker retries on.
   core::Status sync_vm(const std::string& key);
   core::Status sync_vmi(const std::string& key);
+  // Marks the node kubevirt.io/schedulable=false when its handler's heartbeat is stale
+  // (controller/node_health.hpp), with a NodeUnresponsive Event on the Node.
+  core::Status sync_node(const std::string& name);
 
   const ConfigStore& config() const { return config_; }
   core::kube::WorkQueue& vm_queue() { return vm_queue_; }
@@ -103,6 +106,7 @@ class Controller {
   void on_config(const core::kube::ObjectPtr& obj, bool deleted);
   void enqueue_vmi_of_pod(const core::json::Value& pod, bool added);
   bool handler_stale(const std::string& node, core::kube::Clock::time_point now_steady) const;
+  std::chrono::seconds heartbeat_timeout() const;
   void record(const core::json::Value& obj, const std::string& type, const std::string& reason,
               const std::string& message);
 
@@ -141,6 +145,7 @@ class Controller {
   std::unique_ptr<core::kube::EventRecorder> recorder_;
   core::kube::WorkQueue vm_queue_;
   core::kube::WorkQueue vmi_queue_;
+  core::kube::WorkQueue node_queue_;  // node names whose handler went quiet
   std::unique_ptr<core::kube::Informer> vms_, vmis_, pods_, pvcs_, nodes_, config_maps_;
   std::vector<std::thread> workers_;
   std::atomic<bool> synced_{false};

@@ -600,7 +600,7 @@ bool overcommittable(const std::string& name) {
 }
 
 json::Value launcher_resources(Builder& b, const VirtualMachineInstanceSpec& spec,
-                               int64_t guest_bytes, const Config& cfg) {
+                               int64_t guest_bytes, const Config& cfg, bool kvm) {
   const int64_t overhead = memory_overhead_bytes(spec, guest_bytes, cfg);
   const api::v1::ResourceRequirements* rr =
       spec.domain.resources ? &*spec.domain.resources : nullptr;
@@ -637,7 +637,7 @@ json::Value launcher_resources(Builder& b, const VirtualMachineInstanceSpec& spe
         api::v1::Quantity::from_int(lim + overhead, api::v1::Quantity::Format::binary_si)
             .to_string();
   }
-  if (!cfg.use_emulation) {
+  if (kvm) {
     requests[kKvmResource] = "1";
     limits[kKvmResource] = "1";  // extended resources need request == limit
   }
@@ -783,12 +783,14 @@ std::string pod_hostname(const VirtualMachineInstanceSpec& spec, const std::stri
   return hostname;
 }
 
-// nodeSelector (the config's, then the VMI's on top), affinity, tolerations, schedulerName,
-// priorityClassName, each only when set.
+// nodeSelector (the config's, then the VMI's on top, then the labels the VMI needs), affinity,
+// tolerations, schedulerName, priorityClassName, each only when set.
 void set_scheduling(Builder& b, json::Value& ps, const VirtualMachineInstanceSpec& spec,
                     const Config& cfg) {
   std::map<std::string, std::string> selector = cfg.node_selector;
   for (const auto& [k, v] : spec.node_selector)
+    selector[k] = v;
+  for (const auto& [k, v] : required_node_labels(spec))
     selector[k] = v;
   if (!selector.empty())
     b.set(ps, "nodeSelector", b.map(selector));
@@ -892,7 +894,40 @@ json::Value pod_spec(Builder& b, const VirtualMachineInstance& vmi, const Config
 
 }  // namespace
 
-Result<json::Document> render_launcher_pod(const VirtualMachineInstance& vmi, const Config& cfg) {
+bool node_offers_kvm(const json::Value& node) {
+  const json::Value* labels = json::find_path(node, {"metadata", "labels"});
+  if (!labels || json::get_string(*labels, kSchedulableLabel).value_or("") != "true")
+    return false;
+  if (const json::Value* spec = json::find(node, "spec");
+      spec && json::get_bool(*spec, "unschedulable").value_or(false))
+    return false;
+  const json::Value* kvm = json::find_path(node, {"status", "allocatable", kKvmResource});
+  if (!kvm || !kvm->IsString())
+    return false;
+  auto q = api::v1::parse_quantity(kvm->GetString());
+  return q.ok() && q->value() > 0;
+}
+
+bool requests_kvm(const Config& cfg, const NodeFacts& nodes) {
+  return !cfg.use_emulation || nodes.kvm_available;
+}
+
+std::map<std::string, std::string> required_node_labels(const VirtualMachineInstanceSpec& spec) {
+  std::map<std::string, std::string> labels{{kSchedulableLabel, "true"}};
+  const auto& cpu = spec.domain.cpu;
+  if (!cpu)
+    return labels;
+  if (cpu->model && !cpu->model->empty() && *cpu->model != "host-model" &&
+      *cpu->model != "host-passthrough")
+    labels[kCpuModelLabelPrefix + *cpu->model] = "true";
+  for (const auto& f : cpu->features)
+    if (f.policy.value_or("require") == "require" || f.policy->empty())
+      labels[kCpuFeatureLabelPrefix + f.name] = "true";
+  return labels;
+}
+
+Result<json::Document> render_launcher_pod(const VirtualMachineInstance& vmi, const Config& cfg,
+                                           const NodeFacts& nodes) {
   auto guest = guest_memory_bytes(vmi.spec);
   if (!guest.ok())
     return std::move(guest).error();
@@ -903,7 +938,8 @@ Result<json::Document> render_launcher_pod(const VirtualMachineInstance& vmi, co
     return std::move(st).error();
   const int64_t grace = grace_period_seconds(vmi.spec);
   auto compute = launcher_container(b, cfg, grace);
-  b.set(compute, "resources", launcher_resources(b, vmi.spec, *guest, cfg));
+  b.set(compute, "resources",
+        launcher_resources(b, vmi.spec, *guest, cfg, requests_kvm(cfg, nodes)));
   b.set(compute, "securityContext", restricted_security_context(b));
   b.set(compute, "volumeMounts", std::move(storage.mounts));
   if (vmi.spec.readiness_probe)

@@ -4,6 +4,7 @@
 // virt-handler that this pod embodies is written down in docs/controller.md.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,11 @@ inline constexpr const char* kComputeContainer = "compute";
 inline constexpr const char* kVmiFinalizer = "foregroundDeleteVirtualMachine";
 // Resource the handler's device plugin advertises on nodes with a usable /dev/kvm.
 inline constexpr const char* kKvmResource = "devices.kubevirt.io/kvm";
+// Node labels (upstream's names): the handler's heartbeat sets the first ("true"; the controller
+// sets "false" when the heartbeat stops), its node labeller the others ("true").
+inline constexpr const char* kSchedulableLabel = "kubevirt.io/schedulable";
+inline constexpr const char* kCpuModelLabelPrefix = "cpu-model.node.kubevirt.io/";
+inline constexpr const char* kCpuFeatureLabelPrefix = "cpu-feature.node.kubevirt.io/";
 
 // Paths inside the launcher container (docs/controller.md "Launcher contract").
 inline constexpr const char* kSocketDir = "/var/run/kubevirt-cpp/sockets";
@@ -68,10 +74,34 @@ int64_t memory_overhead_bytes(const api::v1::VirtualMachineInstanceSpec& spec, i
 // restart or a stale cache. The VMI name is shortened when the whole would exceed 253 characters.
 std::string launcher_pod_name(const api::v1::VirtualMachineInstance& vmi);
 
+// What the controller knows about the cluster's nodes when it renders a pod (its Node informer).
+struct NodeFacts {
+  // Some node that takes VMs advertises devices.kubevirt.io/kvm (node_offers_kvm).
+  bool kvm_available = false;
+};
+
+// True when the node takes launcher pods (label kubevirt.io/schedulable=true, not
+// spec.unschedulable) and has devices.kubevirt.io/kvm > 0 in status.allocatable.
+bool node_offers_kvm(const core::json::Value& node);
+
+// Whether the launcher pod requests devices.kubevirt.io/kvm (docs/controller.md "KVM or
+// emulation"): always without emulation, as upstream; with emulation allowed only when some node
+// offers KVM, so a VM gets KVM where the cluster has it and still runs (TCG) where it has none.
+bool requests_kvm(const Config& cfg, const NodeFacts& nodes);
+
+// The nodeSelector entries a VMI needs beyond its own and the config's (upstream's
+// nodeselectorrenderer): kubevirt.io/schedulable=true; for a named spec.domain.cpu.model (not
+// host-model or host-passthrough) cpu-model.node.kubevirt.io/<model>=true; for each
+// spec.domain.cpu.features[] with policy require (or none)
+// cpu-feature.node.kubevirt.io/<name>=true.
+std::map<std::string, std::string> required_node_labels(
+    const api::v1::VirtualMachineInstanceSpec& spec);
+
 // The pod to create for vmi. vmi must have metadata.name, namespace and uid. Fails
 // (Errc::invalid / unsupported, naming the field) when the spec cannot be run: no memory, a
 // containerDisk path that is not absolute.
 core::Result<core::json::Document> render_launcher_pod(const api::v1::VirtualMachineInstance& vmi,
-                                                       const Config& cfg);
+                                                       const Config& cfg,
+                                                       const NodeFacts& nodes = {});
 
 }  // namespace kv::controller

@@ -201,7 +201,8 @@ void with_pod(const VmiInputs& in, const LauncherPod& pod, VmiPhase phase, Statu
   } else {
     st.phase = VmiPhase::scheduling;
     if (pod.unschedulable_message)
-      c.set_problem("PodScheduled", "Unschedulable", *pod.unschedulable_message);
+      c.set_problem("PodScheduled", "Unschedulable",
+                    unschedulable_message(*pod.unschedulable_message, in.emulation_allowed));
     else
       c.clear_problem("PodScheduled");
     if (pod.waiting_reason)
@@ -267,6 +268,21 @@ std::optional<std::string> node_label(const api::v1::VirtualMachineInstance& vmi
 }
 
 }  // namespace
+
+std::string unschedulable_message(const std::string& scheduler_message, bool emulation_allowed) {
+  if (scheduler_message.find(std::string("Insufficient ") + kKvmResource) == std::string::npos)
+    return scheduler_message;
+  std::string msg =
+      emulation_allowed
+          ? std::string("no node with free KVM (") + kKvmResource +
+                ") can take this VM now: the nodes that offer KVM are full or do not match"
+          : std::string("no node offers KVM (") + kKvmResource +
+                ") and software emulation is off, so this VM cannot run. Run it on a node with a "
+                "usable /dev/kvm, or allow emulation (TCG, much slower): kubectl -n kubevirt patch "
+                "configmap kubevirt-config --type merge -p "
+                "'{\"data\":{\"useEmulation\":\"true\"}}'";
+  return msg + ". Scheduler: " + scheduler_message;
+}
 
 VmiActions reconcile_vmi(const VmiInputs& in) {
   const auto& vmi = *in.vmi;

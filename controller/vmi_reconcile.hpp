@@ -21,7 +21,9 @@
 // clang-format on
 //
 // While Scheduling, the pod's troubles become VMI conditions (the VM's printableStatus reads
-// them): PodScheduled=False/Unschedulable with the scheduler's message; Synchronized=False with
+// them): PodScheduled=False/Unschedulable with the scheduler's message (when the scheduler found
+// no node with devices.kubevirt.io/kvm, a message that says so and how to allow emulation comes
+// first: unschedulable_message()); Synchronized=False with
 // reason ErrImagePull or ImagePullBackOff and the kubelet's message.
 //
 // Deletion: the VMI keeps the finalizer kVmiFinalizer until no launcher pod of it exists, so a
@@ -74,6 +76,8 @@ struct VmiInputs {
   // The handler of status.nodeName has not sent a heartbeat within the timeout.
   bool handler_stale = false;
   Clock::time_point now{};
+  // kubevirt-config useEmulation: the launcher may fall back to TCG.
+  bool emulation_allowed = false;
 };
 
 // The label naming the VMI's node (set once status.nodeName is known), as upstream.
@@ -92,5 +96,10 @@ struct VmiActions {
 };
 
 VmiActions reconcile_vmi(const VmiInputs& in);
+
+// The PodScheduled=False message for the scheduler's `scheduler_message`. When no node could give
+// the pod devices.kubevirt.io/kvm ("Insufficient devices.kubevirt.io/kvm"), it says that no node
+// offers KVM and, with emulation off, how to allow it; the scheduler's text follows.
+std::string unschedulable_message(const std::string& scheduler_message, bool emulation_allowed);
 
 }  // namespace kv::controller

@@ -12,6 +12,7 @@
 #include "core/serve/server.hpp"
 #include "handler/deviceplugin/manager.hpp"
 #include "handler/heartbeat.hpp"
+#include "handler/node_labeller.hpp"
 #include "handler/seccomp.hpp"
 #include "handler/stream_server.hpp"
 
@@ -616,9 +617,25 @@ void Handler::heartbeat_loop() {
       core::log::warn("heartbeat failed",
                       {{"node", opts_.node_name}, {"error", st.error().to_string()}});
     }
+    if (!opts_.node_labeller_dir.empty())
+      label_node();
     std::unique_lock lock(hb_mu_);
     if (hb_cv_.wait_for(lock, opts_.heartbeat_interval, [this] { return stopping_; }))
       return;
+  }
+}
+
+void Handler::label_node() {
+  auto labels = labels_from_dir(opts_.node_labeller_dir);
+  core::Result<bool> applied = labels.ok() ? apply_node_labels(client_, opts_.node_name, *labels)
+                                           : core::Result<bool>(labels.error());
+  if (!applied.ok()) {
+    metrics_.inc("kubevirt_handler_errors_total", {{"kind", "labeller"}});
+    core::log::warn("node labelling failed",
+                    {{"node", opts_.node_name}, {"error", applied.error().to_string()}});
+  } else if (*applied) {
+    core::log::info("node labels updated",
+                    {{"node", opts_.node_name}, {"labels", std::to_string(labels->size())}});
   }
 }
 

@@ -60,6 +60,9 @@ struct Options {
   std::string metrics_address = "0.0.0.0";
   int metrics_port = 8185;
   std::chrono::seconds heartbeat_interval{60};
+  // The node labeller's input directory (handler/node_labeller.hpp); labels are applied with each
+  // heartbeat. Empty: no labelling.
+  std::string node_labeller_dir;
   std::chrono::seconds resync_period{300};
   // How long after the grace period a launcher that was asked to shut down is killed.
   std::chrono::seconds kill_margin{10};
@@ -112,6 +115,8 @@ class Handler {
                                                                  std::int64_t grace_seconds);
   core::Status write_status(const std::string& key, const StatusInput& first);
   void heartbeat_loop();
+  // The node labeller's round (handler/node_labeller.hpp), on the heartbeat thread.
+  void label_node();
   // The stream server with `so`'s TLS material (files or PEMs).
   core::Status start_stream_server(const StreamServerOptions& so);
   // The certificate Secret's data (from cert_watch_'s thread): starts the stream server with it,

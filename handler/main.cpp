@@ -52,6 +52,10 @@ int main(int argc, char** argv) {
                 &o.metrics_port, 0, 65535);
   flags.integer({.name = "--heartbeat-interval", .value = "SECS", .help = "node heartbeat period"},
                 &o.heartbeat_interval, 1, 86400);
+  flags.text({.name = "--node-labeller-dir",
+              .value = "DIR",
+              .help = "CPU capabilities from the node-labeller init container; empty: no labels"},
+             &o.node_labeller_dir);
   flags.integer({.name = "--resync-period", .value = "SECS", .help = "informer resync"},
                 &o.resync_period, 0, 86400);
   flags.integer({.name = "--workers", .value = "N", .help = "reconcile threads"}, &o.workers, 1,

@@ -133,6 +133,20 @@ void remove_condition(std::vector<Condition>& conds, const std::string& type) {
               conds.end());
 }
 
+// SoftwareEmulation (upstream's condition type): True while the guest runs under TCG, gone under
+// KVM; kept as it is while the launcher has not said (an older launcher).
+void set_emulation(VirtualMachineInstanceStatus& st, const std::string& accelerator,
+                   const std::string& now) {
+  if (accelerator == "tcg")
+    set_condition(st.conditions, "SoftwareEmulation", "True", "KVMUnavailable",
+                  "VM running with software emulation (TCG, much slower): /dev/kvm is not usable "
+                  "in the launcher pod on node " +
+                      st.node_name.value_or("") + " (useEmulation is on)",
+                  now);
+  else if (accelerator == "kvm")
+    remove_condition(st.conditions, "SoftwareEmulation");
+}
+
 // The pod's addresses, IPv4 first (upstream's order for a dual-stack pod).
 std::vector<std::string> ipv4_first(std::vector<std::string> ips) {
   std::stable_partition(ips.begin(), ips.end(),
@@ -269,6 +283,7 @@ VirtualMachineInstanceStatus desired_status(const StatusInput& in) {
       remove_condition(st.conditions, "Paused");
     }
     st.interfaces = interfaces_of(in);
+    set_emulation(st, l.domain->accelerator, in.now);
   } else if (l.sync_error) {
     // As upstream: the VMI stays where it is and Synchronized=False says why the launcher could
     // not start the VM (a containerDisk path absent from its image, a disk that is not qcow2 or

@@ -16,6 +16,8 @@
 //                                                              Ready  False  paused (Paused)
 //                                                              Paused True   paused
 // clang-format on
+//  - SoftwareEmulation=True (reason KVMUnavailable) while the launcher says the guest runs under
+//    TCG; removed when it says KVM (upstream's condition type; `kubectl get vmi` shows it).
 //  - With spec.readinessProbe, a running VM's Ready is the launcher pod's Ready condition (status,
 //    reason, message), as upstream: the probe is the compute container's readiness probe, so the
 //    pod is Ready exactly when the guest answers it. No Ready condition on the pod: Ready False,

@@ -18,6 +18,8 @@ proto::DomainStatus DomainSupervisor::status() {
     s.state = "unknown";
     s.reason = info.error().message;
   }
+  if (domain_)
+    s.accelerator = domain_->accelerator;
   if (domain_ && domain_->network)
     s.interfaces.push_back(
         {domain_->network->interface_name, domain_->network->mac, domain_->network->guest_ip});

@@ -23,6 +23,7 @@ struct PreparedDomain {
   std::int64_t grace_period_seconds = 30;
   std::optional<NetworkPlan> network;  // planned once per sync: the XML's NIC, the status's too
   std::string uid;                     // the VMI's identity: a sync for another VMI is refused
+  std::string accelerator{};           // "kvm" or "tcg": the status reports it
 };
 using Preparer = std::function<core::Result<PreparedDomain>(const core::json::Value& vmi)>;
 

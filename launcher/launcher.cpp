@@ -264,6 +264,7 @@ class Launcher {
         vmi->spec.termination_grace_period_seconds.value_or(opts_.grace_period_seconds);
     p.network = std::move(*net);
     p.xml = std::move(*xml);
+    p.accelerator = env_.kvm_usable ? "kvm" : "tcg";  // build_domain_xml's choice (compute.cpp)
     if (impl_ == nullptr) {
       // Disks are made once per launcher: a re-sync of a running VMI must not reset them.
       if (auto st = prepare_disks(*disks); !st.ok())

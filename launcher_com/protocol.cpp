@@ -49,6 +49,8 @@ json::Value status_to_json(const DomainStatus& s, json::Allocator& a) {
   json::Value v(rapidjson::kObjectType);
   json::set(v, "state", s.state, a);
   json::set(v, "reason", s.reason, a);
+  if (!s.accelerator.empty())
+    json::set(v, "accelerator", s.accelerator, a);
   json::Value ifaces(rapidjson::kArrayType);
   for (const auto& i : s.interfaces) {
     json::Value o(rapidjson::kObjectType);
@@ -67,6 +69,7 @@ Result<DomainStatus> status_from_json(const json::Value& v) {
   DomainStatus s;
   s.state = std::string(json::get_string(v, "state").value_or("unknown"));
   s.reason = std::string(json::get_string(v, "reason").value_or(""));
+  s.accelerator = std::string(json::get_string(v, "accelerator").value_or(""));
   if (const auto* ifaces = json::find(v, "interfaces"); ifaces && ifaces->IsArray()) {
     for (const auto& i : ifaces->GetArray()) {
       if (!i.IsObject())

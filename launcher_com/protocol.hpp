@@ -13,8 +13,9 @@
 //   event     launcher -> every connected client, unprompted
 //                                 {"type":"event","event":"started","reason":"booted","status":{...}}
 //
-// status = {"state":"running","reason":"unpaused","interfaces":[{"name":"default","mac":"...",
-//           "ipAddress":"10.0.2.2"}]}   (state "none" before the first sync)
+// status = {"state":"running","reason":"unpaused","accelerator":"tcg","interfaces":[{"name":
+//           "default","mac":"...","ipAddress":"10.0.2.2"}]}   (state "none" before the first
+//           sync; "accelerator" only once a domain is defined)
 // docs/launcher.md lists every command and event with its meaning.
 
 #include <cstdint>
@@ -77,6 +78,9 @@ struct DomainStatus {
   std::string state = "none";
   std::string reason;  // libvirt's state reason in lower case: "booted", "user", "crashed", ...
   std::vector<InterfaceStatus> interfaces;
+  // How the guest's CPUs run: "kvm" (hardware virtualization) or "tcg" (QEMU's software
+  // emulation); empty before a domain is defined.
+  std::string accelerator{};
 };
 
 // A sync request's VMI: the JSON object itself, shared, never copied or re-serialized on its way.

@@ -51,6 +51,8 @@ core::json::Document virtual_machine_instance_crd() {
               {"IP", "string", ".status.interfaces[0].ipAddress", ""},
               {"NodeName", "string", ".status.nodeName", ""},
               {"Ready", "string", ".status.conditions[?(@.type=='Ready')].status", ""},
+              {"Emulated", "string", ".status.conditions[?(@.type=='SoftwareEmulation')].status",
+               "True while the guest runs under software emulation (TCG), not KVM"},
           },
       .unknown_fields_to_webhook = true,
   });

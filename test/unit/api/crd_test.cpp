@@ -91,7 +91,8 @@ TEST_CASE("the CRDs are valid YAML with the names, columns and subresources kube
   }
   CHECK(columns ==
         "Age=.metadata.creationTimestamp Phase=.status.phase IP=.status.interfaces[0].ipAddress "
-        "NodeName=.status.nodeName Ready=.status.conditions[?(@.type=='Ready')].status ");
+        "NodeName=.status.nodeName Ready=.status.conditions[?(@.type=='Ready')].status "
+        "Emulated=.status.conditions[?(@.type=='SoftwareEmulation')].status ");
 }
 
 TEST_CASE("by default a schema keeps unknown fields only where we carry JSON opaquely") {
