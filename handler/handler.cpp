@@ -684,7 +684,10 @@ int run(const Options& opts) {
   }
   std::optional<deviceplugin::Manager> devices;
   if (!opts.device_plugins.plugin_dir.empty()) {
-    if (auto st = devices.emplace(opts.device_plugins).start(); !st.ok()) {
+    deviceplugin::Options dp = opts.device_plugins;
+    if (dp.kvm_unusable_file.empty() && !opts.node_labeller_dir.empty())
+      dp.kvm_unusable_file = opts.node_labeller_dir + "/" + std::string(kKvmUnusableFile);
+    if (auto st = devices.emplace(dp).start(); !st.ok()) {
       core::log::error("device plugins could not start", {{"error", st.error().to_string()}});
       return 1;
     }

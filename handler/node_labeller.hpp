@@ -50,6 +50,10 @@ inline constexpr const char* kHostModelRequiredFeaturesLabelPrefix =
 // The files the init container writes into the labeller's directory.
 inline constexpr const char* kQmpCapabilitiesFile = "qmp.jsonl";
 inline constexpr const char* kLibvirtFeaturesFile = "x86_features.xml";
+// Written by the init container when /dev/kvm exists but a real KVM boot of the firmware ended
+// in "KVM internal error" (seen on nested hosts without the CPU features KVM needs): the QMP
+// query then ran under TCG, and the kvm device plugin offers nothing (deviceplugin::Options).
+inline constexpr const char* kKvmUnusableFile = "kvm-unusable";
 
 // What QEMU said about this host.
 struct HostCpu {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 
 namespace kv::handler::deviceplugin {
 
@@ -52,6 +53,14 @@ std::string host_path(const Options& o, const DeviceKind& kind) {
 
 std::string visible_path(const Options& o, const DeviceKind& kind) {
   return join_path(o.node_root, host_path(o, kind));
+}
+
+bool device_offered(const Options& o, const DeviceKind& kind) {
+  std::error_code ec;
+  if (!std::filesystem::exists(visible_path(o, kind), ec))
+    return false;
+  return kind.name != "kvm" || o.kvm_unusable_file.empty() ||
+         !std::filesystem::exists(o.kvm_unusable_file, ec);
 }
 
 std::string resource_name(const DeviceKind& kind) {

@@ -49,6 +49,10 @@ struct Options {
   // <node_root>/dev). "/" when it runs in the node's mount namespace.
   std::string node_root = "/";
   int max_devices = 1000;  // devices per resource (upstream's --max-devices)
+  // A file that, while it exists, says the node's KVM cannot run guests (written by the
+  // node-labeller init container after a real KVM boot failed): kvm then counts as absent, so
+  // no pod is given a /dev/kvm it cannot use. Empty: not checked.
+  std::string kvm_unusable_file;
 };
 
 // An Error naming the flag and what is allowed.
@@ -61,6 +65,8 @@ std::string join_path(const std::string& a, const std::string& b);
 std::string host_path(const Options& o, const DeviceKind& kind);
 // Where this process finds it to see whether it exists.
 std::string visible_path(const Options& o, const DeviceKind& kind);
+// Whether the node offers kind: its device node exists (and, for kvm, KVM is not known unusable).
+bool device_offered(const Options& o, const DeviceKind& kind);
 // "devices.kubevirt.io/kvm"
 std::string resource_name(const DeviceKind& kind);
 // "kubevirt-kvm.sock", relative to the plugin directory (RegisterRequest.endpoint).

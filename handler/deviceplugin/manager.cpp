@@ -77,7 +77,7 @@ core::Status Manager::start() {
     const std::string seen = visible_path(opts_, kind);
     if (kind.pre_open)
       pre_open(seen);
-    const bool present = exists(seen);
+    const bool present = device_offered(opts_, kind);
     auto slot = std::make_unique<Slot>();
     slot->plugin = std::make_unique<Plugin>(opts_, kind, permissions_, present);
     core::log::info(
@@ -165,7 +165,7 @@ void Manager::tick() {
     const DeviceKind& kind = p.kind();
     const std::string resource = resource_name(kind);
 
-    const bool present = exists(visible_path(opts_, kind));
+    const bool present = device_offered(opts_, kind);
     if (present != p.present()) {
       core::log::info(present ? "device appeared: its devices are Healthy"
                               : "device disappeared: its devices are Unhealthy",

@@ -2,7 +2,11 @@
 // answers, and when a plugin (re-)registers.
 #include "handler/deviceplugin/devices.hpp"
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 
 using namespace kv::handler::deviceplugin;
 
@@ -150,4 +154,23 @@ TEST_CASE("options: relative paths and device counts are refused by name") {
   o.max_devices = 0;
   REQUIRE_FALSE(validate(o).ok());
   CHECK(validate(o).error().message == "--max-devices: 0 is not between 1 and 100000");
+}
+
+TEST_CASE(
+    "offered: a device node that exists; kvm not while the node labeller says it is unusable") {
+  auto dir = std::filesystem::temp_directory_path() / ("kv-dp-offered-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir / "dev/net");
+  std::ofstream(dir / "dev/kvm").put('x');
+  std::ofstream(dir / "dev/net/tun").put('x');
+  Options o;
+  o.device_root = dir.string();
+  CHECK(device_offered(o, kind("kvm")));
+  CHECK(device_offered(o, kind("tun")));
+  CHECK_FALSE(device_offered(o, kind("vhost-net")));
+  o.kvm_unusable_file = (dir / "kvm-unusable").string();
+  CHECK(device_offered(o, kind("kvm")));  // no such file yet: usable
+  std::ofstream(dir / "kvm-unusable") << "/dev/kvm (mode 600, owner 0:0) ...\n";
+  CHECK_FALSE(device_offered(o, kind("kvm")));
+  CHECK(device_offered(o, kind("tun")));  // only kvm is affected
+  std::filesystem::remove_all(dir);
 }

@@ -142,8 +142,11 @@ TEST_CASE("device plugins register, advertise what exists and hand out the devic
   fs::create_directories(root.path() + "/dev/net");  // no tun, no vhost-net
   FakeKubelet kubelet(plugins.path());
 
-  Options o{
-      .plugin_dir = plugins.path(), .device_root = root.path(), .node_root = "/", .max_devices = 3};
+  Options o{.plugin_dir = plugins.path(),
+            .device_root = root.path(),
+            .node_root = "/",
+            .max_devices = 3,
+            .kvm_unusable_file = ""};
   Manager m(o, /*cgroup_v2=*/false);
   REQUIRE(m.start().ok());
 
@@ -196,8 +199,11 @@ TEST_CASE("device plugins register again after a kubelet restart, without a rest
   TempDir plugins, root;
   fs::create_directories(root.path() + "/dev/net");
   touch(root.path() + "/dev/net/tun");
-  Options o{
-      .plugin_dir = plugins.path(), .device_root = root.path(), .node_root = "/", .max_devices = 2};
+  Options o{.plugin_dir = plugins.path(),
+            .device_root = root.path(),
+            .node_root = "/",
+            .max_devices = 2,
+            .kvm_unusable_file = ""};
   Manager m(o, /*cgroup_v2=*/true);
 
   auto kubelet = std::make_unique<FakeKubelet>(plugins.path());
@@ -223,8 +229,11 @@ TEST_CASE("device plugins register again after a kubelet restart, without a rest
 
 TEST_CASE("device plugins wait for a kubelet that is not there yet") {
   TempDir plugins, root;
-  Options o{
-      .plugin_dir = plugins.path(), .device_root = root.path(), .node_root = "/", .max_devices = 1};
+  Options o{.plugin_dir = plugins.path(),
+            .device_root = root.path(),
+            .node_root = "/",
+            .max_devices = 1,
+            .kvm_unusable_file = ""};
   Manager m(o, false);
   REQUIRE(m.start().ok());
   CHECK(m.registrations() == 0);
