@@ -230,7 +230,7 @@ std::string render_table(const std::vector<Group>& groups) {
     if (!g.control.empty()) {
       row(o, "control plane", {"value"});
       for (const auto& [name, v] : g.control)
-        row(o, name, {fixed(v, 1)});
+        row(o, name, {fixed(v, 2)});
     }
     o << '\n';
   }
