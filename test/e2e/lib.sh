@@ -57,6 +57,27 @@ deploy_addon() {
 	k wait --for=condition=Available --timeout=$((120 * KV_TIMEOUT_SCALE))s apiservice/v1.subresources.kubevirt.io >&2 || return 1
 }
 
+# set_emulation true|false: kubevirt-config useEmulation (manifests/ ship "false", as upstream),
+# and wait until every virt-controller applied it: a pod rendered before would follow the old
+# value (with "false" it asks for KVM and never schedules on a node without it).
+set_emulation() {
+	k -n kubevirt patch configmap kubevirt-config --type merge -p "{\"data\":{\"useEmulation\":\"$1\"}}" >/dev/null || return 1
+	wait_until 60 "every virt-controller to apply useEmulation $1" controllers_applied_emulation "$1"
+}
+# allow_emulation: what the demo, the e2e suite and the benchmarks run with: VMs under TCG where
+# the node gives no KVM.
+allow_emulation() { set_emulation true; }
+
+# controllers_applied_emulation true|false: every virt-controller's last applied kubevirt-config
+# (its log line "kubevirt-config applied") has this useEmulation, so pods created from now on follow it.
+controllers_applied_emulation() {
+	local p line
+	for p in $(k -n kubevirt get pods -l kubevirt.io=virt-controller -o name); do
+		line=$(k -n kubevirt logs "$p" | grep 'kubevirt-config applied' | tail -1)
+		[[ $line == *"\"useEmulation\":\"$1\""* ]] || return 1
+	done
+}
+
 # ns NAME-of-object field: small jsonpath readers (empty when the object is missing).
 vm_field() { k -n "$1" get vm "$2" -o jsonpath="$3" 2>/dev/null; }
 vmi_field() { k -n "$1" get vmi "$2" -o jsonpath="$3" 2>/dev/null; }

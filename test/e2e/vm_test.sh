@@ -175,22 +175,9 @@ setup() {
 	deploy_addon 2>"$WORK/deploy.log" || { tail -30 "$WORK/deploy.log" >&2; bail "deploying the add-on failed"; }
 	# manifests/ ship useEmulation "false" (upstream's default); the cases run their VMs under TCG
 	# where the node gives no KVM. test/e2e/cases/scheduling.sh turns it off for one case.
-	k -n kubevirt patch configmap kubevirt-config --type merge -p '{"data":{"useEmulation":"true"}}' >/dev/null ||
-		bail "cannot allow emulation in kubevirt-config"
-	wait_until 60 "every virt-controller to apply useEmulation true" controllers_applied_emulation true ||
-		bail "virt-controller did not apply useEmulation: true"
+	allow_emulation || bail "virt-controller did not apply useEmulation: true"
 	k create namespace "$NS" >/dev/null || bail "cannot create namespace $NS"
 	wait_until 60 "the default service account of $NS" k -n "$NS" get serviceaccount default || bail "namespace $NS has no service account"
-}
-
-# controllers_applied_emulation true|false: every virt-controller's last applied kubevirt-config
-# (its log line "kubevirt-config applied") has this useEmulation, so pods created from now on follow it.
-controllers_applied_emulation() {
-	local p line
-	for p in $(k -n kubevirt get pods -l kubevirt.io=virt-controller -o name); do
-		line=$(k -n kubevirt logs "$p" | grep 'kubevirt-config applied' | tail -1)
-		[[ $line == *"\"useEmulation\":\"$1\""* ]] || return 1
-	done
 }
 
 # --- objects -------------------------------------------------------------------------------------

@@ -10,10 +10,6 @@ sched_node() { k get nodes -o jsonpath='{.items[0].metadata.name}'; }
 sched_kvm_offered() {
 	[[ -n $(k get nodes -o jsonpath='{.items[*].status.allocatable.devices\.kubevirt\.io/kvm}' | tr -d ' 0') ]]
 }
-sched_set_emulation() { # true|false, and wait until every virt-controller applied it
-	k -n kubevirt patch configmap kubevirt-config --type merge -p "{\"data\":{\"useEmulation\":\"$1\"}}" >&2 &&
-		wait_until 60 "every virt-controller to apply useEmulation $1" controllers_applied_emulation "$1"
-}
 sched_node_labels() { # the first node's labels, one KEY=VALUE a line
 	k get node "$(sched_node)" -o go-template='{{range $k, $v := .metadata.labels}}{{$k}}={{$v}}{{"\n"}}{{end}}'
 }
@@ -54,8 +50,8 @@ sched_event_has() { # VMI TEXT: a Warning Event on the VMI whose message contain
 case_sched_no_kvm() {
 	if sched_kvm_offered; then
 		# A node offers KVM: with emulation off the VM runs there, under KVM.
-		sched_set_emulation false
-		trap 'sched_set_emulation true' EXIT
+		set_emulation false
+		trap 'set_emulation true' EXIT
 		sched_vmi_yaml e2e-sched-kvm | k apply -f - >&2
 		wait_until 180 "VMI e2e-sched-kvm Running" vmi_phase_is "$NS" e2e-sched-kvm Running
 		[[ -z $(sched_condition e2e-sched-kvm SoftwareEmulation | tr -d ' ') ]] ||
@@ -63,8 +59,8 @@ case_sched_no_kvm() {
 		log "a node offers KVM: e2e-sched-kvm runs without SoftwareEmulation"
 		return 0
 	fi
-	sched_set_emulation false
-	trap 'sched_set_emulation true' EXIT
+	set_emulation false
+	trap 'set_emulation true' EXIT
 	sched_vmi_yaml e2e-sched-nokvm | k apply -f - >&2
 	wait_until 120 "VMI e2e-sched-nokvm PodScheduled False Unschedulable" \
 		sched_condition_is e2e-sched-nokvm PodScheduled "False Unschedulable"
@@ -80,7 +76,7 @@ case_sched_no_kvm() {
 	phase=$(vmi_field "$NS" e2e-sched-nokvm '{.status.phase}')
 	[[ $phase == Pending || $phase == Scheduling ]] || fail "the VMI is $phase, not waiting"
 	# Allowed again, a new VMI runs (under TCG): the policy applies to pods created from then on.
-	sched_set_emulation true
+	set_emulation true
 	trap - EXIT
 	k -n "$NS" delete vmi e2e-sched-nokvm --wait=true >&2
 	sched_vmi_yaml e2e-sched-nokvm | k apply -f - >&2
