@@ -16,7 +16,7 @@ ns=kv-bench-net
 export KV_CLUSTER_STATE=${KV_CLUSTER_STATE:-/var/tmp/kubevirt-cpp-e2e-vm}
 k() { "$root/tools/cluster/cluster" kubectl "$@"; }
 version=$(sed -n "s/^[[:space:]]*version:[[:space:]]*'\([^']*\)'.*/\1/p" "$root/meson.build" | head -1)
-img_disk=localhost/kubevirt-cpp/test-guest-containerdisk:$version
+img_disk=$("$root/tools/cluster/cluster" registry name)/kubevirt-cpp/test-guest-containerdisk:$version  # pushed by the e2e setup
 img_busybox=docker.io/library/busybox:local
 wait_for() { # SECONDS WHAT COMMAND...
 	local deadline=$((SECONDS + $1)) what=$2
