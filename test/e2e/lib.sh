@@ -68,14 +68,18 @@ set_emulation() {
 # the node gives no KVM.
 allow_emulation() { set_emulation true; }
 
-# controllers_applied_emulation true|false: every virt-controller's last applied kubevirt-config
-# (its log line "kubevirt-config applied") has this useEmulation, so pods created from now on follow it.
+# controllers_applied_emulation true|false: every virt-controller that applies kubevirt-config has
+# this useEmulation last (its log line "kubevirt-config applied"), and at least one does. Only the
+# leader runs the controllers; a standby reads the ConfigMap afresh when it starts leading.
 controllers_applied_emulation() {
-	local p line
+	local p line seen=0
 	for p in $(k -n kubevirt get pods -l kubevirt.io=virt-controller -o name); do
 		line=$(k -n kubevirt logs "$p" | grep 'kubevirt-config applied' | tail -1)
+		[[ -z $line ]] && continue
 		[[ $line == *"\"useEmulation\":\"$1\""* ]] || return 1
+		seen=1
 	done
+	((seen))
 }
 
 # ns NAME-of-object field: small jsonpath readers (empty when the object is missing).
