@@ -685,7 +685,9 @@ int run(const Options& opts) {
   std::optional<deviceplugin::Manager> devices;
   if (!opts.device_plugins.plugin_dir.empty()) {
     deviceplugin::Options dp = opts.device_plugins;
-    if (dp.kvm_unusable_file.empty() && !opts.node_labeller_dir.empty())
+    // The labeller judged the node's own /dev/kvm; a stand-in device root (a test hook) is
+    // another device.
+    if (dp.kvm_unusable_file.empty() && !opts.node_labeller_dir.empty() && dp.device_root == "/")
       dp.kvm_unusable_file = opts.node_labeller_dir + "/" + std::string(kKvmUnusableFile);
     if (auto st = devices.emplace(dp).start(); !st.ok()) {
       core::log::error("device plugins could not start", {{"error", st.error().to_string()}});

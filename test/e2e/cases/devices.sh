@@ -2,8 +2,8 @@
 # virt-handler's device plugins on the real kubelet (issue 15 item 1, docs/handler.md "Device
 # plugins"): what the node advertises, a stand-in /dev/kvm advertised and injected into a pod by
 # the kubelet's own allocation path, its withdrawal, and re-registration after a kubelet restart.
-# Sourced by vm_test.sh (test/e2e/cases/README.md). This machine has /dev/net/tun but neither
-# /dev/kvm nor /dev/vhost-net. The stand-in cases patch the handler's DaemonSet; the clean-up
+# Sourced by vm_test.sh (test/e2e/cases/README.md). This machine has /dev/net/tun and a /dev/kvm
+# that only root may open (so kvm is not offered), no /dev/vhost-net. The stand-in cases patch the handler's DaemonSet; the clean-up
 # hook puts the shipped one back.
 
 DEV_ROOT=/var/tmp/kv-e2e-devices-$TOKEN
@@ -18,6 +18,16 @@ dev_allocatable() { k get node "$(dev_node)" -o jsonpath="{.status.allocatable.d
 dev_allocatable_is() { [[ $(dev_allocatable "$1") == "$2" ]]; }
 # ... or, when WANT is 0, not advertised at all.
 dev_allocatable_is_or_none() { local got; got=$(dev_allocatable "$1"); [[ $got == "$2" || ($2 == 0 && -z $got) ]]; }
+# dev_launcher_can_open DEV: uid/gid 107 may read and write DEV by its owner, group and mode.
+dev_launcher_can_open() {
+	local mode uid gid
+	read -r mode uid gid < <(stat -c '%a %u %g' "$1")
+	mode=$((8#$mode))
+	(((mode & 6) == 6)) && return 0
+	[[ $gid == 107 ]] && (((mode & 8#60) == 8#60)) && return 0
+	[[ $uid == 107 ]] && (((mode & 8#600) == 8#600)) && return 0
+	return 1
+}
 dev_handler_rollout() { k -n kubevirt rollout status ds/virt-handler --timeout=$((180 * KV_TIMEOUT_SCALE))s >&2; }
 
 # Puts the shipped pod template of virt-handler back (after a stand-in case) and removes the
@@ -34,11 +44,12 @@ cleanup_hooks+=(dev_restore_handler)
 
 case_dev_advertised() {
 	wait_until 60 "devices.kubevirt.io/tun allocatable 1k on the node" dev_allocatable_is tun 1k
-	# kvm and vhost-net follow the node: 1k where the device node exists, else 0 (or absent).
+	# kvm and vhost-net follow the node: 1k where the device node exists, else 0 (or absent);
+	# kvm only if virt-launcher's uid/gid 107 can open it (docs/handler.md "Device plugins").
 	local name dev want got
 	for name in kvm vhost-net; do
 		dev=/dev/$name
-		if [[ -e $dev ]]; then want=1k; else want=0; fi
+		if [[ -e $dev ]] && { [[ $name != kvm ]] || dev_launcher_can_open "$dev"; }; then want=1k; else want=0; fi
 		wait_until 30 "devices.kubevirt.io/$name allocatable $want ($dev on the node: $([[ -e $dev ]] && echo present || echo absent))" \
 			dev_allocatable_is_or_none "$name" "$want" ||
 			fail "devices.kubevirt.io/$name allocatable is '$(dev_allocatable "$name")' with $dev $([[ -e $dev ]] && echo present || echo absent)"
