@@ -158,7 +158,7 @@ case_dev_kubelet_restart() {
 		fail "virt-handler restarted"
 }
 
-run_case "devices: the node advertises devices.kubevirt.io/tun (real /dev/net/tun), and kvm and vhost-net only where their device nodes exist" case_dev_advertised
+run_case "devices: the node advertises devices.kubevirt.io/tun (real /dev/net/tun), vhost-net only where its device node exists, kvm only where the launcher can open it" case_dev_advertised
 run_case "devices: a stand-in /dev/kvm is advertised and the kubelet injects it into a pod that requests devices.kubevirt.io/kvm" case_dev_stand_in keep
 run_case "devices: the stand-in removed, allocatable devices.kubevirt.io/kvm drops to 0" case_dev_withdrawn
 run_case "devices: after a kubelet restart the device plugins register again without a virt-handler restart" case_dev_kubelet_restart
