@@ -10,6 +10,7 @@
 #include "core/log.hpp"
 #include "core/names.hpp"
 #include "core/serve/server.hpp"
+#include "handler/capabilities_seed.hpp"
 #include "handler/deviceplugin/manager.hpp"
 #include "handler/heartbeat.hpp"
 #include "handler/node_labeller.hpp"
@@ -34,6 +35,8 @@ constexpr const char* kNodeIndex = "status.nodeName";
 constexpr const char* kUidIndex = "metadata.uid";
 constexpr const char* kCreatedByIndex = "created-by";
 constexpr const char* kCreatedByLabel = "kubevirt.io/created-by";
+constexpr const char* kLauncherSocket =
+    "launcher.sock";  // launcher/launcher.hpp kCommandSocketName
 constexpr const char* kFieldManager = "virt-handler";
 
 bool on_node(const json::Value& vmi, const std::string& node) {
@@ -113,6 +116,8 @@ Handler::Handler(kube::KubeClient& client, Options opts) : client_(client), opts
   recorder_ = std::make_unique<kube::EventRecorder>(
       client_, kube::EventSource{"virt-handler", opts_.node_name});
   links_ = std::make_unique<LauncherLinks>(io_, metrics_,
+                                           [this](const std::string& key) { enqueue(key); });
+  sockets_ = std::make_unique<SocketWatch>(io_, kLauncherSocket,
                                            [this](const std::string& key) { enqueue(key); });
 }
 
@@ -416,6 +421,27 @@ void Handler::worker() {
   }
 }
 
+void Handler::seed_capabilities(const std::string& pod_uid, const core::log::Logger& log) {
+  if (opts_.node_labeller_dir.empty())
+    return;
+  const std::string ephemeral =
+      opts_.kubelet_root + "/pods/" + pod_uid + "/" + opts_.ephemeral_subpath;
+  const std::string from =
+      opts_.node_labeller_dir + "/" + kNodeLibvirtCacheSubdir + "/" + kLibvirtCapabilitiesSubdir;
+  auto n = handler::seed_capabilities(from, ephemeral);
+  if (!n.ok())
+    log.warn("cannot hand the node's QEMU capabilities to the launcher: its libvirt probes QEMU",
+             {{"error", n.error().to_string()}});
+  else if (*n > 0)
+    log.info("handed the node's QEMU capabilities to the launcher",
+             {{"files", std::to_string(*n)}});
+}
+
+void Handler::forget_launcher(const std::string& key) {
+  sockets_->unwatch(key);
+  links_->drop(key);
+}
+
 Result<std::optional<std::chrono::milliseconds>> Handler::reconcile(const std::string& key) {
   std::optional<std::chrono::milliseconds> again;
   auto obj = vmis_->store().get(key);
@@ -423,15 +449,10 @@ Result<std::optional<std::chrono::milliseconds>> Handler::reconcile(const std::s
     // Deleted (no finalizer held it): a VM still running must be shut down all the same.
     LinkSnapshot link = links_->snapshot(key);
     if (!link.view.connected || link.view.exit_reason) {
-      links_->drop(key);
+      forget_launcher(key);
       return again;
     }
     return stop_vm(key, link, link.grace_seconds);
-  }
-  if (!on_node(*obj, opts_.node_name)) {
-    // Not ours (any more): nothing of it is ours to keep.
-    links_->drop(key);
-    return again;
   }
   auto vmi = api::v1::decode_vmi(*obj);
   if (!vmi.ok()) {
@@ -439,30 +460,45 @@ Result<std::optional<std::chrono::milliseconds>> Handler::reconcile(const std::s
     core::log::error("cannot decode VMI", {{"vmi", key}, {"error", vmi.error().to_string()}});
     return again;  // a retry would not help: wait for the next change
   }
-  if (!handler_owns(*vmi, opts_.node_name)) {
-    if (is_final(*vmi))
-      links_->drop(key);
-    return again;
+  auto pod_obj = launcher_pod(vmi->metadata.uid.value_or(""));  // pods on this node only
+  PodView pod = pod_obj ? pod_view_from(*pod_obj) : PodView{};
+  if (!handler_starts_early(*vmi, pod, opts_.node_name)) {
+    if (!on_node(*obj, opts_.node_name)) {
+      // Not ours (any more): nothing of it is ours to keep.
+      forget_launcher(key);
+      return again;
+    }
+    if (!handler_owns(*vmi, opts_.node_name)) {
+      if (is_final(*vmi))
+        forget_launcher(key);
+      return again;
+    }
   }
   core::log::Logger log({vmi->metadata.namespace_.value_or(""), vmi->metadata.name.value_or(""),
                          vmi->metadata.uid.value_or("")});
 
-  auto pod_obj = launcher_pod(vmi->metadata.uid.value_or(""));
-  PodView pod = pod_obj ? pod_view_from(*pod_obj) : PodView{};
   const bool deleting = vmi->metadata.deletion_timestamp.has_value();
   LinkSnapshot link = links_->snapshot(key);
 
   // --- toward the launcher
   if (pod.exists && !link.view.exit_reason && pod.phase != "Succeeded" && pod.phase != "Failed") {
-    const std::string sock = socket_dir(pod.uid) + "/launcher.sock";
+    const std::string dir = socket_dir(pod.uid);
+    const std::string sock = dir + "/" + kLauncherSocket;
     if (!link.view.connected || link.socket_path != sock) {
+      // The launcher may still be starting, or restarting. Watch its directory first, then
+      // look, so a socket made in between is not missed.
       std::error_code ec;
-      if (fs::exists(sock, ec))
+      const bool watching = sockets_->watch(key, dir).ok();
+      if (fs::exists(sock, ec)) {
+        sockets_->unwatch(key);
         links_->connect(key, sock);
-      // The launcher may still be starting, or restarting: look again soon.
-      again = 1000ms;
+      }
+      // The connect's outcome or the socket's creation enqueues the key; the timer is the
+      // backstop. Without a watch (the kubelet has not made the directory yet), look soon.
+      again = watching ? 1000ms : 100ms;
     } else if (!deleting) {
       if (!link.sync_sent) {
+        seed_capabilities(pod.uid, log);
         links_->mark_sync_sent(key, grace_seconds(*vmi));
         proto::Request r;
         r.command = proto::Command::sync;

@@ -24,10 +24,12 @@
 #include "core/kube/events.hpp"
 #include "core/kube/informer.hpp"
 #include "core/kube/workqueue.hpp"
+#include "core/log.hpp"
 #include "core/result.hpp"
 #include "handler/deviceplugin/devices.hpp"
 #include "handler/launcher_links.hpp"
 #include "handler/metrics.hpp"
+#include "handler/socket_watch.hpp"
 
 namespace kv::core::serve {
 class Server;
@@ -42,6 +44,9 @@ struct Options {
   // <kubelet_root>/pods/<pod uid>/<socket_subpath>/launcher.sock.
   std::string kubelet_root = "/var/lib/kubelet";
   std::string socket_subpath = "volumes/kubernetes.io~empty-dir/sockets";
+  // The launcher's --ephemeral-dir, where virt-handler puts the node's QEMU capabilities before
+  // the first sync (handler/capabilities_seed.hpp).
+  std::string ephemeral_subpath = "volumes/kubernetes.io~empty-dir/ephemeral";
   // The kubelet's seccomp directory, where the launcher pods' Localhost profile is installed at
   // start (handler/seccomp.hpp). Empty: <kubelet_root>/seccomp.
   std::string seccomp_dir;
@@ -109,6 +114,10 @@ class Handler {
   void worker();
   // One pass over a VMI; returns when to look again (nullopt: when something changes).
   core::Result<std::optional<std::chrono::milliseconds>> reconcile(const std::string& key);
+  // The node's QEMU capabilities into the launcher pod's libvirt cache, before its first sync.
+  void seed_capabilities(const std::string& pod_uid, const core::log::Logger& log);
+  // Nothing of the VMI's launcher is kept: its link and any wait for its socket.
+  void forget_launcher(const std::string& key);
   // Graceful shutdown through the launcher, then kill after grace + kill_margin.
   core::Result<std::optional<std::chrono::milliseconds>> stop_vm(const std::string& key,
                                                                  const LinkSnapshot& link,
@@ -131,6 +140,7 @@ class Handler {
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::thread io_thread_;
   std::unique_ptr<LauncherLinks> links_;
+  std::unique_ptr<SocketWatch> sockets_;  // launcher sockets appearing, by inotify
   std::unique_ptr<core::kube::EventRecorder> recorder_;
   core::kube::WorkQueue queue_;
   std::unique_ptr<core::kube::Informer> vmis_, pods_;

@@ -19,6 +19,11 @@ int main(int argc, char** argv) {
               .value = "PATH",
               .help = "launcher sockets under <kubelet-root>/pods/<uid>/"},
              &o.socket_subpath);
+  flags.text({.name = "--ephemeral-subpath",
+              .value = "PATH",
+              .help = "the launcher's ephemeral dir under <kubelet-root>/pods/<uid>/ (QEMU "
+                      "capabilities are put there)"},
+             &o.ephemeral_subpath);
   flags.text({.name = "--seccomp-dir",
               .value = "DIR",
               .help = "the kubelet's seccomp dir: kubevirt/kubevirt.json is installed there",

@@ -250,6 +250,15 @@ bool handler_owns(const VirtualMachineInstance& vmi, const std::string& node_nam
   return *vmi.status->phase == VmiPhase::scheduled || *vmi.status->phase == VmiPhase::running;
 }
 
+bool handler_starts_early(const VirtualMachineInstance& vmi, const PodView& pod,
+                          const std::string& node_name) {
+  if (!vmi.status || vmi.status->phase != VmiPhase::scheduling || vmi.metadata.deletion_timestamp ||
+      !pod.exists || pod.deleting || (pod.phase != "Pending" && pod.phase != "Running"))
+    return false;
+  auto it = vmi.status->active_pods.find(pod.uid);
+  return it != vmi.status->active_pods.end() && it->second == node_name;
+}
+
 VirtualMachineInstanceStatus desired_status(const StatusInput& in) {
   const VirtualMachineInstance& vmi = *in.vmi;
   VirtualMachineInstanceStatus st = vmi.status.value_or(VirtualMachineInstanceStatus{});

@@ -108,5 +108,12 @@ std::optional<std::string> status_patch(const api::v1::VirtualMachineInstance& v
 // True when the handler should act on this VMI (phase Scheduled or Running on our node).
 bool handler_owns(const api::v1::VirtualMachineInstance& vmi, const std::string& node_name);
 bool is_final(const api::v1::VirtualMachineInstance& vmi);
+// A VMI still Scheduling whose launcher pod (`pod`, from this node's pods) is up here: the handler
+// connects to that launcher and syncs at once, before the controller marks the VMI Scheduled
+// (which waits for the kubelet to report the pod Running, up to a second after the launcher
+// started), but leaves the status to the controller until then. The pod must be the VMI's active
+// pod on `node_name`, neither being deleted.
+bool handler_starts_early(const api::v1::VirtualMachineInstance& vmi, const PodView& pod,
+                          const std::string& node_name);
 
 }  // namespace kv::handler

@@ -454,11 +454,53 @@ class Launcher {
   std::string pending_name_;  // the domain's name, known from the first sync
 };
 
+// --probe-capabilities: a private libvirtd whose cache is libvirt_cache_dir, asked for the
+// domain capabilities once, which makes it probe QEMU and write the cache; then it stops. A
+// launcher whose cache already holds that file (virt-handler copies it in before the first sync)
+// skips the probe: libvirt checks the file against the QEMU and libvirtd binaries' ctimes, their
+// versions and /dev/kvm's accessibility, and probes again when any differs.
+int probe_capabilities(const Options& opts) {
+  if (opts.libvirt_cache_dir.empty()) {
+    klog::error("--probe-capabilities needs --libvirt-cache-dir");
+    return 2;
+  }
+  LibvirtdOptions lo;
+  lo.base_dir = fs::absolute(opts.ephemeral_dir).string() + "/libvirt";
+  lo.cache_dir = fs::absolute(opts.libvirt_cache_dir).string();
+  auto daemon = Libvirtd::start(lo);
+  if (!daemon.ok()) {
+    klog::error("private libvirtd did not start", {{"error", daemon.error().to_string()}});
+    kill_remaining_children(2s);
+    return 1;
+  }
+  int code = 0;
+  {  // the connection closes before the daemon stops
+    auto conn = (*daemon)->connect();
+    const char* virt_type = kvm_usable() ? "kvm" : "qemu";
+    char* caps = conn.ok() ? virConnectGetDomainCapabilities(conn->get(), nullptr, "x86_64", "q35",
+                                                             virt_type, 0)
+                           : nullptr;
+    if (caps) {
+      free(caps);
+      klog::info("QEMU capabilities cached", {{"dir", lo.cache_dir}, {"virt_type", virt_type}});
+    } else {
+      auto err = conn.ok() ? libvirt::last_error("virConnectGetDomainCapabilities") : conn.error();
+      klog::error("libvirt could not probe QEMU", {{"error", err.to_string()}});
+      code = 1;
+    }
+  }
+  (*daemon)->stop();
+  kill_remaining_children(2s);
+  return code;
+}
+
 }  // namespace
 
 int run(const Options& opts) {
   if (!init_process(opts).ok())
     return 1;
+  if (opts.probe_capabilities)
+    return probe_capabilities(opts);
   Launcher launcher(opts);
   return launcher.run();
 }

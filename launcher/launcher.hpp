@@ -21,7 +21,10 @@ struct Options {
   std::string downward_api_dir = "/var/run/kubevirt-private/downwardapi";
   std::string sysprep_dir = "/var/run/kubevirt-private/sysprep";
   std::string libvirt_cache_dir;  // empty = inside ephemeral_dir (cold capabilities probe)
-  std::string pod_ip;             // the pod IP: a passt-bound guest's address (status)
+  // Only fill libvirt's QEMU capabilities cache in libvirt_cache_dir, then exit (virt-handler's
+  // init container: the cache it hands to every launcher on the node, docs/launcher.md).
+  bool probe_capabilities = false;
+  std::string pod_ip;  // the pod IP: a passt-bound guest's address (status)
   bool allow_emulation = false;
   std::int64_t grace_period_seconds = 30;  // when the VMI does not say
   std::string log_level = "info";

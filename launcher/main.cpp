@@ -51,6 +51,9 @@ int main(int argc, char** argv) {
               .help = "keep libvirt's QEMU capabilities cache here",
               .shown_default = "inside --ephemeral-dir"},
              &o.libvirt_cache_dir);
+  flags.boolean({.name = "--probe-capabilities",
+                 .help = "only fill --libvirt-cache-dir with the QEMU capabilities, then exit"},
+                &o.probe_capabilities);
   flags.text({.name = "--pod-ip",
               .value = "ADDR",
               .help = "the pod's IP: the address a guest with the passt binding gets",

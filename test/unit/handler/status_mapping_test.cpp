@@ -419,3 +419,34 @@ TEST_CASE("pod_view_from reads the pod's Ready condition") {
   REQUIRE(none.ok());
   CHECK_FALSE(handler::pod_view_from(*none).ready);
 }
+
+TEST_CASE("a Scheduling VMI whose active launcher pod is here is started early, its status left") {
+  auto v = vmi_in(VmiPhase::scheduling);
+  v.status->node_name.reset();  // the controller sets it with Scheduled
+  PodView pending = running_pod();
+  pending.phase = "Pending";  // the kubelet has not reported the container running yet
+  CHECK(handler::handler_starts_early(v, pending, "node-a"));
+  CHECK(handler::handler_starts_early(v, running_pod(), "node-a"));
+  // The controller's status stays as it is until it marks the VMI Scheduled.
+  auto st = run(v, connected("running"), running_pod());
+  CHECK(st.phase == VmiPhase::scheduling);
+  CHECK_FALSE(handler::status_patch(v, st));
+
+  CHECK_FALSE(handler::handler_starts_early(v, running_pod(), "node-b"));  // active on node-a
+  PodView other = running_pod();
+  other.uid = "another-pod";  // not the VMI's active pod
+  CHECK_FALSE(handler::handler_starts_early(v, other, "node-a"));
+  PodView going = running_pod();
+  going.deleting = true;
+  CHECK_FALSE(handler::handler_starts_early(v, going, "node-a"));
+  PodView ended = running_pod();
+  ended.phase = "Failed";
+  CHECK_FALSE(handler::handler_starts_early(v, ended, "node-a"));
+  CHECK_FALSE(handler::handler_starts_early(v, PodView{}, "node-a"));
+  auto deleted = v;
+  deleted.metadata.deletion_timestamp = kT1;
+  CHECK_FALSE(handler::handler_starts_early(deleted, running_pod(), "node-a"));
+  // Scheduled and later are the handler's own (handler_owns), not an early start.
+  CHECK_FALSE(handler::handler_starts_early(vmi_in(VmiPhase::scheduled), running_pod(), "node-a"));
+  CHECK_FALSE(handler::handler_starts_early(vmi_in(VmiPhase::pending), running_pod(), "node-a"));
+}
