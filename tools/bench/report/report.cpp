@@ -160,6 +160,62 @@ std::vector<Group> analyse(const std::vector<Sample>& samples) {
   return out;
 }
 
+std::vector<Goal> goals(const std::vector<Group>& groups) {
+  std::vector<Goal> out;
+  const Group* smallest = nullptr;
+  const Group* largest = nullptr;
+  for (const auto& g : groups) {
+    if (g.latency.count("vm.running") == 0)
+      continue;
+    if (!smallest || g.n < smallest->n)
+      smallest = &g;
+    if (!largest || g.n > largest->n)
+      largest = &g;
+  }
+  auto ratio_goal = [&](const std::string& what, double measured, double limit) {
+    out.push_back(
+        {what, "<= " + fixed(limit, 2) + "x", fixed(measured, 2) + "x", measured <= limit});
+  };
+  auto mib_goal = [&](const std::string& what, double mib, double limit_mib,
+                      const std::string& target) {
+    out.push_back({what, target, fixed(mib, 1) + " MiB", mib <= limit_mib});
+  };
+  const std::string n1 = smallest ? ", N=" + std::to_string(smallest->n) : "";
+  if (smallest) {
+    auto r = smallest->ratio_p50.find("vm.running/pod.running");
+    if (r != smallest->ratio_p50.end())
+      ratio_goal("VMI Running / pod Running, p50" + n1, r->second, 1.5);
+    r = smallest->ratio_p50.find("vm.ready/(pod.running+qemu.ready)");
+    if (r != smallest->ratio_p50.end())
+      ratio_goal("guest ready / (pod + bare QEMU), p50" + n1, r->second, 1.3);
+  }
+  if (largest) {
+    const Summary& s = largest->latency.at("vm.running");
+    if (s.p50 > 0)
+      ratio_goal("VMI Running p95 / p50, N=" + std::to_string(largest->n), s.p95 / s.p50, 1.5);
+  }
+  if (smallest) {
+    auto l = smallest->memory.find("rss.launcher");
+    auto d = smallest->memory.find("rss.libvirtd");
+    if (l != smallest->memory.end() && d != smallest->memory.end())
+      mib_goal("launcher + libvirtd RSS per VM" + n1, l->second + d->second, 40, "<= 40 MiB");
+  }
+  constexpr double kMB = 1e6 / 1048576.0;  // MiB per MB
+  for (const auto& g : groups) {           // the control-plane run is its own group (N = VMIs)
+    auto c = g.control.find("cp.controller_rss_mib.peak");
+    if (c != g.control.end())
+      mib_goal("virt-controller peak RSS, " + std::to_string(g.n) + " VMIs", c->second, 30 * kMB,
+               "<= 30 MB");
+  }
+  if (largest) {
+    auto h = largest->control.find("virt-handler.rss_mib.peak");
+    if (h != largest->control.end())
+      mib_goal("virt-handler peak RSS, N=" + std::to_string(largest->n), h->second, 20 * kMB,
+               "<= 20 MB");
+  }
+  return out;
+}
+
 namespace {
 
 const char* latency_label(const std::string& name) {
@@ -234,6 +290,12 @@ std::string render_table(const std::vector<Group>& groups) {
     }
     o << '\n';
   }
+  auto gs = goals(groups);
+  if (!gs.empty()) {
+    o << "goals (recorded, not asserted)\n";
+    for (const auto& g : gs)
+      row(o, g.what, {g.target, g.measured, g.met ? "met" : "not met"});
+  }
   return o.str();
 }
 
@@ -278,6 +340,16 @@ std::string render_json(const std::vector<Group>& groups,
     arr.PushBack(jg, a);
   }
   json::set(doc, "groups", std::move(arr), a);
+  json::Value jgoals(rapidjson::kArrayType);
+  for (const auto& g : goals(groups)) {
+    json::Value jg(rapidjson::kObjectType);
+    json::set(jg, "what", g.what, a);
+    json::set(jg, "target", g.target, a);
+    json::set(jg, "measured", g.measured, a);
+    jg.AddMember("met", g.met, a);
+    jgoals.PushBack(jg, a);
+  }
+  json::set(doc, "goals", std::move(jgoals), a);
   return json::to_pretty_string(doc);
 }
 

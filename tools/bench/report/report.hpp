@@ -59,6 +59,23 @@ void ratios(Group& g);
 
 std::vector<Group> analyse(const std::vector<Sample>& samples);
 
+// The targets, each judged on the run's own figures: met, not met, or not measured in
+// this run (left out). Recorded beside the table, never asserted.
+//   start, N = 1 (the smallest N): VMI Running p50 <= 1.5x a pod's Running p50; guest ready p50
+//     <= 1.3x (pod Running + bare QEMU ready) p50;
+//   spread, the largest N: VMI Running p95 <= 1.5x its p50;
+//   memory: virt-launcher + libvirtd RSS per VM <= 40 MiB (the smallest N); virt-controller's
+//     peak RSS in the control-plane-only run <= 30 MB; virt-handler's peak RSS during the largest
+//     N's start <= 20 MB.
+struct Goal {
+  std::string what;    // e.g. "VMI Running / pod Running, p50, N = 1"
+  std::string target;  // e.g. "<= 1.50x"
+  std::string measured;
+  bool met = false;
+};
+std::vector<Goal> goals(const std::vector<Group>& groups);
+
+// The table, then the goals (goals(groups)).
 std::string render_table(const std::vector<Group>& groups);
 // `context` holds what the table is about (machine, date, command): copied into the JSON.
 std::string render_json(const std::vector<Group>& groups,
