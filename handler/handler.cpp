@@ -35,8 +35,8 @@ constexpr const char* kNodeIndex = "status.nodeName";
 constexpr const char* kUidIndex = "metadata.uid";
 constexpr const char* kCreatedByIndex = "created-by";
 constexpr const char* kCreatedByLabel = "kubevirt.io/created-by";
-constexpr const char* kLauncherSocket =
-    "launcher.sock";  // launcher/launcher.hpp kCommandSocketName
+// The launcher's command socket (launcher/launcher.hpp kCommandSocketName).
+constexpr const char* kLauncherSocket = "launcher.sock";
 constexpr const char* kFieldManager = "virt-handler";
 
 bool on_node(const json::Value& vmi, const std::string& node) {

@@ -458,7 +458,8 @@ class Launcher {
 // domain capabilities once, which makes it probe QEMU and write the cache; then it stops. A
 // launcher whose cache already holds that file (virt-handler copies it in before the first sync)
 // skips the probe: libvirt checks the file against the QEMU and libvirtd binaries' ctimes, their
-// versions and /dev/kvm's accessibility, and probes again when any differs.
+// versions and /dev/kvm's accessibility, and probes again when any differs. The cache only saves
+// time, so a failed probe is logged and still exits 0: virt-handler's pod must start regardless.
 int probe_capabilities(const Options& opts) {
   if (opts.libvirt_cache_dir.empty()) {
     klog::error("--probe-capabilities needs --libvirt-cache-dir");
@@ -469,11 +470,11 @@ int probe_capabilities(const Options& opts) {
   lo.cache_dir = fs::absolute(opts.libvirt_cache_dir).string();
   auto daemon = Libvirtd::start(lo);
   if (!daemon.ok()) {
-    klog::error("private libvirtd did not start", {{"error", daemon.error().to_string()}});
+    klog::error("private libvirtd did not start; launchers will probe QEMU themselves",
+                {{"error", daemon.error().to_string()}});
     kill_remaining_children(2s);
-    return 1;
+    return 0;
   }
-  int code = 0;
   {  // the connection closes before the daemon stops
     auto conn = (*daemon)->connect();
     const char* virt_type = kvm_usable() ? "kvm" : "qemu";
@@ -485,13 +486,13 @@ int probe_capabilities(const Options& opts) {
       klog::info("QEMU capabilities cached", {{"dir", lo.cache_dir}, {"virt_type", virt_type}});
     } else {
       auto err = conn.ok() ? libvirt::last_error("virConnectGetDomainCapabilities") : conn.error();
-      klog::error("libvirt could not probe QEMU", {{"error", err.to_string()}});
-      code = 1;
+      klog::error("libvirt could not probe QEMU; launchers will probe it themselves",
+                  {{"error", err.to_string()}});
     }
   }
   (*daemon)->stop();
   kill_remaining_children(2s);
-  return code;
+  return 0;
 }
 
 }  // namespace
