@@ -7,11 +7,12 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <utility>
 #include <vector>
+
+#include "core/files.hpp"
+#include "launcher_com/layout.hpp"
 
 namespace kv::handler {
 namespace fs = std::filesystem;
@@ -53,15 +54,6 @@ Result<std::optional<Fd>> open_subdir(const Fd& parent, const std::string& name,
   return sys_error("cannot open (a symbolic link is refused)", shown);
 }
 
-Result<std::string> read_all(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  if (!f)
-    return Error(Errc::not_found, "cannot read " + p.string()).with("path", p.string());
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 }  // namespace
 
 Result<int> seed_capabilities(const std::string& from_dir, const std::string& pod_ephemeral_dir) {
@@ -78,7 +70,7 @@ Result<int> seed_capabilities(const std::string& from_dir, const std::string& po
     return sys_error("cannot open", pod_ephemeral_dir);
   std::string shown = pod_ephemeral_dir;
   const std::string subdir =
-      std::string(kLauncherLibvirtCacheSubdir) + "/" + kLibvirtCapabilitiesSubdir;
+      std::string(kLauncherLibvirtCacheSubdir) + "/" + launcher_com::kLibvirtCapabilitiesSubdir;
   for (const auto& part : fs::path(subdir)) {
     shown += "/" + part.string();
     auto next = open_subdir(dir, part.string(), shown);
@@ -95,7 +87,7 @@ Result<int> seed_capabilities(const std::string& from_dir, const std::string& po
     struct stat st;
     if (::fstatat(dir.fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
       continue;  // the launcher's own (or an earlier copy): never replaced
-    auto text = read_all(src);
+    auto text = core::read_file(src.string());
     if (!text.ok())
       return std::move(text).error();
     const std::string tmp = "." + name + ".seed";
@@ -104,16 +96,8 @@ Result<int> seed_capabilities(const std::string& from_dir, const std::string& po
         ::openat(dir.fd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
     if (out.fd < 0)
       return sys_error("cannot create", shown + "/" + tmp);
-    const char* p = text->data();
-    for (size_t left = text->size(); left > 0;) {
-      ssize_t n = ::write(out.fd, p, left);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return sys_error("cannot write", shown + "/" + tmp);
-      p += n;
-      left -= static_cast<size_t>(n);
-    }
+    if (auto st = core::write_all(out.fd, *text, shown + "/" + tmp); !st.ok())
+      return std::move(st).error();
     // The name appears whole or not at all: libvirt never reads half a file.
     if (::renameat(dir.fd, tmp.c_str(), dir.fd, name.c_str()) != 0)
       return sys_error("cannot rename into", shown + "/" + name);

@@ -18,20 +18,18 @@
 
 namespace kv::handler {
 
-// Where libvirt keeps the cache below its XDG_CACHE_HOME.
-inline constexpr const char* kLibvirtCapabilitiesSubdir = "libvirt/qemu/cache/capabilities";
 // The launcher's XDG_CACHE_HOME below its --ephemeral-dir (launcher/libvirtd.cpp cache_dir_of).
 inline constexpr const char* kLauncherLibvirtCacheSubdir = "libvirt/cache";
 // The init container's cache below --node-labeller-dir.
 inline constexpr const char* kNodeLibvirtCacheSubdir = "libvirt-cache";
 
-// Copies every *.xml of `from_dir` into `<pod_ephemeral_dir>/libvirt/cache/<kLibvirtCapabilities
-// Subdir>`, mode 0644, unless a file of that name is there already (the launcher's own, or an
-// earlier copy). The launcher makes that directory at start (owned by its uid, so its libvirt may
-// still replace the file after a probe of its own); when it is missing nothing is copied. The
-// directories are the pod's: none may be a symbolic link (the walk refuses one instead of
-// following it), and files are created, never opened, so nothing outside the pod is written.
-// Returns how many were copied; a missing from_dir copies nothing.
+// Copies every *.xml of `from_dir` into `<pod_ephemeral_dir>/libvirt/cache/` +
+// launcher_com::kLibvirtCapabilitiesSubdir, mode 0644, unless a file of that name is there already
+// (the launcher's own, or an earlier copy). The launcher makes that directory at start (owned by
+// its uid, so its libvirt may still replace the file after a probe of its own); when it is missing
+// nothing is copied. The directories are the pod's: none may be a symbolic link (the walk refuses
+// one instead of following it), and files are created, never opened, so nothing outside the pod is
+// written. Returns how many were copied; a missing from_dir copies nothing.
 core::Result<int> seed_capabilities(const std::string& from_dir,
                                     const std::string& pod_ephemeral_dir);
 

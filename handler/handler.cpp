@@ -16,6 +16,7 @@
 #include "handler/node_labeller.hpp"
 #include "handler/seccomp.hpp"
 #include "handler/stream_server.hpp"
+#include "launcher_com/layout.hpp"
 
 namespace kv::handler {
 namespace fs = std::filesystem;
@@ -35,8 +36,6 @@ constexpr const char* kNodeIndex = "status.nodeName";
 constexpr const char* kUidIndex = "metadata.uid";
 constexpr const char* kCreatedByIndex = "created-by";
 constexpr const char* kCreatedByLabel = "kubevirt.io/created-by";
-// The launcher's command socket (launcher/launcher.hpp kCommandSocketName).
-constexpr const char* kLauncherSocket = "launcher.sock";
 constexpr const char* kFieldManager = "virt-handler";
 
 bool on_node(const json::Value& vmi, const std::string& node) {
@@ -117,7 +116,7 @@ Handler::Handler(kube::KubeClient& client, Options opts) : client_(client), opts
       client_, kube::EventSource{"virt-handler", opts_.node_name});
   links_ = std::make_unique<LauncherLinks>(io_, metrics_,
                                            [this](const std::string& key) { enqueue(key); });
-  sockets_ = std::make_unique<SocketWatch>(io_, kLauncherSocket,
+  sockets_ = std::make_unique<SocketWatch>(io_, launcher_com::kCommandSocketName,
                                            [this](const std::string& key) { enqueue(key); });
 }
 
@@ -125,8 +124,12 @@ Handler::~Handler() {
   stop();
 }
 
+std::string Handler::pod_dir(const std::string& pod_uid, const std::string& subpath) const {
+  return opts_.kubelet_root + "/pods/" + pod_uid + "/" + subpath;
+}
+
 std::string Handler::socket_dir(const std::string& pod_uid) const {
-  return opts_.kubelet_root + "/pods/" + pod_uid + "/" + opts_.socket_subpath;
+  return pod_dir(pod_uid, opts_.socket_subpath);
 }
 
 kube::ObjectPtr Handler::launcher_pod(const std::string& vmi_uid) const {
@@ -424,11 +427,9 @@ void Handler::worker() {
 void Handler::seed_capabilities(const std::string& pod_uid, const core::log::Logger& log) {
   if (opts_.node_labeller_dir.empty())
     return;
-  const std::string ephemeral =
-      opts_.kubelet_root + "/pods/" + pod_uid + "/" + opts_.ephemeral_subpath;
-  const std::string from =
-      opts_.node_labeller_dir + "/" + kNodeLibvirtCacheSubdir + "/" + kLibvirtCapabilitiesSubdir;
-  auto n = handler::seed_capabilities(from, ephemeral);
+  const std::string from = opts_.node_labeller_dir + "/" + kNodeLibvirtCacheSubdir + "/" +
+                           launcher_com::kLibvirtCapabilitiesSubdir;
+  auto n = handler::seed_capabilities(from, pod_dir(pod_uid, opts_.ephemeral_subpath));
   if (!n.ok())
     log.warn("cannot hand the node's QEMU capabilities to the launcher: its libvirt probes QEMU",
              {{"error", n.error().to_string()}});
@@ -483,7 +484,7 @@ Result<std::optional<std::chrono::milliseconds>> Handler::reconcile(const std::s
   // --- toward the launcher
   if (pod.exists && !link.view.exit_reason && pod.phase != "Succeeded" && pod.phase != "Failed") {
     const std::string dir = socket_dir(pod.uid);
-    const std::string sock = dir + "/" + kLauncherSocket;
+    const std::string sock = dir + "/" + launcher_com::kCommandSocketName;
     if (!link.view.connected || link.socket_path != sock) {
       // The launcher may still be starting, or restarting. Watch its directory first, then
       // look, so a socket made in between is not missed.

@@ -105,6 +105,8 @@ class Handler {
 
   // The launcher socket directory of a pod on this node.
   std::string socket_dir(const std::string& pod_uid) const;
+  // <kubelet_root>/pods/<pod uid>/<subpath>: a launcher pod's volume as the node sees it.
+  std::string pod_dir(const std::string& pod_uid, const std::string& subpath) const;
   // The launcher pod of a VMI (by its uid) on this node, preferring one not being deleted.
   core::kube::ObjectPtr launcher_pod(const std::string& vmi_uid) const;
   // The VMI "ns/name" from the cache, when it is on this node.

@@ -6,9 +6,10 @@
 
 #include <cerrno>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <vector>
+
+#include "core/files.hpp"
 
 namespace kv::handler {
 using core::Errc;
@@ -395,15 +396,6 @@ std::string names_json(const std::vector<std::string>& names) {
   return out + "]";
 }
 
-Result<std::string> read_file(const std::string& path) {
-  std::ifstream f(path);
-  if (!f)
-    return Error(Errc::not_found, "cannot read " + path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 }  // namespace
 
 std::string launcher_seccomp_profile() {
@@ -442,7 +434,7 @@ Result<bool> install_seccomp_profile(const std::string& seccomp_dir) {
   const std::string dir = seccomp_dir + "/kubevirt";
   const std::string path = seccomp_dir + "/" + kLauncherSeccompProfile;
   const std::string want = launcher_seccomp_profile();
-  if (auto have = read_file(path); have.ok() && *have == want)
+  if (auto have = core::read_file(path); have.ok() && *have == want)
     return false;
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -452,18 +444,10 @@ Result<bool> install_seccomp_profile(const std::string& seccomp_dir) {
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return core::errno_error("open " + tmp, errno);
-  size_t done = 0;
-  while (done < want.size()) {
-    ssize_t n = ::write(fd, want.data() + done, want.size() - done);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return core::errno_error("write " + tmp, e);
-    }
-    done += size_t(n);
+  if (auto st = core::write_all(fd, want, tmp); !st.ok()) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return std::move(st).error();
   }
   if (::fchmod(fd, 0644) != 0 || ::fsync(fd) != 0 || ::close(fd) != 0) {
     int e = errno;

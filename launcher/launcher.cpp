@@ -10,10 +10,9 @@
 
 #include <boost/asio.hpp>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "api/v1/codec.hpp"
+#include "core/files.hpp"
 #include "core/log.hpp"
 #include "launcher/console.hpp"
 #include "launcher/disks.hpp"
@@ -66,15 +65,6 @@ core::Status make_dir(const std::string& path) {
   if (ec)
     return Error(Errc::io, "cannot create " + path + ": " + ec.message()).with("path", path);
   return {};
-}
-
-Result<std::string> read_file(const std::string& path) {
-  std::ifstream f(path);
-  if (!f)
-    return Error(Errc::not_found, "cannot read " + path).with("path", path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
 }
 
 // Logging, subreaping and libvirt's autostart off: what the process needs before anything else.
@@ -377,7 +367,7 @@ class Launcher {
 
   // --vmi-file: the same sync a client would send; a failure before any VM ends the launcher.
   void sync_vmi_file() {
-    auto text = read_file(opts_.vmi_file);
+    auto text = core::read_file(opts_.vmi_file);
     if (!text.ok()) {
       klog::error("--vmi-file: " + text.error().message);
       exit_with(1);

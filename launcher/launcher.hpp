@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "launcher_com/layout.hpp"
+
 namespace kv::launcher {
 
 struct Options {
@@ -36,6 +38,6 @@ struct Options {
 int run(const Options& opts);
 
 // The name of the command socket inside socket_dir.
-inline constexpr const char* kCommandSocketName = "launcher.sock";
+using launcher_com::kCommandSocketName;
 
 }  // namespace kv::launcher

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/log.hpp"
+#include "launcher_com/layout.hpp"
 
 namespace kv::launcher {
 namespace fs = std::filesystem;
@@ -91,7 +92,7 @@ Result<std::unique_ptr<Libvirtd>> Libvirtd::start(const LibvirtdOptions& o) {
   KV_CHECK(make_dir(cache_dir_of(o), rwx));
   // Where libvirt keeps QEMU's capabilities, made now so virt-handler can put the node's copy in
   // before the first define (handler/capabilities_seed.hpp) while it stays ours to rewrite.
-  KV_CHECK(make_dir(cache_dir_of(o) + "/libvirt/qemu/cache/capabilities", rwx));
+  KV_CHECK(make_dir(cache_dir_of(o) + "/" + launcher_com::kLibvirtCapabilitiesSubdir, rwx));
   std::string log = o.base_dir + "/log/libvirtd.log";
   KV_CHECK(write_file(o.base_dir + "/config/libvirt/libvirtd.conf",
                       "# written by virt-launcher\n"
