@@ -10,7 +10,7 @@
 # kills its target at once. Then, within BOUND seconds of the kill (times KV_E2E_TIMEOUT_SCALE):
 #   - every operation reached its end state (Running / Stopped / Paused / gone),
 #   - the steady VM (its processes never killed) kept the same QEMU PID and answers on its
-#     console through virtctl console,
+#     console through virtctl console, and the token its guest wrote on its PVC reads the same,
 #   - no VM has more than one live launcher pod, no launcher pod is left without its VMI,
 #   - where the fault killed a VM's own process (launcher, libvirtd, QEMU), the VM ends as its
 #     runStrategy (Always) says: running again.
@@ -471,15 +471,26 @@ check_steady() { # FAULT
 		round_failed=1
 		return
 	fi
+	# The PVC's data, read from the host side (the guest synced it after writing): a copy of the
+	# disk image with its journal replayed, so metadata not yet checkpointed counts too.
+	local data
+	cp --sparse=always "$PV_DIR/disk.img" "$WORK/pvc-copy.img"
+	e2fsck -y -E journal_only "$WORK/pvc-copy.img" >/dev/null 2>&1
+	data=$(debugfs -R 'cat /token' "$WORK/pvc-copy.img" 2>/dev/null)
+	if [[ $data != "$TOKEN" ]]; then
+		cell[$1,steady]="LOST: the token on the PVC reads '$data'"
+		round_failed=1
+		return
+	fi
 	snapshot
 	local o
 	o=$(orphans)
 	if ((o > 0)); then
-		cell[$1,steady]="same QEMU PID, console answers; $o launcher pod(s) without a VMI"
+		cell[$1,steady]="same QEMU PID, console answers, PVC data intact; $o launcher pod(s) without a VMI"
 		round_failed=1
 		return
 	fi
-	cell[$1,steady]="same QEMU PID, console answers"
+	cell[$1,steady]="same QEMU PID, console answers, PVC data intact"
 }
 
 # run_round FAULT [KILLER [CHECK]]: one round; KILLER (default kill_target) injects the fault;
