@@ -10,6 +10,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)
 CLUSTER=$ROOT/tools/cluster/cluster
 export KV_CLUSTER_STATE=${KV_CLUSTER_STATE:-/var/tmp/kubevirt-cpp-e2e-cluster}
+KV_ROOT=$ROOT
+# shellcheck source=lib.sh
+. "$ROOT/test/e2e/lib.sh"
 SNAP=$(mktemp -d "${TMPDIR:-/tmp}/cluster-e2e.XXXXXX")
 FAILED=0
 
@@ -83,11 +86,18 @@ cleanup() {
 		fi
 	fi
 	rm -rf "$SNAP"
+	release_cluster_state
 	exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 [[ $(id -u) == 0 ]] || fail "needs root"
+# A cluster of a killed e2e run goes first; this run's own deadline is below meson's 3600 s
+# (lib.sh: the watchdog also tears down if this script is killed).
+reclaim_stale_clusters
+claim_cluster_state
+start_watchdog "${KV_E2E_DEADLINE:-3300}"
 if [[ -d $KV_CLUSTER_STATE ]]; then
 	say "a previous run left $KV_CLUSTER_STATE: tearing it down first"
 	"$CLUSTER" down
