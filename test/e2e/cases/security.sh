@@ -7,11 +7,11 @@
 # Sourced by vm_test.sh (test/e2e/cases/README.md).
 
 SEC_VM=e2e-sec
-SEC_VIEWER=kv-e2e-vm-getter # a user with get/list/watch on VMs and VMIs only
-SEC_EDITOR=kv-e2e-vm-editor # a user with kubevirt.io:edit in $NS
+SEC_VIEWER=e2e-vm-getter # a ServiceAccount with get/list/watch on VMs and VMIs only
+SEC_EDITOR=e2e-vm-editor # a ServiceAccount with kubevirt.io:edit in $NS
 
 sec_cleanup() {
-	k -n "$NS" delete rolebinding,role -l kubevirt-cpp.io/e2e-security=true --wait=false >/dev/null 2>&1
+	k -n "$NS" delete rolebinding,role,serviceaccount -l kubevirt-cpp.io/e2e-security=true --wait=false >/dev/null 2>&1
 }
 cleanup_hooks+=(sec_cleanup)
 
@@ -135,7 +135,8 @@ case_sec_service_accounts() {
 		[[ -n $sa ]] || continue
 		rows=$((rows + 1))
 		# shellcheck disable=SC2086 # the row's words are kubectl's arguments
-		got=$(k auth can-i $rest --as="system:serviceaccount:kubevirt:$sa" 2>&1)
+		# (can-i exits 1 for "no"; its stderr has warnings such as "not namespace scoped")
+		got=$(k auth can-i $rest --as="system:serviceaccount:kubevirt:$sa" 2>/dev/null) || true
 		case $want:$got in
 		must:yes | must-not:no) ;;
 		*)
@@ -150,17 +151,18 @@ case_sec_service_accounts() {
 }
 
 # --- subresources with and without their RBAC -------------------------------------------------
-# sec_request USER METHOD PATH: the HTTP status of a request to kube-apiserver as USER
-# (impersonated by the cluster admin). Streams are asked for with a WebSocket upgrade, so an
-# allowed one answers 101.
+# sec_request SERVICEACCOUNT METHOD PATH: the HTTP status of a request to kube-apiserver with a
+# token of SERVICEACCOUNT (in $NS); the body is kept in $WORK/sec-body. Streams are asked for with
+# a WebSocket upgrade, so an allowed one answers 101.
 sec_request() {
-	local user=$1 method=$2 path=$3 server pki=$KV_CLUSTER_STATE/pki
+	local sa=$1 method=$2 path=$3 server token
 	server=$(k config view --minify -o jsonpath='{.clusters[0].cluster.server}')
-	local -a args=(-sS -o /dev/null -w '%{http_code}' -m 10 --http1.1 --cacert "$pki/ca.crt"
-		--cert "$pki/admin.crt" --key "$pki/admin.key" -H "Impersonate-User: $user" -X "$method")
+	token=$(k -n "$NS" create token "$sa") || return 1
+	local -a args=(-sS -o "$WORK/sec-body" -w '%{http_code}' -m 10 --http1.1
+		--cacert "$KV_CLUSTER_STATE/pki/ca.crt" -H "Authorization: Bearer $token" -X "$method")
 	if [[ $method == GET ]]; then
 		args+=(-H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13'
-			-H 'Sec-WebSocket-Key: a3ZlMmUtc2VjdXJpdHktdGVzdA==' -H 'Sec-WebSocket-Protocol: plain.kubevirt.io')
+			-H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Sec-WebSocket-Protocol: plain.kubevirt.io')
 	else
 		args+=(-H 'Content-Type: application/json' -d '{}')
 	fi
@@ -173,6 +175,20 @@ SEC_VM_PATH=/apis/subresources.kubevirt.io/v1/namespaces/$NS/virtualmachines/$SE
 
 case_sec_subresources() {
 	k apply -f - >&2 <<EOF
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: $SEC_VIEWER
+  namespace: $NS
+  labels: {kubevirt-cpp.io/e2e-security: "true"}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: $SEC_EDITOR
+  namespace: $NS
+  labels: {kubevirt-cpp.io/e2e-security: "true"}
+---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata:
@@ -191,7 +207,7 @@ metadata:
   namespace: $NS
   labels: {kubevirt-cpp.io/e2e-security: "true"}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: e2e-vm-getter}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: $SEC_VIEWER}]
+subjects: [{kind: ServiceAccount, name: $SEC_VIEWER, namespace: $NS}]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
@@ -200,11 +216,11 @@ metadata:
   namespace: $NS
   labels: {kubevirt-cpp.io/e2e-security: "true"}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kubevirt.io:edit}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: $SEC_EDITOR}]
+subjects: [{kind: ServiceAccount, name: $SEC_EDITOR, namespace: $NS}]
 EOF
 	vmi_phase_is "$NS" "$SEC_VM" Running || fail "VMI $SEC_VM is not Running (the previous case starts it)"
 	# The getter reads the VM (so the refusals below are about the subresources, not the user).
-	k --as="$SEC_VIEWER" -n "$NS" get vm "$SEC_VM" >/dev/null || fail "$SEC_VIEWER cannot get VM $SEC_VM"
+	k --as="system:serviceaccount:$NS:$SEC_VIEWER" -n "$NS" get vm "$SEC_VM" >/dev/null || fail "$SEC_VIEWER cannot get VM $SEC_VM"
 	local what method path code bad=0
 	local -a requests=(
 		"console GET $SEC_VMI_PATH/console"
@@ -220,7 +236,7 @@ EOF
 		read -r what method path <<<"$r"
 		code=$(sec_request "$SEC_VIEWER" "$method" "$path")
 		log "$SEC_VIEWER $what: $code"
-		[[ $code == 403 ]] || { log "$what as $SEC_VIEWER: HTTP $code, want 403"; bad=1; }
+		[[ $code == 403 ]] || { log "$what as $SEC_VIEWER: HTTP $code, want 403: $(head -c 300 "$WORK/sec-body")"; bad=1; }
 	done
 	((bad == 0)) || fail "a user with only get on VMs was not refused every subresource (above)"
 	vmi_phase_is "$NS" "$SEC_VM" Running || fail "VMI $SEC_VM is no longer Running after the refused requests"
@@ -231,7 +247,7 @@ EOF
 		read -r what method path <<<"$r"
 		code=$(sec_request "$SEC_EDITOR" "$method" "$path")
 		log "$SEC_EDITOR $what: $code"
-		[[ $code == 101 ]] || fail "$what as $SEC_EDITOR (kubevirt.io:edit): HTTP $code, want 101 Switching Protocols"
+		[[ $code == 101 ]] || fail "$what as $SEC_EDITOR (kubevirt.io:edit): HTTP $code, want 101 Switching Protocols: $(head -c 300 "$WORK/sec-body")"
 	done
 	local uid
 	code=$(sec_request "$SEC_EDITOR" PUT "$SEC_VMI_PATH/pause")
@@ -260,9 +276,11 @@ EOF
 sec_handler_answer() {
 	local -a auth=()
 	[[ -n ${2:-} ]] && auth=(-cert "$2" -key "$3")
-	printf 'GET /healthz HTTP/1.1\r\nHost: virt-handler\r\nConnection: close\r\n\r\n' |
-		timeout $((15 * KV_TIMEOUT_SCALE)) openssl s_client -connect "$1:8186" "${auth[@]}" -quiet 2>&1 |
-		grep -m1 -E '^HTTP/1\.[01] [0-9]+|alert|error|errno' || true
+	local out
+	out=$(printf 'GET /healthz HTTP/1.1\r\nHost: virt-handler\r\nConnection: close\r\n\r\n' |
+		timeout $((15 * KV_TIMEOUT_SCALE)) openssl s_client -connect "$1:8186" -CAfile "$WORK/mtls/ca.crt" \
+			"${auth[@]}" -quiet 2>&1)
+	grep -m1 -E '^HTTP/1\.[01] [0-9]+' <<<"$out" || grep -m1 -E 'alert|error|errno' <<<"$out" || true
 }
 
 case_sec_handler_mtls() {
