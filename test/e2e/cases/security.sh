@@ -117,6 +117,9 @@ virt-api        must     patch virtualmachines.kubevirt.io -n kv-e2e
 virt-api        must     create subjectaccessreviews.authorization.k8s.io
 virt-api        must     get secrets/kubevirt-ca -n kubevirt
 virt-api        must     patch apiservices.apiregistration.k8s.io/v1.subresources.kubevirt.io
+virt-api        must     patch virtualmachines.kubevirt.io --subresource=status -n kv-e2e
+virt-api        must-not update virtualmachines.kubevirt.io -n kv-e2e
+virt-api        must-not update virtualmachines.kubevirt.io --subresource=status -n kv-e2e
 virt-api        must-not delete virtualmachines.kubevirt.io -n kv-e2e
 virt-api        must-not create virtualmachines.kubevirt.io -n kv-e2e
 virt-api        must-not delete virtualmachineinstances.kubevirt.io -n kv-e2e
