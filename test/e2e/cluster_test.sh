@@ -96,12 +96,12 @@ trap 'exit 130' INT TERM
 # A cluster of a killed e2e run goes first; this run's own deadline is below meson's 3600 s
 # (lib.sh: the watchdog also tears down if this script is killed).
 reclaim_stale_clusters
-claim_cluster_state
-start_watchdog "${KV_E2E_DEADLINE:-3300}"
 if [[ -d $KV_CLUSTER_STATE ]]; then
 	say "a previous run left $KV_CLUSTER_STATE: tearing it down first"
 	"$CLUSTER" down
 fi
+claim_cluster_state
+start_watchdog "${KV_E2E_DEADLINE:-3300}"
 
 say "building (cached after the first run)"
 "$CLUSTER" build
