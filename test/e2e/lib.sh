@@ -93,6 +93,19 @@ kill_descendants() {
 	done
 }
 
+# kill_own_group SIGNAL: SIGNAL to every other process of this script's process group: what it
+# started in the background, also the jobs orphaned when the case subshell that started them
+# exited (no longer its descendants). Only when the script leads its group (meson starts each
+# test in a session of its own; an interactive shell makes each job a group); never its parent's.
+kill_own_group() {
+	local p pids
+	[[ $(ps -o pgid= -p $$ | tr -d ' ') == "$$" ]] || return 0
+	pids=$(pgrep -g $$)
+	for p in $pids; do
+		[[ $p == "$$" ]] || kill "-$1" "$p" 2>/dev/null || true
+	done
+}
+
 # start_watchdog SECONDS: the script's own deadline, SECONDS x KV_E2E_TIMEOUT_SCALE (set it below
 # meson's timeout x the same factor, leaving time to tear down). A process of its own session
 # (meson's kill of the test's process group does not reach it) that

@@ -135,10 +135,11 @@ finish() {
 	fi
 	rm -rf "$WORK"
 	# Torn down (or kept on purpose): nothing for the watchdog or a later run to reclaim. (When
-	# `down` failed the watchdog stays and tries again once this script is gone.) Then whatever
-	# this script started in the background (a watch of a failed case) goes with it.
+	# `down` failed the watchdog, in a session of its own, stays and tries again once this script
+	# is gone.) Then whatever the cases left running in the background (a watch of a failed case,
+	# a UDP receiver) goes with it.
 	((down_failed)) || release_cluster_state
-	kill_descendants $$ TERM "${KV_WATCHDOG_PID:-}"
+	kill_own_group TERM
 	echo "1..$n"
 	((failed == 0 && rc == 0)) || exit 1
 	exit 0
