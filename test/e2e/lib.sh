@@ -187,7 +187,7 @@ deploy_addon() {
 	# The CRDs first: objects of their kinds in manifests/ (the starter instancetypes) need them
 	# Established before they can be applied.
 	k apply -f "$KV_ROOT/manifests/crds/" >&2 || return 1
-	k wait --for=condition=Established --timeout=60s -f "$KV_ROOT/manifests/crds/" >&2 || return 1
+	k wait --for=condition=Established --timeout=$((60 * KV_TIMEOUT_SCALE))s -f "$KV_ROOT/manifests/crds/" >&2 || return 1
 	"$KV_ROOT/manifests/local/render" "$KV_CLUSTER_STATE/kubelet/root" | k apply -f - >&2 || return 1
 	k -n kubevirt wait --for=condition=Available --timeout=$((120 * KV_TIMEOUT_SCALE))s deployment/virt-controller >&2 || return 1
 	k -n kubevirt rollout status --timeout=$((120 * KV_TIMEOUT_SCALE))s daemonset/virt-handler >&2 || return 1

@@ -58,8 +58,8 @@ cleanup_ns() {
 	wait_until 180 "VMIs and pods of namespace $NS to be gone" \
 		bash -c "[[ -z \$('$KV_CLUSTER' kubectl -n $NS get vm,vmi,pod -o name 2>/dev/null) ]]" ||
 		k -n "$NS" get vm,vmi,pod -o wide >&2
-	k -n "$NS" delete pvc --all --wait=true --timeout=60s >/dev/null 2>&1
-	k delete pv -l kubevirt-cpp.io/e2e=true --wait=true --timeout=60s >/dev/null 2>&1
+	k -n "$NS" delete pvc --all --wait=true --timeout=$((60 * KV_TIMEOUT_SCALE))s >/dev/null 2>&1
+	k delete pv -l kubevirt-cpp.io/e2e=true --wait=true --timeout=$((60 * KV_TIMEOUT_SCALE))s >/dev/null 2>&1
 	rm -rf "$PV_DIR"
 }
 

@@ -55,7 +55,7 @@ fi
 if $crds; then
 	"$cluster" kubectl apply -f "$repo/manifests/crds/" >>"$log" 2>&1
 	"$cluster" kubectl create namespace kubevirt >>"$log" 2>&1
-	"$cluster" kubectl wait --for condition=established --timeout=60s \
+	"$cluster" kubectl wait --for condition=established --timeout=$((60 * KV_TIMEOUT_SCALE))s \
 		crd/virtualmachines.kubevirt.io crd/virtualmachineinstances.kubevirt.io >>"$log" 2>&1
 fi
 "$@"

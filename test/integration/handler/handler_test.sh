@@ -135,7 +135,7 @@ say "control plane up (state $KV_CLUSTER_STATE, apiserver :$KV_APISERVER_PORT)"
 }
 KUBECONFIG_FILE=$("$CLUSTER" kubeconfig)
 kc apply -f "$ROOT/manifests/crds/" >/dev/null
-kc wait --for condition=established --timeout=60s crd/virtualmachineinstances.kubevirt.io >/dev/null
+kc wait --for condition=established --timeout=$((60 * KV_TIMEOUT_SCALE))s crd/virtualmachineinstances.kubevirt.io >/dev/null
 kc create -f - >/dev/null <<EOF
 apiVersion: v1
 kind: Node
