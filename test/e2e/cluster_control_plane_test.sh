@@ -7,6 +7,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)
 CLUSTER=$ROOT/tools/cluster/cluster
 export KV_CLUSTER_STATE=${KV_CLUSTER_STATE:-/var/tmp/kubevirt-cpp-e2e-cp}
+KV_ROOT=$ROOT
+# shellcheck source=lib.sh
+. "$ROOT/test/e2e/lib.sh"
 
 say() { printf '[e2e-cp %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 fail() { say "FAIL: $*"; exit 1; }
@@ -18,12 +21,18 @@ cleanup() {
 	if [[ -d $KV_CLUSTER_STATE ]]; then
 		if ((rc)); then "$CLUSTER" down --keep-state || true; else "$CLUSTER" down || true; fi
 	fi
+	release_cluster_state
 	exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 [[ $(id -u) == 0 ]] || fail "needs root"
 [[ ! -d $KV_CLUSTER_STATE ]] || "$CLUSTER" down
+# Clusters of killed e2e runs go first; this run's own deadline is below meson's 3600 s.
+reclaim_stale_clusters
+claim_cluster_state
+start_watchdog "${KV_E2E_DEADLINE:-3300}"
 
 say "check: up --control-plane-only"
 t0=$SECONDS

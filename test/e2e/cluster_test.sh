@@ -10,6 +10,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)
 CLUSTER=$ROOT/tools/cluster/cluster
 export KV_CLUSTER_STATE=${KV_CLUSTER_STATE:-/var/tmp/kubevirt-cpp-e2e-cluster}
+KV_ROOT=$ROOT
+# shellcheck source=lib.sh
+. "$ROOT/test/e2e/lib.sh"
 SNAP=$(mktemp -d "${TMPDIR:-/tmp}/cluster-e2e.XXXXXX")
 FAILED=0
 
@@ -24,7 +27,7 @@ kc() { "$CLUSTER" kubectl "$@"; }
 
 # wait_for DESCRIPTION TIMEOUT_S COMMAND...: polls until COMMAND succeeds or fails the test.
 wait_for() {
-	local what=$1 timeout=$2 deadline
+	local what=$1 timeout=$(($2 * KV_TIMEOUT_SCALE)) deadline
 	shift 2
 	deadline=$((SECONDS + timeout))
 	until "$@" >/dev/null 2>&1; do
@@ -83,15 +86,22 @@ cleanup() {
 		fi
 	fi
 	rm -rf "$SNAP"
+	release_cluster_state
 	exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 [[ $(id -u) == 0 ]] || fail "needs root"
+# A cluster of a killed e2e run goes first; this run's own deadline is below meson's 3600 s
+# (lib.sh: the watchdog also tears down if this script is killed).
+reclaim_stale_clusters
 if [[ -d $KV_CLUSTER_STATE ]]; then
 	say "a previous run left $KV_CLUSTER_STATE: tearing it down first"
 	"$CLUSTER" down
 fi
+claim_cluster_state
+start_watchdog "${KV_E2E_DEADLINE:-3300}"
 
 say "building (cached after the first run)"
 "$CLUSTER" build
@@ -162,7 +172,7 @@ spec:
   selector: {app: e2e-web}
   ports: [{port: 80, targetPort: 8080}]
 EOF
-kc wait --for=condition=Ready pod/e2e-web pod/e2e-client --timeout=180s ||
+kc wait --for=condition=Ready pod/e2e-web pod/e2e-client --timeout=$((180 * KV_TIMEOUT_SCALE))s ||
 	fail "pods did not become Ready"
 pod_ip=$(kc get pod e2e-web -o 'jsonpath={.status.podIP}')
 [[ $pod_ip == 10.244.* ]] || fail "pod IP '$pod_ip' is not in the pod CIDR"
@@ -287,7 +297,7 @@ spec:
   groupPriorityMinimum: 1000
   versionPriority: 15
 EOF2
-kc wait --for=condition=Ready pod/e2e-agg --timeout=120s || fail "the aggregated API pod did not become Ready"
+kc wait --for=condition=Ready pod/e2e-agg --timeout=$((120 * KV_TIMEOUT_SCALE))s || fail "the aggregated API pod did not become Ready"
 agg_ok() {
 	local out
 	out=$(kc get --raw /apis/e2e.example.com/v1) || return 1
@@ -304,7 +314,7 @@ say "component memory (RSS):"
 
 say "check: pods are deleted"
 kc delete service e2e-web
-kc delete pod e2e-web e2e-client e2e-agg --wait=true --timeout=60s || fail "deleting the pods failed"
+kc delete pod e2e-web e2e-client e2e-agg --wait=true --timeout=$((60 * KV_TIMEOUT_SCALE))s || fail "deleting the pods failed"
 [[ -z $(kc get pods -o name) ]] || fail "pods remain: $(kc get pods -o name)"
 pass "pods deleted"
 

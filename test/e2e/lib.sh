@@ -10,6 +10,145 @@ KV_TIMEOUT_SCALE=${KV_E2E_TIMEOUT_SCALE:-1}
 
 k() { "$KV_CLUSTER" kubectl "$@"; }
 
+# --- surviving a timeout ----------------------------------------------------------------------
+# meson kills a test 0.5 s after SIGTERM, too soon for `cluster down`; the cluster's processes
+# (setsid by tools/cluster), mounts and iptables rules would outlive it and hold the fixed ports.
+# So each script that brings up a cluster (the e2e tests, tools/bench/run, test/faults):
+#   claim_cluster_state          records itself as the owner of KV_CLUSTER_STATE
+#   reclaim_stale_clusters       tears down clusters whose owner is gone (before its own run)
+#   start_watchdog SECONDS       its own deadline, below meson's timeout; a watchdog that outlives
+#                                a killed script and tears its cluster down then
+#   release_cluster_state        on a clean finish (the cluster is down, or kept on purpose)
+# docs/e2e.md "Time bounds and clean-up".
+
+# The state dirs whose clusters reclaim_stale_clusters may tear down: the e2e tests', the
+# benchmark's, the fault suite's (/var/tmp/kubevirt-cpp-*), with_control_plane.sh's (/tmp/kv-it-*)
+# and the handler integration test's (/tmp/kvh.*/cluster). Only a dir with an owner file is touched: a cluster a developer brought up by
+# hand (or kept with KV_E2E_KEEP=1) has none.
+KV_STALE_STATE_GLOBS=${KV_STALE_STATE_GLOBS:-"/var/tmp/kubevirt-cpp-* /tmp/kv-it-* /tmp/kvh.*/cluster"}
+
+# proc_start PID: the process's start time (clock ticks after boot; /proc/PID/stat field 22),
+# empty when there is no such process. With the pid it names one process across pid reuse.
+proc_start() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	stat=${stat##*) }
+	awk '{ print $20 }' <<<"$stat"
+}
+
+# owner_alive DIR: the process recorded in DIR/owner ("PID START") still runs.
+owner_alive() {
+	local pid start
+	read -r pid start <"$1/owner" 2>/dev/null || return 1
+	[[ -n $pid && $(proc_start "$pid") == "$start" ]]
+}
+
+# state_in_use DIR: a process of DIR's cluster runs (its run/NAME.pid: "PID BINARY ...") or
+# something is mounted under DIR (the kubelet's pod volumes, containerd's snapshots).
+state_in_use() {
+	local f pid bin
+	for f in "$1"/run/*.pid; do
+		[[ -e $f ]] || continue
+		read -r pid bin _ <"$f" || continue
+		[[ -n $pid && $(readlink "/proc/$pid/exe" 2>/dev/null) == "$bin" ]] && return 0
+	done
+	grep -qF " $1/" /proc/mounts
+}
+
+claim_cluster_state() {
+	mkdir -p "$KV_CLUSTER_STATE"
+	echo "$$ $(proc_start $$)" >"$KV_CLUSTER_STATE/owner"
+}
+release_cluster_state() {
+	stop_watchdog
+	rm -f "$KV_CLUSTER_STATE/owner"
+}
+
+# reclaim_stale_clusters: for each state dir of KV_STALE_STATE_GLOBS whose owner (the test that
+# brought its cluster up) is gone, `cluster down` if any of it is still running or mounted, and
+# the owner file removed. A dir whose owner runs is left alone. Says on stderr what it did.
+reclaim_stale_clusters() {
+	local dir
+	# shellcheck disable=SC2086 # the globs are meant to expand
+	for dir in $KV_STALE_STATE_GLOBS; do
+		[[ -f $dir/owner ]] || continue
+		owner_alive "$dir" && continue
+		if state_in_use "$dir"; then
+			echo "reclaiming the cluster of $dir: its test (pid $(cut -d' ' -f1 "$dir/owner")) is gone" >&2
+			KV_CLUSTER_STATE=$dir "$KV_CLUSTER" down >>"${TMPDIR:-/tmp}/kv-reclaim.log" 2>&1 ||
+				{ echo "cluster down of $dir failed (log ${TMPDIR:-/tmp}/kv-reclaim.log)" >&2; continue; }
+		fi
+		rm -f "$dir/owner"
+	done
+}
+
+# kill_descendants PID SIGNAL [EXCEPT_PID]: SIGNAL to every descendant of PID, children before
+# their parents are signalled (so a dying subshell does not orphan its children first).
+kill_descendants() {
+	local child
+	for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		[[ $child == "${3:-}" ]] && continue
+		kill_descendants "$child" "$2" "${3:-}"
+		kill "-$2" "$child" 2>/dev/null || true
+	done
+}
+
+# kill_own_group SIGNAL: SIGNAL to every other process of this script's process group: what it
+# started in the background, also the jobs orphaned when the case subshell that started them
+# exited (no longer its descendants). Only when the script leads its group (meson starts each
+# test in a session of its own; an interactive shell makes each job a group); never its parent's.
+kill_own_group() {
+	local p pids
+	[[ $(ps -o pgid= -p $$ | tr -d ' ') == "$$" ]] || return 0
+	pids=$(pgrep -g $$)
+	for p in $pids; do
+		[[ $p == "$$" ]] || kill "-$1" "$p" 2>/dev/null || true
+	done
+}
+
+# start_watchdog SECONDS: the script's own deadline, SECONDS x KV_E2E_TIMEOUT_SCALE (set it below
+# meson's timeout x the same factor, leaving time to tear down). A process of its own session
+# (meson's kill of the test's process group does not reach it) that
+#   - at the deadline, says so, signals the script's children and then the script with SIGTERM
+#     (its EXIT trap tears the cluster down);
+#   - when the script is gone without release_cluster_state (killed: SIGKILL, or meson's 0.5 s),
+#     runs reclaim_stale_clusters for it and exits.
+# Needs claim_cluster_state first.
+start_watchdog() {
+	local limit=$(($1 * KV_TIMEOUT_SCALE)) owner=$$
+	KV_WATCHDOG_LOG=${KV_WATCHDOG_LOG:-$KV_CLUSTER_STATE.watchdog.log}
+	KV_ROOT=$KV_ROOT KV_CLUSTER_STATE=$KV_CLUSTER_STATE setsid bash -c '
+		. "$KV_ROOT/test/e2e/lib.sh"
+		watchdog_main "$@"' watchdog "$owner" "$(proc_start "$owner")" "$limit" </dev/null >>"$KV_WATCHDOG_LOG" 2>&1 &
+	KV_WATCHDOG_PID=$!
+}
+stop_watchdog() {
+	[[ -n ${KV_WATCHDOG_PID:-} ]] || return 0
+	kill "$KV_WATCHDOG_PID" 2>/dev/null
+	KV_WATCHDOG_PID=
+}
+# watchdog_main OWNER_PID OWNER_START LIMIT_S (in the watchdog's own session).
+watchdog_main() {
+	local owner=$1 start=$2 deadline=$((SECONDS + $3)) fired=0
+	trap '' PIPE
+	while [[ $(proc_start "$owner") == "$start" ]]; do
+		if ((!fired && SECONDS >= deadline)); then
+			fired=1
+			echo "watchdog: deadline of $3 s passed; stopping pid $owner and tearing down $KV_CLUSTER_STATE" |
+				tee -a "/proc/$owner/fd/2" 2>/dev/null
+			kill_descendants "$owner" TERM $$
+			kill -TERM "$owner" 2>/dev/null
+		fi
+		sleep 1
+	done
+	# The owner is gone. A clean finish removed the owner file (and killed this watchdog first);
+	# still there means it died before tearing down.
+	if [[ -f $KV_CLUSTER_STATE/owner ]]; then
+		echo "watchdog: pid $owner is gone without tearing down; reclaiming $KV_CLUSTER_STATE"
+		KV_STALE_STATE_GLOBS=$KV_CLUSTER_STATE reclaim_stale_clusters
+	fi
+}
+
 # wait_until TIMEOUT_S DESCRIPTION COMMAND...: polls COMMAND (quietly) until it succeeds.
 # Returns 1 with a message naming DESCRIPTION when the deadline passes.
 wait_until() {
@@ -48,7 +187,7 @@ deploy_addon() {
 	# The CRDs first: objects of their kinds in manifests/ (the starter instancetypes) need them
 	# Established before they can be applied.
 	k apply -f "$KV_ROOT/manifests/crds/" >&2 || return 1
-	k wait --for=condition=Established --timeout=60s -f "$KV_ROOT/manifests/crds/" >&2 || return 1
+	k wait --for=condition=Established --timeout=$((60 * KV_TIMEOUT_SCALE))s -f "$KV_ROOT/manifests/crds/" >&2 || return 1
 	"$KV_ROOT/manifests/local/render" "$KV_CLUSTER_STATE/kubelet/root" | k apply -f - >&2 || return 1
 	k -n kubevirt wait --for=condition=Available --timeout=$((120 * KV_TIMEOUT_SCALE))s deployment/virt-controller >&2 || return 1
 	k -n kubevirt rollout status --timeout=$((120 * KV_TIMEOUT_SCALE))s daemonset/virt-handler >&2 || return 1

@@ -11,7 +11,8 @@
 # up), KV_E2E_LOGS (where logs are kept when something fails: /tmp/kubevirt-cpp-e2e-logs),
 # KV_E2E_TIMEOUT_SCALE (multiplies every deadline), KV_E2E_BENCH_VMS (5), KV_E2E_ONLY (a regex of
 # case names to run; setup always runs), KV_E2E_WAIT_CLUSTER (seconds to wait for another
-# cluster on this machine to go away: 900).
+# cluster on this machine to go away: 900), KV_E2E_DEADLINE (this script's own deadline in
+# seconds, x KV_E2E_TIMEOUT_SCALE: 3300, below meson's 3600; the watchdog in lib.sh).
 set -uo pipefail
 
 KV_ROOT=$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)
@@ -57,8 +58,8 @@ cleanup_ns() {
 	wait_until 180 "VMIs and pods of namespace $NS to be gone" \
 		bash -c "[[ -z \$('$KV_CLUSTER' kubectl -n $NS get vm,vmi,pod -o name 2>/dev/null) ]]" ||
 		k -n "$NS" get vm,vmi,pod -o wide >&2
-	k -n "$NS" delete pvc --all --wait=true --timeout=60s >/dev/null 2>&1
-	k delete pv -l kubevirt-cpp.io/e2e=true --wait=true --timeout=60s >/dev/null 2>&1
+	k -n "$NS" delete pvc --all --wait=true --timeout=$((60 * KV_TIMEOUT_SCALE))s >/dev/null 2>&1
+	k delete pv -l kubevirt-cpp.io/e2e=true --wait=true --timeout=$((60 * KV_TIMEOUT_SCALE))s >/dev/null 2>&1
 	rm -rf "$PV_DIR"
 }
 
@@ -109,7 +110,7 @@ run_case() {
 }
 
 finish() {
-	local rc=$?
+	local rc=$? down_failed=0
 	trap - EXIT INT TERM
 	if ((cluster_started)); then
 		cleanup_ns
@@ -129,10 +130,16 @@ finish() {
 			log "KV_E2E_KEEP=1: the cluster stays up (KV_CLUSTER_STATE=$KV_CLUSTER_STATE $KV_CLUSTER down)"
 		else
 			log "tearing the cluster down"
-			"$KV_CLUSTER" down >"$WORK/cluster-down.log" 2>&1 || { log "cluster down failed:"; tail -20 "$WORK/cluster-down.log" >&2; rc=1; }
+			"$KV_CLUSTER" down >"$WORK/cluster-down.log" 2>&1 || { log "cluster down failed:"; tail -20 "$WORK/cluster-down.log" >&2; rc=1; down_failed=1; }
 		fi
 	fi
 	rm -rf "$WORK"
+	# Torn down (or kept on purpose): nothing for the watchdog or a later run to reclaim. (When
+	# `down` failed the watchdog, in a session of its own, stays and tries again once this script
+	# is gone.) Then whatever the cases left running in the background (a watch of a failed case,
+	# a UDP receiver) goes with it.
+	((down_failed)) || release_cluster_state
+	kill_own_group TERM
 	echo "1..$n"
 	((failed == 0 && rc == 0)) || exit 1
 	exit 0
@@ -150,6 +157,12 @@ bail() {
 # --- setup ---------------------------------------------------------------------------------------
 setup() {
 	local waited=0 limit=${KV_E2E_WAIT_CLUSTER:-900}
+	# A cluster left by an e2e run that was killed (meson's timeout) is torn down first; then
+	# this run owns its state dir, and its watchdog tears it down at the deadline or when this
+	# script is killed.
+	reclaim_stale_clusters
+	claim_cluster_state
+	start_watchdog "${KV_E2E_DEADLINE:-3300}"
 	while other_cluster_running "$KV_CLUSTER_STATE"; do
 		((waited == 0)) && log "another cluster runs on this machine (kubelet or port 16443); waiting up to ${limit}s for it to go away"
 		((waited < limit)) || bail "another local cluster is still running after ${limit}s (tools/cluster/cluster status; it is not this test's to stop)"
@@ -177,6 +190,10 @@ setup() {
 	# where the node gives no KVM. test/e2e/cases/scheduling.sh turns it off for one case.
 	allow_emulation || bail "virt-controller did not apply useEmulation: true"
 	k create namespace "$NS" >/dev/null || bail "cannot create namespace $NS"
+	# Pod Security Admission "restricted", as a hardened cluster has it: every launcher pod of
+	# every case must be admitted (test/e2e/cases/security.sh checks a privileged pod is not).
+	k label namespace "$NS" pod-security.kubernetes.io/enforce=restricted \
+		pod-security.kubernetes.io/enforce-version=latest >/dev/null || bail "cannot label namespace $NS for Pod Security restricted"
 	wait_until 60 "the default service account of $NS" k -n "$NS" get serviceaccount default || bail "namespace $NS has no service account"
 }
 
@@ -275,15 +292,34 @@ case_vm_running() {
 		bash -c "[[ \$('$KV_CLUSTER' kubectl -n $NS get vmi e2e-vm -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}') == True ]]"
 }
 
+# netns_ip_of NS VMI: the IPv4 address of eth0 inside the launcher pod's network namespace, read
+# on the node (a process of the pod's cgroup, nsenter): what the kernel has, not what the API says.
+netns_ip_of() {
+	local uid pod_uid cg pid
+	uid=$(vmi_uid "$1" "$2")
+	pod_uid=$(k -n "$1" get pods -l "kubevirt.io/created-by=$uid" -o jsonpath='{.items[0].metadata.uid}')
+	[[ -n $pod_uid ]] || return 1
+	cg=$(pod_cgroup "$pod_uid")
+	[[ -n $cg ]] || return 1
+	pid=$(find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | head -1)
+	[[ -n $pid ]] || return 1
+	nsenter -t "$pid" -n ip -4 -o addr show dev eth0 | awk '{ split($4, a, "/"); print a[1]; exit }'
+}
+
 case_http() {
-	local ip body vmi_ip
-	ip=$(pod_ip_of "$NS" e2e-vm)
-	[[ -n $ip ]] || fail "the launcher pod of e2e-vm has no IP"
+	local ip body vmi_ip pod_ip
+	# The address the launcher pod's network namespace has on the node: the guest answers there,
+	# and both the pod's status and the VMI's report it.
+	ip=$(netns_ip_of "$NS" e2e-vm)
+	[[ -n $ip ]] || fail "cannot read eth0's address in the network namespace of e2e-vm's launcher pod"
 	body=$(curl -sS -m 10 --retry 3 --retry-connrefused "http://$ip:8080/") || fail "no HTTP answer from the guest at $ip:8080"
 	log "http://$ip:8080/ -> $body"
 	[[ $body == *"KUBEVIRT-CPP-GUEST hostname=e2e-vm"* ]] || fail "unexpected answer from $ip:8080: $body"
 	vmi_ip=$(vmi_field "$NS" e2e-vm '{.status.interfaces[0].ipAddress}')
-	[[ $vmi_ip == "$ip" ]] || fail "VMI status.interfaces[0].ipAddress is '$vmi_ip', the pod IP is $ip"
+	pod_ip=$(pod_ip_of "$NS" e2e-vm)
+	log "eth0 in the pod's netns: $ip; pod status: $pod_ip; VMI status.interfaces[0].ipAddress: $vmi_ip"
+	[[ $vmi_ip == "$ip" ]] || fail "VMI status.interfaces[0].ipAddress is '$vmi_ip', the pod's network namespace has $ip"
+	[[ $pod_ip == "$ip" ]] || fail "the pod's status.podIP is '$pod_ip', its network namespace has $ip"
 }
 
 case_cloud_init() {
@@ -355,7 +391,9 @@ case_stop() {
 	# Stopping it again is an error that says why.
 	if out=$(virtctl stop e2e-vm 2>&1); then fail "virtctl stop of a stopped VM succeeded: $out"; fi
 	log "virtctl stop of the stopped VM: $out"
-	[[ $out == *e2e-vm* || $out == *"not running"* || $out == *"Halted"* ]] || fail "unclear error for stopping a stopped VM: $out"
+	# Upstream's wording (virt-api's vmNotRunning), behind virtctl's "Error stopping VirtualMachine".
+	[[ $out == *"Error stopping VirtualMachine"* && $out == *"VM is not running"* ]] ||
+		fail "stopping a stopped VM does not say 'Error stopping VirtualMachine ... VM is not running': $out"
 }
 
 case_start() {
@@ -620,10 +658,12 @@ metadata:
   namespace: $NS
 spec:
   terminationGracePeriodSeconds: 0
+  securityContext: {runAsNonRoot: true, runAsUser: 1000, seccompProfile: {type: RuntimeDefault}}
   containers:
     - name: busybox
       image: $IMG_BUSYBOX
       imagePullPolicy: Never
+      securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
       command: [sh, -c, 'echo BUSYBOX-READY; exec sleep 3600']
 EOF
 		t1="" t2=""

@@ -26,16 +26,26 @@ export KV_CM_PORT=${KV_IT_CM_PORT:-20357}
 export KV_CLUSTER_TOOL=$cluster
 export KUBECONFIG=$state/admin.kubeconfig
 log=$(mktemp /tmp/kv-it-up-XXXXXX.log)
+KV_ROOT=$repo
+# shellcheck source=../e2e/lib.sh
+. "$repo/test/e2e/lib.sh"
 
 cleanup() {
 	local rc=$?
 	"$cluster" down >>"$log" 2>&1 || { echo "cluster down failed; log:" >&2; tail -n 30 "$log" >&2; }
-	rm -rf "$state"
+	release_cluster_state
+	rm -rf "$state" "$state.watchdog.log"
 	rm -f "$log"
 	exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# A control plane of a killed integration run (its ports) goes first; this run's own deadline
+# (KV_IT_DEADLINE x KV_E2E_TIMEOUT_SCALE, below the test's meson timeout) and the watchdog that
+# tears down if this script is killed (test/e2e/lib.sh).
+reclaim_stale_clusters
+claim_cluster_state
+KV_WATCHDOG_LOG=$state.watchdog.log start_watchdog "${KV_IT_DEADLINE:-840}"
 
 if ! "$cluster" up --control-plane-only >>"$log" 2>&1; then
 	echo "cluster up --control-plane-only failed:" >&2
@@ -45,7 +55,7 @@ fi
 if $crds; then
 	"$cluster" kubectl apply -f "$repo/manifests/crds/" >>"$log" 2>&1
 	"$cluster" kubectl create namespace kubevirt >>"$log" 2>&1
-	"$cluster" kubectl wait --for condition=established --timeout=60s \
+	"$cluster" kubectl wait --for condition=established --timeout=$((60 * KV_TIMEOUT_SCALE))s \
 		crd/virtualmachines.kubevirt.io crd/virtualmachineinstances.kubevirt.io >>"$log" 2>&1
 fi
 "$@"

@@ -58,8 +58,8 @@ bogus_json() {
 	fi | k create --dry-run=client --validate=false -o json -f -
 }
 
-refused_naming() { # OUTPUT FIELD
-	[[ $1 == *"$2: unknown field; allowed: "* ]]
+refused_naming() { # OUTPUT FIELD: names FIELD and lists the fields allowed there (devices')
+	[[ $1 == *"$2: unknown field; allowed: "*disks*interfaces* ]]
 }
 
 case_admission_unknown_fields() {

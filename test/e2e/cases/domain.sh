@@ -158,7 +158,8 @@ case_domain_refused() {
 		fail "a disk with io native and cache writeback was accepted: $out"
 	fi
 	log "kubectl apply said: $out"
-	[[ $out == *'disks[0].io'* && $out == *'needs cache'* ]] || fail "the message does not name disks[0].io and why: $out"
+	[[ $out == *'spec.template.spec.domain.devices.disks[0].io: "native" needs cache "none"'* && $out == *'set cache: none or io: threads'* ]] ||
+		fail "the message does not name spec.template.spec.domain.devices.disks[0].io, why and what is allowed: $out"
 }
 
 run_case "domain fields in upstream's style: the guest sees the rng, chassis, serials, its clock's time zone, the watchdog and the tablets" case_domain_fields

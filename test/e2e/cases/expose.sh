@@ -67,10 +67,12 @@ metadata:
   name: $EXPOSE_CLIENT
 spec:
   terminationGracePeriodSeconds: 1
+  securityContext: {runAsNonRoot: true, runAsUser: 1000, seccompProfile: {type: RuntimeDefault}}
   containers:
   - name: client
     image: $IMG_BUSYBOX
     imagePullPolicy: IfNotPresent
+    securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
     command: ["sleep", "3600"]
 EOF
 	selector=$(k -n "$NS" get service "$EXPOSE_SVC" -o 'jsonpath={.spec.selector}')

@@ -83,23 +83,57 @@ case_sched_no_kvm() {
 	wait_until 180 "VMI e2e-sched-nokvm Running once emulation is allowed" vmi_phase_is "$NS" e2e-sched-nokvm Running
 }
 
+# sched_kvm_expected: what virt-handler's device plugin advertises for devices.kubevirt.io/kvm
+# on this (single) node: 1k when /dev/kvm exists and the launcher's uid/gid 107 may open it, else
+# 0 (docs/handler.md "Device plugins"; the same rule as devices.sh's case).
+sched_kvm_expected() {
+	local mode uid gid
+	[[ -e /dev/kvm ]] || { echo 0; return; }
+	read -r mode uid gid < <(stat -c '%a %u %g' /dev/kvm)
+	mode=$((8#$mode))
+	if (((mode & 6) == 6)) || { [[ $gid == 107 ]] && (((mode & 8#60) == 8#60)); } || { [[ $uid == 107 ]] && (((mode & 8#600) == 8#600)); }; then
+		echo 1k
+	else
+		echo 0
+	fi
+}
+# The node's allocatable kvm has settled on what the device plugin advertises now (after
+# devices.sh's stand-in, withdrawal and kubelet restart it can lag): "" counts as 0.
+sched_kvm_settled() {
+	local got
+	got=$(k get node "$(sched_node)" -o jsonpath='{.status.allocatable.devices\.kubevirt\.io/kvm}')
+	[[ ${got:-0} == "$1" ]]
+}
+
 case_sched_tcg_status() {
-	local row header col
+	local row header col want requested
+	# Decide the branch on a settled node, not on one read of allocatable (it lagged behind the
+	# device plugin right after devices.sh and this case took the KVM branch under TCG).
+	want=$(sched_kvm_expected)
+	wait_until 60 "the node's allocatable devices.kubevirt.io/kvm to settle on $want" sched_kvm_settled "$want" ||
+		fail "the node's allocatable devices.kubevirt.io/kvm is '$(k get node "$(sched_node)" -o jsonpath='{.status.allocatable.devices\.kubevirt\.io/kvm}')', the device plugin offers $want"
 	sched_vmi_yaml e2e-sched-tcg | k apply -f - >&2
 	wait_until 180 "VMI e2e-sched-tcg Running" vmi_phase_is "$NS" e2e-sched-tcg Running
 	header=$(k -n "$NS" get vmi e2e-sched-tcg | head -1)
 	col=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "EMULATED") print i }' <<<"$header")
 	[[ -n $col ]] || fail "kubectl get vmi has no EMULATED column: $header"
-	if sched_kvm_offered; then
+	# What virt-controller decided when it rendered the pod: KVM requested or not.
+	requested=$(k -n "$NS" get pods -l "kubevirt.io/created-by=$(vmi_uid "$NS" e2e-sched-tcg)" \
+		-o jsonpath='{.items[0].spec.containers[?(@.name=="compute")].resources.limits.devices\.kubevirt\.io/kvm}')
+	log "node offers kvm: $want; the launcher pod requests devices.kubevirt.io/kvm: '${requested:-no}'"
+	if [[ $want != 0 ]]; then
+		[[ -n $requested ]] || fail "KVM branch: the node offers KVM, yet the launcher pod does not request it"
 		[[ -z $(sched_condition e2e-sched-tcg SoftwareEmulation | tr -d ' ') ]] ||
-			fail "a node offers KVM, yet the VMI says SoftwareEmulation"
+			fail "KVM branch: a node offers KVM, yet the VMI says SoftwareEmulation $(sched_condition e2e-sched-tcg SoftwareEmulation)"
 		return 0
 	fi
+	[[ -z $requested ]] || fail "TCG branch: no node offers KVM, yet the launcher pod requests devices.kubevirt.io/kvm ($requested)"
 	wait_until 30 "VMI e2e-sched-tcg SoftwareEmulation True KVMUnavailable" \
-		sched_condition_is e2e-sched-tcg SoftwareEmulation "True KVMUnavailable"
+		sched_condition_is e2e-sched-tcg SoftwareEmulation "True KVMUnavailable" ||
+		fail "TCG branch: the VMI's SoftwareEmulation condition is '$(sched_condition e2e-sched-tcg SoftwareEmulation)', want 'True KVMUnavailable'"
 	row=$(k -n "$NS" get vmi e2e-sched-tcg --no-headers)
 	log "kubectl get vmi: $header / $row"
-	[[ $(awk -v c="$col" '{ print $c }' <<<"$row") == True ]] || fail "the EMULATED column does not say True: $header / $row"
+	[[ $(awk -v c="$col" '{ print $c }' <<<"$row") == True ]] || fail "TCG branch: the EMULATED column does not say True: $header / $row"
 	log "message: $(vmi_field "$NS" e2e-sched-tcg '{.status.conditions[?(@.type=="SoftwareEmulation")].message}')"
 }
 

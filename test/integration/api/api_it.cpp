@@ -36,6 +36,7 @@
 #include "handler/stream_server.hpp"
 #include "test/support/temp_dir.hpp"
 #include "test/support/test_certs.hpp"
+#include "test/support/timeout_scale.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -174,7 +175,7 @@ kube::Resource endpoints() {
 
 template <class F>
 bool eventually(F cond, std::chrono::seconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
+  auto deadline = std::chrono::steady_clock::now() + kv::test::scaled(limit);
   while (std::chrono::steady_clock::now() < deadline) {
     if (cond())
       return true;
@@ -727,7 +728,7 @@ struct Child {
   // Exit status after SIGTERM, or -1 when it did not exit within the deadline.
   int terminate(std::chrono::seconds limit) {
     ::kill(pid, SIGTERM);
-    auto deadline = std::chrono::steady_clock::now() + limit;
+    auto deadline = std::chrono::steady_clock::now() + kv::test::scaled(limit);
     int status = 0;
     while (std::chrono::steady_clock::now() < deadline) {
       if (::waitpid(pid, &status, WNOHANG) == pid) {

@@ -45,6 +45,9 @@ export KV_APISERVER_PORT=${KV_APISERVER_PORT:-36443}
 export KV_ETCD_PORT=${KV_ETCD_PORT:-32379}
 export KV_ETCD_PEER_PORT=${KV_ETCD_PEER_PORT:-32380}
 export KV_CM_PORT=${KV_CM_PORT:-30257}
+KV_ROOT=$ROOT
+# shellcheck source=../../e2e/lib.sh
+. "$ROOT/test/e2e/lib.sh"
 KUBELET_ROOT=$WORK/kubelet
 HANDLER_PID=
 LAUNCHER_PIDS=()
@@ -73,15 +76,22 @@ cleanup() {
 		"$CLUSTER" down --keep-state >/dev/null 2>&1
 	else
 		"$CLUSTER" down >/dev/null 2>&1
-		rm -rf "$WORK"
+		rm -rf "$WORK" "$WORK.watchdog.log"
 	fi
+	release_cluster_state
 	exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
+# A control plane of a killed run goes first; this run's own deadline is below meson's 1200 s,
+# and the watchdog tears down if this script is killed (test/e2e/lib.sh).
+reclaim_stale_clusters
+claim_cluster_state
+KV_WATCHDOG_LOG=$WORK.watchdog.log start_watchdog "${KV_IT_DEADLINE:-1100}"
 
 # wait_for DESCRIPTION SECONDS COMMAND...: polls COMMAND until it succeeds or the deadline.
 wait_for() {
-	local what=$1 secs=$2
+	local what=$1 secs=$(($2 * ${KV_E2E_TIMEOUT_SCALE:-1}))
 	shift 2
 	local deadline=$((SECONDS + secs))
 	until "$@"; do
@@ -125,7 +135,7 @@ say "control plane up (state $KV_CLUSTER_STATE, apiserver :$KV_APISERVER_PORT)"
 }
 KUBECONFIG_FILE=$("$CLUSTER" kubeconfig)
 kc apply -f "$ROOT/manifests/crds/" >/dev/null
-kc wait --for condition=established --timeout=60s crd/virtualmachineinstances.kubevirt.io >/dev/null
+kc wait --for condition=established --timeout=$((60 * KV_TIMEOUT_SCALE))s crd/virtualmachineinstances.kubevirt.io >/dev/null
 kc create -f - >/dev/null <<EOF
 apiVersion: v1
 kind: Node

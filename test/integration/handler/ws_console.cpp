@@ -17,6 +17,8 @@
 #include <cstdio>
 #include <string>
 
+#include "test/support/timeout_scale.hpp"
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
@@ -54,7 +56,8 @@ int main(int argc, char** argv) {
       if (c == '|')
         c = '\n';
     ws.write(asio::buffer(send));
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout);
+    auto deadline =
+        std::chrono::steady_clock::now() + kv::test::scaled(std::chrono::seconds(timeout));
     while (seen.find(expect) == std::string::npos) {
       if (std::chrono::steady_clock::now() > deadline) {
         std::fprintf(stderr, "ws_console: \"%s\" not seen within %ld s; got: %s\n", expect.c_str(),

@@ -21,6 +21,7 @@
 #include "core/kube/informer.hpp"
 #include "core/kube/watch.hpp"
 #include "core/yaml.hpp"
+#include "test/support/timeout_scale.hpp"
 
 using namespace std::chrono_literals;
 using namespace kv::core;
@@ -51,7 +52,7 @@ KubeClient& api() {
 }
 
 bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto deadline = std::chrono::steady_clock::now() + kv::test::scaled(timeout);
   while (!cond()) {
     if (std::chrono::steady_clock::now() >= deadline)
       return cond();

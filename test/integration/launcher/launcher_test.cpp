@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "test/support/timeout_scale.hpp"
 #include "tools/launcher_pod/launcher_pod.hpp"
 
 using namespace kv::launcher;
@@ -83,7 +84,7 @@ bool console_shows(const std::string& socket_path, const std::string& needle,
   timeval tv{1, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   std::string seen;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto deadline = std::chrono::steady_clock::now() + kv::test::scaled(timeout);
   char buf[4096];
   while (std::chrono::steady_clock::now() < deadline) {
     ssize_t n = read(fd, buf, sizeof buf);
@@ -176,7 +177,7 @@ TEST_CASE("boots to the ready line; console, status, port forward, pause/unpause
 
   // reset: the guest boots again (a second ready line on the console copy).
   must(pod.client.call(Command::reset, 10s));
-  auto deadline = std::chrono::steady_clock::now() + kBoot;
+  auto deadline = std::chrono::steady_clock::now() + kv::test::scaled(kBoot);
   auto count_ready = [&] {
     std::string out = read_file(pod.stdout_path());
     size_t n = 0;

@@ -17,6 +17,8 @@ kv_start_etcd() {
 	kv_wait etcd "etcd health on $url" 60 curl -fsS "$url/health"
 }
 
+# --enable-admission-plugins adds to the default set, which has PodSecurity (namespaces labelled
+# pod-security.kubernetes.io/enforce are enforced; test/e2e/cases/security.sh checks it).
 kv_start_apiserver() {
 	local p=$KV_STATE/pki
 	kv_start kube-apiserver "$KV_K8S_BIN/kube-apiserver" \
