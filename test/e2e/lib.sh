@@ -149,6 +149,80 @@ watchdog_main() {
 	fi
 }
 
+# --- a test script's own cluster with the add-on ------------------------------------------------
+# For the scripts that bring up a cluster of their own (test/e2e/vm_test.sh, test/faults): they
+# define log and bail (print, count a failure, exit), set WORK (their temp dir) and LOGS, and keep
+# cluster_started.
+#
+# bring_up_addon BUILD NS: reclaims stale clusters, claims KV_CLUSTER_STATE with a watchdog
+# (KV_E2E_DEADLINE, 3300 s), waits for another cluster on this machine to go away
+# (KV_E2E_WAIT_CLUSTER, 900 s), brings the cluster up, builds and pushes the images from BUILD,
+# deploys manifests/ with useEmulation true, and creates namespace NS enforcing Pod Security
+# "restricted" (every launcher pod must be admitted, as on a hardened cluster).
+bring_up_addon() {
+	local build=$1 ns=$2 waited=0 limit=${KV_E2E_WAIT_CLUSTER:-900}
+	# A cluster left by a run that was killed (meson's timeout) is torn down first; then this run
+	# owns its state dir, and its watchdog tears it down at the deadline or when the script is
+	# killed.
+	reclaim_stale_clusters
+	claim_cluster_state
+	start_watchdog "${KV_E2E_DEADLINE:-3300}"
+	while other_cluster_running "$KV_CLUSTER_STATE"; do
+		((waited == 0)) && log "another cluster runs on this machine (kubelet or port 16443); waiting up to ${limit}s for it to go away"
+		((waited < limit)) || bail "another local cluster is still running after ${limit}s (tools/cluster/cluster status; it is not this test's to stop)"
+		sleep 5
+		waited=$((waited + 5))
+	done
+	log "cluster up (state $KV_CLUSTER_STATE; log $WORK/cluster-up.log)"
+	cluster_started=1
+	"$KV_CLUSTER" up >"$WORK/cluster-up.log" 2>&1 || { tail -30 "$WORK/cluster-up.log" >&2; bail "tools/cluster/cluster up failed"; }
+	log "images/build --push $build"
+	"$KV_ROOT/images/build" --push "$build" >"$WORK/images.log" 2>&1 || { tail -30 "$WORK/images.log" >&2; bail "images/build failed"; }
+	log "deploying manifests/ (manifests/local/render | kubectl apply -f -)"
+	deploy_addon 2>"$WORK/deploy.log" || { tail -30 "$WORK/deploy.log" >&2; bail "deploying the add-on failed"; }
+	# manifests/ ship useEmulation "false" (upstream's default); the tests run their VMs under TCG
+	# where the node gives no KVM. test/e2e/cases/scheduling.sh turns it off for one case.
+	allow_emulation || bail "virt-controller did not apply useEmulation: true"
+	k create namespace "$ns" >/dev/null || bail "cannot create namespace $ns"
+	k label namespace "$ns" pod-security.kubernetes.io/enforce=restricted \
+		pod-security.kubernetes.io/enforce-version=latest >/dev/null || bail "cannot label namespace $ns for Pod Security restricted"
+	wait_until 60 "the default service account of $ns" k -n "$ns" get serviceaccount default || bail "namespace $ns has no service account"
+}
+
+# tear_down_addon FAILED: when the cluster was started: with FAILED > 0 keeps the logs (cluster
+# components, the script's WORK/*.log, the add-on's, the objects) in LOGS; then `cluster down`
+# unless KV_E2E_KEEP=1. Releases the state dir (nothing for the watchdog or a later run to
+# reclaim) unless `down` failed: then the watchdog, in a session of its own, tries again once the
+# script is gone. Returns 1 when `down` failed.
+tear_down_addon() {
+	local c
+	if ((cluster_started)); then
+		if (($1)); then
+			rm -rf "$LOGS"
+			mkdir -p "$LOGS"
+			cp -r "$KV_CLUSTER_STATE/logs" "$LOGS/cluster" 2>/dev/null
+			cp -r "$WORK"/*.log "$LOGS/" 2>/dev/null
+			for c in virt-controller virt-handler virt-api; do
+				k -n kubevirt logs -l "kubevirt.io=$c" --tail=-1 --prefix >"$LOGS/$c.log" 2>&1
+			done
+			k get all,vm,vmi -A -o wide >"$LOGS/objects.txt" 2>&1
+			log "logs kept in $LOGS (cluster component logs, virt-controller, virt-handler, virt-api, objects)"
+			echo "# logs kept in $LOGS"
+		fi
+		if [[ ${KV_E2E_KEEP:-} == 1 ]]; then
+			log "KV_E2E_KEEP=1: the cluster stays up (KV_CLUSTER_STATE=$KV_CLUSTER_STATE $KV_CLUSTER down)"
+		else
+			log "tearing the cluster down"
+			if ! "$KV_CLUSTER" down >"$WORK/cluster-down.log" 2>&1; then
+				log "cluster down failed:"
+				tail -20 "$WORK/cluster-down.log" >&2
+				return 1
+			fi
+		fi
+	fi
+	release_cluster_state
+}
+
 # wait_until TIMEOUT_S DESCRIPTION COMMAND...: polls COMMAND (quietly) until it succeeds.
 # Returns 1 with a message naming DESCRIPTION when the deadline passes.
 wait_until() {

@@ -110,35 +110,13 @@ run_case() {
 }
 
 finish() {
-	local rc=$? down_failed=0
+	local rc=$?
 	trap - EXIT INT TERM
-	if ((cluster_started)); then
-		cleanup_ns
-		if ((failed)); then
-			rm -rf "$LOGS"
-			mkdir -p "$LOGS"
-			cp -r "$KV_CLUSTER_STATE/logs" "$LOGS/cluster" 2>/dev/null
-			cp -r "$WORK"/*.log "$LOGS/" 2>/dev/null
-			k -n kubevirt logs -l kubevirt.io=virt-controller --tail=-1 --prefix >"$LOGS/virt-controller.log" 2>&1
-			k -n kubevirt logs -l kubevirt.io=virt-handler --tail=-1 --prefix >"$LOGS/virt-handler.log" 2>&1
-			k -n kubevirt logs -l kubevirt.io=virt-api --tail=-1 --prefix >"$LOGS/virt-api.log" 2>&1
-			k get all,vm,vmi -A -o wide >"$LOGS/objects.txt" 2>&1
-			log "logs kept in $LOGS (cluster component logs, virt-controller, virt-handler, virt-api, objects)"
-			echo "# logs kept in $LOGS"
-		fi
-		if [[ ${KV_E2E_KEEP:-} == 1 ]]; then
-			log "KV_E2E_KEEP=1: the cluster stays up (KV_CLUSTER_STATE=$KV_CLUSTER_STATE $KV_CLUSTER down)"
-		else
-			log "tearing the cluster down"
-			"$KV_CLUSTER" down >"$WORK/cluster-down.log" 2>&1 || { log "cluster down failed:"; tail -20 "$WORK/cluster-down.log" >&2; rc=1; down_failed=1; }
-		fi
-	fi
+	((cluster_started)) && cleanup_ns
+	tear_down_addon "$failed" || rc=1
 	rm -rf "$WORK"
-	# Torn down (or kept on purpose): nothing for the watchdog or a later run to reclaim. (When
-	# `down` failed the watchdog, in a session of its own, stays and tries again once this script
-	# is gone.) Then whatever the cases left running in the background (a watch of a failed case,
-	# a UDP receiver) goes with it.
-	((down_failed)) || release_cluster_state
+	# Then whatever the cases left running in the background (a watch of a failed case, a UDP
+	# receiver) goes with it.
 	kill_own_group TERM
 	echo "1..$n"
 	((failed == 0 && rc == 0)) || exit 1
@@ -156,26 +134,9 @@ bail() {
 
 # --- setup ---------------------------------------------------------------------------------------
 setup() {
-	local waited=0 limit=${KV_E2E_WAIT_CLUSTER:-900}
-	# A cluster left by an e2e run that was killed (meson's timeout) is torn down first; then
-	# this run owns its state dir, and its watchdog tears it down at the deadline or when this
-	# script is killed.
-	reclaim_stale_clusters
-	claim_cluster_state
-	start_watchdog "${KV_E2E_DEADLINE:-3300}"
-	while other_cluster_running "$KV_CLUSTER_STATE"; do
-		((waited == 0)) && log "another cluster runs on this machine (kubelet or port 16443); waiting up to ${limit}s for it to go away"
-		((waited < limit)) || bail "another local cluster is still running after ${limit}s (tools/cluster/cluster status; it is not this test's to stop)"
-		sleep 5
-		waited=$((waited + 5))
-	done
-	log "cluster up (state $KV_CLUSTER_STATE; log $WORK/cluster-up.log)"
-	cluster_started=1
-	"$KV_CLUSTER" up >"$WORK/cluster-up.log" 2>&1 || { tail -30 "$WORK/cluster-up.log" >&2; bail "tools/cluster/cluster up failed"; }
-	log "images/build --push $BUILD"
 	local t0=$SECONDS
-	"$KV_ROOT/images/build" --push "$BUILD" >"$WORK/images.log" 2>&1 || { tail -30 "$WORK/images.log" >&2; bail "images/build failed"; }
-	log "images built and pushed to the cluster's registry in $((SECONDS - t0)) s"
+	bring_up_addon "$BUILD" "$NS"
+	log "cluster up, images pushed, add-on deployed in $((SECONDS - t0)) s"
 	grep -E '^localhost/' "$WORK/images.log" | sed 's/^/# image /'
 	local img
 	[[ -x $VIRTCTL ]] || bail "virtctl is not built: $VIRTCTL (ninja -C $BUILD)"
@@ -184,17 +145,6 @@ setup() {
 			bail "image $img was not built: $(grep "skipped: $img" "$WORK/images.log")"
 	done
 	"$KV_CLUSTER" load-image "$("$KV_CLUSTER" image-archive busybox)" >>"$WORK/images.log" 2>&1 || bail "loading the busybox image failed"
-	log "deploying manifests/ (manifests/local/render | kubectl apply -f -)"
-	deploy_addon 2>"$WORK/deploy.log" || { tail -30 "$WORK/deploy.log" >&2; bail "deploying the add-on failed"; }
-	# manifests/ ship useEmulation "false" (upstream's default); the cases run their VMs under TCG
-	# where the node gives no KVM. test/e2e/cases/scheduling.sh turns it off for one case.
-	allow_emulation || bail "virt-controller did not apply useEmulation: true"
-	k create namespace "$NS" >/dev/null || bail "cannot create namespace $NS"
-	# Pod Security Admission "restricted", as a hardened cluster has it: every launcher pod of
-	# every case must be admitted (test/e2e/cases/security.sh checks a privileged pod is not).
-	k label namespace "$NS" pod-security.kubernetes.io/enforce=restricted \
-		pod-security.kubernetes.io/enforce-version=latest >/dev/null || bail "cannot label namespace $NS for Pod Security restricted"
-	wait_until 60 "the default service account of $NS" k -n "$NS" get serviceaccount default || bail "namespace $NS has no service account"
 }
 
 # --- objects -------------------------------------------------------------------------------------

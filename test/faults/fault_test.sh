@@ -53,30 +53,14 @@ TABLE=$BUILD/faults-table.md
 log() { printf '[faults %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 virtctl() { "$VIRTCTL" --kubeconfig "$("$KV_CLUSTER" kubeconfig)" -n "$NS" "$@"; }
 
-# --- end: the partition rule, the cluster and the PV directory never outlive the run -------------
+# --- end: the partition rule, the cluster and the PV directory never outlive the run ----------
 finish() {
 	local rc=$?
 	trap - EXIT INT TERM
 	while iptables -D "${DROP_RULE[@]}" 2>/dev/null; do :; done
-	if ((cluster_started)); then
-		if ((failed)); then
-			rm -rf "$LOGS" && mkdir -p "$LOGS"
-			cp -r "$KV_CLUSTER_STATE/logs" "$LOGS/cluster" 2>/dev/null
-			cp "$WORK"/*.log "$LOGS/" 2>/dev/null
-			for c in virt-controller virt-handler virt-api; do
-				k -n kubevirt logs -l "kubevirt.io=$c" --tail=-1 --prefix >"$LOGS/$c.log" 2>&1
-			done
-			k get all,vm,vmi -A -o wide >"$LOGS/objects.txt" 2>&1
-			log "logs kept in $LOGS"
-		fi
-		if [[ ${KV_E2E_KEEP:-} == 1 ]]; then
-			log "KV_E2E_KEEP=1: the cluster stays up (KV_CLUSTER_STATE=$KV_CLUSTER_STATE $KV_CLUSTER down)"
-		else
-			log "tearing the cluster down"
-			"$KV_CLUSTER" down >"$WORK/cluster-down.log" 2>&1 || { tail -20 "$WORK/cluster-down.log" >&2; rc=1; }
-		fi
-	fi
+	tear_down_addon "$failed" || rc=1
 	rm -rf "$WORK" "$PV_DIR"
+	kill_own_group TERM
 	echo "1..$n"
 	((failed == 0 && rc == 0)) || exit 1
 	exit 0
@@ -93,22 +77,10 @@ bail() {
 
 # --- the cluster, the add-on and the first VMs --------------------------------------------------
 setup() {
-	local waited=0 limit=${KV_E2E_WAIT_CLUSTER:-900}
-	while other_cluster_running "$KV_CLUSTER_STATE"; do
-		((waited == 0)) && log "another cluster runs on this machine; waiting up to ${limit}s for it to go away"
-		((waited < limit)) || bail "another local cluster is still running after ${limit}s"
-		sleep 5
-		waited=$((waited + 5))
-	done
-	log "cluster up (state $KV_CLUSTER_STATE)"
-	cluster_started=1
-	"$KV_CLUSTER" up >"$WORK/cluster-up.log" 2>&1 || { tail -30 "$WORK/cluster-up.log" >&2; bail "tools/cluster/cluster up failed"; }
-	log "images/build --push $BUILD"
-	"$KV_ROOT/images/build" --push "$BUILD" >"$WORK/images.log" 2>&1 || { tail -30 "$WORK/images.log" >&2; bail "images/build failed"; }
-	deploy_addon 2>"$WORK/deploy.log" || { tail -30 "$WORK/deploy.log" >&2; bail "deploying the add-on failed"; }
-	allow_emulation || bail "virt-controller did not apply useEmulation: true"
-	k create namespace "$NS" >/dev/null || bail "cannot create namespace $NS"
-	wait_until 60 "the default service account of $NS" k -n "$NS" get serviceaccount default || bail "namespace $NS has no service account"
+	# A partition rule of a run that was killed before its clean-up.
+	while iptables -D "${DROP_RULE[@]}" 2>/dev/null; do :; done
+	bring_up_addon "$BUILD" "$NS"
+	[[ -x $VIRTCTL ]] || bail "virtctl is not built: $VIRTCTL (ninja -C $BUILD)"
 }
 
 # vm_yaml NAME RUN_STRATEGY [with-pvc]: the test guest from its containerDisk; with-pvc adds the
