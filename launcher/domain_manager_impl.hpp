@@ -22,6 +22,13 @@ class DomainManagerImpl : public DomainManager {
                                                                  std::function<void()> on_close);
   ~DomainManagerImpl() override;
 
+  // Moves to a new connection (to a restarted daemon): the callbacks leave the old one (dead,
+  // so errors are ignored) and are registered on `conn`. Runs on the launcher's thread, like
+  // every other call.
+  core::Status reconnect(libvirt::ConnectPtr conn);
+  // The connection is open (false once the daemon went away; virConnectIsAlive, no RPC).
+  bool connected() const;
+
   core::Status define_and_start(const std::string& domain_xml, bool paused) override;
   core::Status shutdown() override;
   core::Status destroy() override;
@@ -35,6 +42,8 @@ class DomainManagerImpl : public DomainManager {
 
  private:
   DomainManagerImpl() = default;
+  core::Status attach(libvirt::ConnectPtr conn);
+  void detach();
   core::Result<libvirt::DomainPtr> lookup();
   static int on_lifecycle(virConnectPtr, virDomainPtr dom, int event, int detail, void* opaque);
   static void on_conn_close(virConnectPtr, int reason, void* opaque);
