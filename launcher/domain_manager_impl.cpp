@@ -130,6 +130,19 @@ void DomainManagerImpl::on_conn_close(virConnectPtr, int reason, void* opaque) {
     self->on_close_();
 }
 
+Status DomainManagerImpl::wait_reattached() {
+  auto dom = lookup();
+  if (!dom.ok())
+    return dom.error().code == Errc::not_found ? Status{} : Status(std::move(dom).error());
+  virDomainMemoryStatStruct stats[VIR_DOMAIN_MEMORY_STAT_NR];
+  if (virDomainMemoryStats(dom->get(), stats, VIR_DOMAIN_MEMORY_STAT_NR, 0) < 0) {
+    auto err = libvirt::last_error("wait for libvirt to re-attach to domain " + name_);
+    if (!connected())
+      return err;  // the daemon, not the domain
+  }
+  return {};
+}
+
 Result<libvirt::DomainPtr> DomainManagerImpl::lookup() {
   virDomainPtr d = virDomainLookupByName(conn_.get(), name_.c_str());
   if (!d)

@@ -28,6 +28,12 @@ class DomainManagerImpl : public DomainManager {
   core::Status reconnect(libvirt::ConnectPtr conn);
   // The connection is open (false once the daemon went away; virConnectIsAlive, no RPC).
   bool connected() const;
+  // Waits until a restarted daemon has finished re-attaching to the domain's QEMU, so that
+  // info() tells the outcome: libvirt re-attaches on a thread of its own while holding the
+  // domain's job, and answers virDomainGetState from the status XML meanwhile ("running" even
+  // when QEMU is gone). A query job (memory stats) waits for that job. Fails only when the
+  // daemon does not answer; a domain that is gone or not running is info()'s to report.
+  core::Status wait_reattached();
 
   core::Status define_and_start(const std::string& domain_xml, bool paused) override;
   core::Status shutdown() override;

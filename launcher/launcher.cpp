@@ -9,6 +9,7 @@
 #include <utility>  // before Asio: Boost 1.74 awaitable.hpp uses std::exchange unincluded
 
 #include <boost/asio.hpp>
+#include <csignal>
 #include <filesystem>
 
 #include "api/v1/codec.hpp"
@@ -68,8 +69,8 @@ core::Status make_dir(const std::string& path) {
   return {};
 }
 
-// Logging, subreaping and libvirt's autostart off: what the process needs before anything else.
-// Logs what failed.
+// Logging, subreaping, libvirt's autostart off and SIGPIPE ignored: what the process needs
+// before anything else. Logs what failed.
 core::Status init_process(const Options& opts) {
   auto level = klog::parse_level(opts.log_level);
   if (!level.ok()) {
@@ -82,6 +83,11 @@ core::Status init_process(const Options& opts) {
     return st;
   }
   setenv("LIBVIRT_AUTOSTART", "0", 1);
+  // libvirt's client writes to the daemon's socket with write(2): a daemon that died under a
+  // write (a keepalive ping, the close of a dead connection) would kill us with SIGPIPE, silently,
+  // instead of failing the call with EPIPE. libvirt asks its applications to ignore it. Children
+  // get the default back (core/process.hpp).
+  std::signal(SIGPIPE, SIG_IGN);
   return {};
 }
 
@@ -301,6 +307,7 @@ class Launcher {
       if (!c.ok())
         return std::move(c).error();
       KV_CHECK(impl_->reconnect(std::move(*c)));
+      KV_CHECK(impl_->wait_reattached());
     }
     return supervisor_->on_libvirt_reconnected();
   }
