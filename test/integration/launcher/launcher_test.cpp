@@ -416,11 +416,15 @@ pid_t kill_libvirtd_and_wait_restart(LauncherPod& pod, int nth) {
   auto deadline = std::chrono::steady_clock::now() + 60s;
   while (!restarted() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(50ms);
-  if (!restarted())
+  if (!restarted()) {
+    auto code = pod.wait_exit(0ms);  // the launcher itself may be gone: how it ended
     FAIL("the launcher did not restart libvirtd (pid "
-         << old << " killed; now " << pod.libvirtd_pid() << "); its log:\n"
+         << old << " killed; now " << pod.libvirtd_pid() << "; launcher "
+         << (code.ok() ? "exited with " + std::to_string(*code) : std::string("runs"))
+         << "); its log:\n"
          << read_file(pod.stderr_path()) << "\nlibvirtd's log:\n"
          << read_file(pod.root() + "/eph/libvirt/log/libvirtd.log"));
+  }
   pid_t now = pod.libvirtd_pid();
   CHECK(now > 0);
   CHECK(now != old);
