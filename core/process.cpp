@@ -78,6 +78,11 @@ Result<pid_t> fork_exec(const ExecSpec& spec) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+    // An ignored signal stays ignored across exec: a parent that ignores SIGPIPE (virt-launcher
+    // and virt-handler do, for libvirt and their sockets) must not pass that on.
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGPIPE, &dfl, nullptr);
     dup2(in, 0);
     dup2(out, 1);
     dup2(err, 2);

@@ -30,8 +30,9 @@ struct ExecSpec {
 std::vector<std::string> environment_with(
     const std::vector<std::pair<std::string, std::string>>& overrides);
 
-// Forks and execs `spec`; returns the child's pid. The child closes every other descriptor and
-// clears its signal mask; when exec fails it writes "exec failed" to its stderr and exits 127.
+// Forks and execs `spec`; returns the child's pid. The child closes every other descriptor,
+// clears its signal mask and sets SIGPIPE back to its default (a parent may ignore it); when exec
+// fails it writes "exec failed" to its stderr and exits 127.
 // Call under whatever lock must see the pid before anyone can reap it.
 Result<pid_t> fork_exec(const ExecSpec& spec);
 

@@ -71,6 +71,11 @@ bool live(Phase p) {
          p == Phase::destroying;
 }
 
+// A QEMU process exists for the domain (libvirt's state names, as DomainInfo carries them).
+bool domain_active(const std::string& state) {
+  return state != "shutoff" && state != "none" && state != "crashed";
+}
+
 }  // namespace
 
 Transition step(Phase phase, const Input& in) {
@@ -130,6 +135,21 @@ Transition step(Phase phase, const Input& in) {
     case Input::Kind::connection_lost:
       return finish(ExitReason::failed, timer_armed);
 
+    case Input::Kind::reconnected:
+      // A stop the outage hid comes as a missed event first; here the domain still runs.
+      if (!domain_active(in.domain.state))
+        return stay(phase);
+      if (phase == Phase::shutting_down) {
+        Transition t = stay(phase);
+        if (in.domain.state == "paused")
+          t.actions.push_back(Action::resume);
+        t.actions.push_back(Action::acpi_shutdown);
+        return t;
+      }
+      if (phase == Phase::destroying)
+        return Transition{phase, {Action::destroy}, std::nullopt};
+      return stay(phase);
+
     case Input::Kind::domain_event:
       switch (in.event.kind) {
         case EventKind::started:
@@ -156,6 +176,25 @@ Transition step(Phase phase, const Input& in) {
       }
   }
   return stay(phase);
+}
+
+std::optional<DomainEvent> missed_event(Phase phase, const DomainInfo& domain) {
+  if (!live(phase))
+    return std::nullopt;
+  if (!domain_active(domain.state)) {
+    // libvirt re-attaching to a QEMU that is gone marks the domain shut off, crashed (or with
+    // an unknown reason); only a stop it recorded itself says shutdown or destroyed.
+    if (domain.reason == "shutdown")
+      return DomainEvent{EventKind::shutdown, "shutdown"};
+    if (domain.reason == "destroyed")
+      return DomainEvent{EventKind::shutdown, "destroyed"};
+    return DomainEvent{EventKind::crashed, domain.reason == "crashed" ? "crashed" : "failed"};
+  }
+  if (domain.state == "paused" && phase == Phase::running)
+    return DomainEvent{EventKind::paused, domain.reason.empty() ? "other" : domain.reason};
+  if (domain.state == "running" && phase == Phase::paused)
+    return DomainEvent{EventKind::resumed, "unpaused"};
+  return std::nullopt;
 }
 
 }  // namespace kv::launcher

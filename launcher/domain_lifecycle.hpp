@@ -19,7 +19,12 @@
 //  - The reason comes from libvirt's stop detail, not from what we asked: a guest that powers
 //    itself off during the grace period ended by guest_shutdown; a destroy (ours, or a kill)
 //    ends as killed; QEMU dying or a guest panic ends as crashed.
-//  - Losing the libvirt daemon is fatal (failed): we cannot see or control the VM any more.
+//  - Losing the libvirt daemon is not the VM's end: the launcher restarts the daemon, which
+//    re-attaches to QEMU (libvirtd_restart.hpp). Once reconnected, the domain's real state
+//    stands in for the events the outage swallowed (missed_event: a pause, a stop), and
+//    `reconnected` re-issues what the dead daemon may have dropped: the power button while
+//    shutting down, the destroy while destroying. Only when the restart gives up does
+//    `connection_lost` end the VM as failed: we cannot see or control it any more.
 
 #include <chrono>
 #include <optional>
@@ -52,11 +57,13 @@ struct Input {
     kill_requested,
     grace_expired,
     domain_event,     // event
-    connection_lost,  // libvirtd went away
+    connection_lost,  // libvirtd went away for good (its restart gave up)
+    reconnected,      // libvirtd restarted and we reconnected; domain = its real state
   };
   Kind kind = Kind::started;
-  DomainEvent event;
+  DomainEvent event{};
   std::int64_t grace_seconds = 0;
+  DomainInfo domain{};
 };
 
 enum class Action {
@@ -75,5 +82,10 @@ struct Transition {
 };
 
 Transition step(Phase phase, const Input& in);
+
+// After a reconnect: the lifecycle event the launcher missed while libvirtd was away, judged from
+// the domain's real state against the phase (a pause, a resume, or how it stopped); nullopt when
+// the two agree or no VM is live.
+std::optional<DomainEvent> missed_event(Phase phase, const DomainInfo& domain);
 
 }  // namespace kv::launcher

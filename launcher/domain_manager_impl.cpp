@@ -63,28 +63,52 @@ Result<std::unique_ptr<DomainManagerImpl>> DomainManagerImpl::create(
     libvirt::ConnectPtr conn, std::string domain_name, DomainEventSink sink,
     std::function<void()> on_close) {
   std::unique_ptr<DomainManagerImpl> m(new DomainManagerImpl());
-  m->conn_ = std::move(conn);
   m->name_ = std::move(domain_name);
   m->sink_ = std::move(sink);
   m->on_close_ = std::move(on_close);
-  m->callback_id_ = virConnectDomainEventRegisterAny(
-      m->conn_.get(), nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-      VIR_DOMAIN_EVENT_CALLBACK(&DomainManagerImpl::on_lifecycle), m.get(), nullptr);
-  if (m->callback_id_ < 0)
-    return libvirt::last_error("register domain lifecycle events");
-  if (virConnectRegisterCloseCallback(m->conn_.get(), &DomainManagerImpl::on_conn_close, m.get(),
-                                      nullptr) == 0)
-    m->close_registered_ = true;
-  // Keepalive lets libvirt notice a daemon that hangs, not only one that exits.
-  virConnectSetKeepAlive(m->conn_.get(), 5, 3);
+  KV_CHECK(m->attach(std::move(conn)));
   return m;
 }
 
-DomainManagerImpl::~DomainManagerImpl() {
+Status DomainManagerImpl::attach(libvirt::ConnectPtr conn) {
+  conn_ = std::move(conn);
+  callback_id_ = virConnectDomainEventRegisterAny(
+      conn_.get(), nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+      VIR_DOMAIN_EVENT_CALLBACK(&DomainManagerImpl::on_lifecycle), this, nullptr);
+  if (callback_id_ < 0)
+    return libvirt::last_error("register domain lifecycle events");
+  if (virConnectRegisterCloseCallback(conn_.get(), &DomainManagerImpl::on_conn_close, this,
+                                      nullptr) == 0)
+    close_registered_ = true;
+  // Keepalive lets libvirt notice a daemon that hangs, not only one that exits.
+  virConnectSetKeepAlive(conn_.get(), 5, 3);
+  return {};
+}
+
+void DomainManagerImpl::detach() {
+  if (!conn_)
+    return;
   if (callback_id_ >= 0)
     virConnectDomainEventDeregisterAny(conn_.get(), callback_id_);
   if (close_registered_)
     virConnectUnregisterCloseCallback(conn_.get(), &DomainManagerImpl::on_conn_close);
+  virResetLastError();  // a dead connection fails the deregistration: nothing to undo
+  callback_id_ = -1;
+  close_registered_ = false;
+  conn_.reset();
+}
+
+DomainManagerImpl::~DomainManagerImpl() {
+  detach();
+}
+
+Status DomainManagerImpl::reconnect(libvirt::ConnectPtr conn) {
+  detach();
+  return attach(std::move(conn));
+}
+
+bool DomainManagerImpl::connected() const {
+  return conn_ && virConnectIsAlive(conn_.get()) == 1;
 }
 
 int DomainManagerImpl::on_lifecycle(virConnectPtr, virDomainPtr dom, int event, int detail,
@@ -100,9 +124,23 @@ int DomainManagerImpl::on_lifecycle(virConnectPtr, virDomainPtr dom, int event, 
 
 void DomainManagerImpl::on_conn_close(virConnectPtr, int reason, void* opaque) {
   auto* self = static_cast<DomainManagerImpl*>(opaque);
-  core::log::error("connection to libvirtd closed", {{"reason", std::to_string(reason)}});
+  core::log::error("connection to libvirtd closed",
+                   {{"reason", libvirt::close_reason_name(reason)}});
   if (self->on_close_)
     self->on_close_();
+}
+
+Status DomainManagerImpl::wait_reattached() {
+  auto dom = lookup();
+  if (!dom.ok())
+    return dom.error().code == Errc::not_found ? Status{} : Status(std::move(dom).error());
+  virDomainMemoryStatStruct stats[VIR_DOMAIN_MEMORY_STAT_NR];
+  if (virDomainMemoryStats(dom->get(), stats, VIR_DOMAIN_MEMORY_STAT_NR, 0) < 0) {
+    auto err = libvirt::last_error("wait for libvirt to re-attach to domain " + name_);
+    if (!connected())
+      return err;  // the daemon, not the domain
+  }
+  return {};
 }
 
 Result<libvirt::DomainPtr> DomainManagerImpl::lookup() {

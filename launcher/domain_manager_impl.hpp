@@ -22,6 +22,19 @@ class DomainManagerImpl : public DomainManager {
                                                                  std::function<void()> on_close);
   ~DomainManagerImpl() override;
 
+  // Moves to a new connection (to a restarted daemon): the callbacks leave the old one (dead,
+  // so errors are ignored) and are registered on `conn`. Runs on the launcher's thread, like
+  // every other call.
+  core::Status reconnect(libvirt::ConnectPtr conn);
+  // The connection is open (false once the daemon went away; virConnectIsAlive, no RPC).
+  bool connected() const;
+  // Waits until a restarted daemon has finished re-attaching to the domain's QEMU, so that
+  // info() tells the outcome: libvirt re-attaches on a thread of its own while holding the
+  // domain's job, and answers virDomainGetState from the status XML meanwhile ("running" even
+  // when QEMU is gone). A query job (memory stats) waits for that job. Fails only when the
+  // daemon does not answer; a domain that is gone or not running is info()'s to report.
+  core::Status wait_reattached();
+
   core::Status define_and_start(const std::string& domain_xml, bool paused) override;
   core::Status shutdown() override;
   core::Status destroy() override;
@@ -35,6 +48,8 @@ class DomainManagerImpl : public DomainManager {
 
  private:
   DomainManagerImpl() = default;
+  core::Status attach(libvirt::ConnectPtr conn);
+  void detach();
   core::Result<libvirt::DomainPtr> lookup();
   static int on_lifecycle(virConnectPtr, virDomainPtr dom, int event, int detail, void* opaque);
   static void on_conn_close(virConnectPtr, int reason, void* opaque);

@@ -48,12 +48,12 @@ Status DomainSupervisor::sync(const proto::VmiDocument& vmi) {
   auto st = dm_.define_and_start(prepared->xml, false);
   if (!st.ok()) {
     core::log::error("domain failed to start", {{"error", st.error().to_string()}});
-    feed(Input{Input::Kind::start_failed, {}, 0});
+    feed(Input{.kind = Input::Kind::start_failed});
     return st;
   }
   grace_ = prepared->grace_period_seconds;
   domain_ = std::move(*prepared);
-  feed(Input{Input::Kind::started, {}, 0});
+  feed(Input{.kind = Input::Kind::started});
   if (hooks_.domain_started)
     hooks_.domain_started();
   return {};
@@ -84,12 +84,13 @@ void DomainSupervisor::handle(const proto::Request& req,
     case Command::shutdown:
       st = need_domain();
       if (st.ok())
-        feed(Input{Input::Kind::shutdown_requested, {}, req.grace_period_seconds.value_or(grace_)});
+        feed(Input{.kind = Input::Kind::shutdown_requested,
+                   .grace_seconds = req.grace_period_seconds.value_or(grace_)});
       break;
     case Command::kill:
       st = need_domain();
       if (st.ok())
-        feed(Input{Input::Kind::kill_requested, {}, 0});
+        feed(Input{.kind = Input::Kind::kill_requested});
       break;
     case Command::pause:
       st = need_domain();
@@ -127,22 +128,40 @@ void DomainSupervisor::on_domain_event(const DomainEvent& e) {
   ev.status = status();
   if (hooks_.broadcast)
     hooks_.broadcast(ev);
-  feed(Input{Input::Kind::domain_event, e, 0});
+  feed(Input{.kind = Input::Kind::domain_event, .event = e});
 }
 
 void DomainSupervisor::on_sigterm() {
   core::log::info("SIGTERM: shutting the VM down",
                   {{"grace_seconds", std::to_string(grace_)}, {"phase", phase_name(phase_)}});
-  feed(Input{Input::Kind::shutdown_requested, {}, grace_});
+  feed(Input{.kind = Input::Kind::shutdown_requested, .grace_seconds = grace_});
 }
 
 void DomainSupervisor::on_grace_expired() {
   core::log::warn("grace period expired: destroying the VM");
-  feed(Input{Input::Kind::grace_expired, {}, 0});
+  feed(Input{.kind = Input::Kind::grace_expired});
 }
 
 void DomainSupervisor::on_connection_lost() {
-  feed(Input{Input::Kind::connection_lost, {}, 0});
+  feed(Input{.kind = Input::Kind::connection_lost});
+}
+
+core::Status DomainSupervisor::on_libvirt_reconnected() {
+  if (phase_ == Phase::idle || phase_ == Phase::stopped)
+    return {};
+  auto info = dm_.info();
+  if (!info.ok())
+    return std::move(info).error();
+  core::log::info(
+      "domain after the libvirtd restart",
+      {{"state", info->state}, {"reason", info->reason}, {"phase", phase_name(phase_)}});
+  if (auto missed = missed_event(phase_, *info)) {
+    core::log::warn("libvirtd missed a domain event while it was down",
+                    {{"event", proto::event_name(missed->kind)}, {"reason", missed->reason}});
+    on_domain_event(*missed);
+  }
+  feed(Input{.kind = Input::Kind::reconnected, .domain = *info});
+  return {};
 }
 
 void DomainSupervisor::feed(const Input& in) {

@@ -49,7 +49,12 @@ class DomainSupervisor {
   void on_domain_event(const DomainEvent& e);
   void on_sigterm();
   void on_grace_expired();
+  // libvirtd is gone for good (its restart gave up): the VM ends as failed.
   void on_connection_lost();
+  // libvirtd was restarted and the domain manager reconnected: reads the domain's real state,
+  // reports (broadcasts and feeds) the event missed during the outage, and re-issues what the
+  // outage may have swallowed. Fails when the state cannot be read (the reconnect did not take).
+  core::Status on_libvirt_reconnected();
 
   Phase phase() const { return phase_; }
   std::optional<ExitReason> exit_reason() const { return reason_; }

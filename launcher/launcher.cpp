@@ -9,6 +9,7 @@
 #include <utility>  // before Asio: Boost 1.74 awaitable.hpp uses std::exchange unincluded
 
 #include <boost/asio.hpp>
+#include <csignal>
 #include <filesystem>
 
 #include "api/v1/codec.hpp"
@@ -21,6 +22,7 @@
 #include "launcher/domain_manager_impl.hpp"
 #include "launcher/domain_supervisor.hpp"
 #include "launcher/libvirtd.hpp"
+#include "launcher/libvirtd_restart.hpp"
 #include "launcher/passt.hpp"
 #include "launcher/process.hpp"
 #include "launcher_com/command_server.hpp"
@@ -67,8 +69,8 @@ core::Status make_dir(const std::string& path) {
   return {};
 }
 
-// Logging, subreaping and libvirt's autostart off: what the process needs before anything else.
-// Logs what failed.
+// Logging, subreaping, libvirt's autostart off and SIGPIPE ignored: what the process needs
+// before anything else. Logs what failed.
 core::Status init_process(const Options& opts) {
   auto level = klog::parse_level(opts.log_level);
   if (!level.ok()) {
@@ -81,6 +83,11 @@ core::Status init_process(const Options& opts) {
     return st;
   }
   setenv("LIBVIRT_AUTOSTART", "0", 1);
+  // libvirt's client writes to the daemon's socket with write(2): a daemon that died under a
+  // write (a keepalive ping, the close of a dead connection) would kill us with SIGPIPE, silently,
+  // instead of failing the call with EPIPE. libvirt asks its applications to ignore it. Children
+  // get the default back (core/process.hpp).
+  std::signal(SIGPIPE, SIG_IGN);
   return {};
 }
 
@@ -146,14 +153,15 @@ class LazyDomainManager : public DomainManager {
 };
 
 // One run of the launcher, step by step: the private libvirtd, the supervisor, the command
-// socket, signals, the optional --vmi-file sync, then the exit path. Everything runs on io_'s
-// thread except libvirt's callbacks, which post to it. Members are declared in the order they
-// come up and go down in reverse (the supervisor refers to lazy_).
+// socket, signals, the optional --vmi-file sync, then the exit path; and, when libvirtd goes
+// away, its restart (libvirtd_restart.hpp). Everything runs on io_'s thread except libvirt's
+// callbacks and the daemon's exit handler, which post to it. Members are declared in the order
+// they come up and go down in reverse (the supervisor refers to lazy_).
 class Launcher {
  public:
   // Signals first, so a SIGTERM during start-up is not lost: asio queues it until io_.run().
   explicit Launcher(const Options& opts)
-      : opts_(opts), signals_(io_, SIGTERM, SIGINT), grace_timer_(io_) {}
+      : opts_(opts), signals_(io_, SIGTERM, SIGINT), grace_timer_(io_), restart_timer_(io_) {}
 
   int run() {
     if (!make_dirs().ok())
@@ -198,13 +206,110 @@ class Launcher {
       return std::move(daemon).error();
     }
     daemon_ = std::move(*daemon);
-    auto conn = daemon_->connect();
-    if (!conn.ok()) {
-      klog::error("cannot connect to the private libvirtd", {{"error", conn.error().to_string()}});
-      return std::move(conn).error();
+    if (auto st = connect_main(); !st.ok()) {
+      klog::error("cannot connect to the private libvirtd", {{"error", st.error().to_string()}});
+      return st;
     }
-    conn_ = std::move(*conn);
+    // Called on the reaper thread: hand over, nothing more.
+    daemon_->on_exit([this](int status) {
+      std::string why = "libvirtd " + describe_wait_status(status);
+      asio::post(io_, [this, why] { on_libvirt_lost(why); });
+    });
     return {};
+  }
+
+  // The launcher's own connection: it watches the daemon (close callback, keepalive) while no
+  // domain exists as well as after.
+  core::Status connect_main() {
+    auto conn = daemon_->connect();
+    if (!conn.ok())
+      return std::move(conn).error();
+    conn_ = std::move(*conn);
+    if (virConnectRegisterCloseCallback(conn_.get(), &Launcher::on_main_connection_closed, this,
+                                        nullptr) < 0)
+      return libvirt::last_error("register the connection's close callback");
+    virConnectSetKeepAlive(conn_.get(), 5, 3);
+    return {};
+  }
+
+  void disconnect_main() {
+    if (!conn_)
+      return;
+    virConnectUnregisterCloseCallback(conn_.get(), &Launcher::on_main_connection_closed);
+    virResetLastError();  // a dead connection fails it: nothing to undo
+    conn_.reset();
+  }
+
+  // On libvirt's event thread.
+  static void on_main_connection_closed(virConnectPtr, int reason, void* opaque) {
+    auto* self = static_cast<Launcher*>(opaque);
+    std::string why = "connection to libvirtd closed (" + libvirt::close_reason_name(reason) + ")";
+    asio::post(self->io_, [self, why] { self->on_libvirt_lost(why); });
+  }
+
+  // The daemon, our connection and the domain manager's all answer.
+  bool libvirt_healthy() const {
+    return daemon_->alive() && conn_ && virConnectIsAlive(conn_.get()) == 1 &&
+           (!impl_ || impl_->connected());
+  }
+
+  // The daemon exited or a connection to it closed (libvirtd_restart.hpp). Each loss is reported
+  // several times (the exit, each connection's close): one starts the restart, the others find
+  // it under way or already done.
+  void on_libvirt_lost(const std::string& why) {
+    if (exiting_ || restarts_.state() != LibvirtdRestarts::State::up || libvirt_healthy())
+      return;
+    klog::error("lost the private libvirtd; restarting it (QEMU keeps running)",
+                {{"why", why}, {"phase", std::string(phase_name(supervisor_->phase()))}});
+    schedule_restart(restarts_.lost(std::chrono::steady_clock::now()));
+  }
+
+  void schedule_restart(const RestartDecision& d) {
+    if (d.give_up) {
+      klog::error("libvirtd could not be restarted; giving up, the VM ends as failed",
+                  {{"attempts", std::to_string(d.attempt)}});
+      supervisor_->on_connection_lost();
+      return;
+    }
+    restart_timer_.expires_after(d.delay);
+    restart_timer_.async_wait([this, attempt = d.attempt](boost::system::error_code ec) {
+      if (!ec && !exiting_)
+        restart_libvirt(attempt);
+    });
+  }
+
+  void restart_libvirt(int attempt) {
+    klog::info("restarting libvirtd",
+               {{"attempt", std::to_string(attempt)},
+                {"max_attempts", std::to_string(restarts_.policy().max_attempts)}});
+    auto st = reconnect_libvirt();
+    if (!st.ok()) {
+      klog::warn("libvirtd restart failed",
+                 {{"attempt", std::to_string(attempt)}, {"error", st.error().to_string()}});
+      schedule_restart(restarts_.failed());
+      return;
+    }
+    restarts_.restarted(std::chrono::steady_clock::now());
+    klog::info("libvirtd restarted and reconnected",
+               {{"pid", std::to_string(daemon_->pid())},
+                {"attempt", std::to_string(attempt)},
+                {"phase", std::string(phase_name(supervisor_->phase()))}});
+  }
+
+  // A new daemon, our connection and the domain manager's to it (callbacks registered again),
+  // then the supervisor catches up with the domain's real state.
+  core::Status reconnect_libvirt() {
+    disconnect_main();
+    KV_CHECK(daemon_->restart());
+    KV_CHECK(connect_main());
+    if (impl_) {
+      auto c = daemon_->connect();
+      if (!c.ok())
+        return std::move(c).error();
+      KV_CHECK(impl_->reconnect(std::move(*c)));
+      KV_CHECK(impl_->wait_reattached());
+    }
+    return supervisor_->on_libvirt_reconnected();
   }
 
   // The domain's manager, on the first define: its own connection, events posted to io_.
@@ -219,10 +324,7 @@ class Launcher {
       });
     };
     auto on_close = [this] {
-      asio::post(io_, [this] {
-        if (supervisor_)
-          supervisor_->on_connection_lost();
-      });
+      asio::post(io_, [this] { on_libvirt_lost("the domain manager's connection closed"); });
     };
     auto m = DomainManagerImpl::create(std::move(*c), pending_name_, sink, on_close);
     if (!m.ok())
@@ -395,8 +497,10 @@ class Launcher {
   // The supervisor's exit hook: stop listening, let clients read the `exiting` event, stop io_.
   void exit_with(int code) {
     exit_code_ = code;
+    exiting_ = true;
     signals_.cancel();
     grace_timer_.cancel();
+    restart_timer_.cancel();
     if (server_)
       server_->shutdown(1s, [this] { io_.stop(); });
     else
@@ -420,7 +524,7 @@ class Launcher {
     if (passt_)
       passt_->stop();  // after the domain: the guest's network goes last
     impl_.reset();
-    conn_.reset();
+    disconnect_main();
     daemon_->stop();
     kill_remaining_children(2s);
     klog::info("virt-launcher exits", {{"exit_status", std::to_string(code)}});
@@ -437,6 +541,9 @@ class Launcher {
   std::unique_ptr<CommandServer> server_;
   std::unique_ptr<ConsoleCopier> console_;
   asio::steady_timer grace_timer_;
+  asio::steady_timer restart_timer_;
+  LibvirtdRestarts restarts_;
+  bool exiting_ = false;
   int exit_code_ = -1;
   std::unique_ptr<DomainManagerImpl> impl_;
   std::unique_ptr<Passt> passt_;

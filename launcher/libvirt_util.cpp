@@ -78,6 +78,21 @@ core::Status start_event_loop() {
   return {};
 }
 
+std::string close_reason_name(int reason) {
+  switch (reason) {
+    case VIR_CONNECT_CLOSE_REASON_ERROR:
+      return "error";
+    case VIR_CONNECT_CLOSE_REASON_EOF:
+      return "end of file";
+    case VIR_CONNECT_CLOSE_REASON_KEEPALIVE:
+      return "keepalive timeout";
+    case VIR_CONNECT_CLOSE_REASON_CLIENT:
+      return "closed by us";
+    default:
+      return "reason " + std::to_string(reason);
+  }
+}
+
 std::string state_name(int state) {
   switch (state) {
     case VIR_DOMAIN_NOSTATE:

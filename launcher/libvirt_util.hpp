@@ -42,5 +42,7 @@ core::Status start_event_loop();
 // Lower-case names for domain states and their reasons, as the protocol reports them.
 std::string state_name(int state);
 std::string state_reason_name(int state, int reason);
+// Why a connection closed (virConnectCloseFunc's reason): "end of file", "keepalive timeout"...
+std::string close_reason_name(int reason);
 
 }  // namespace kv::launcher::libvirt

@@ -1,5 +1,6 @@
 #include "launcher/libvirtd.hpp"
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -100,42 +101,79 @@ Result<std::unique_ptr<Libvirtd>> Libvirtd::start(const LibvirtdOptions& o) {
   KV_CHECK(write_file(o.base_dir + "/config/libvirt/qemu.conf",
                       "# written by virt-launcher: QEMU writes its own logs, no virtlogd\n"
                       "stdio_handler = \"file\"\n"));
-  // A stale socket from an earlier run in the same directory would fool the readiness check.
-  std::error_code ec;
-  fs::remove(socket, ec);
-
-  std::vector<std::string> env = libvirtd_environment(o);
-  auto child = spawn({{"libvirtd", "-f", o.base_dir + "/config/libvirt/libvirtd.conf"}, env, log});
-  if (!child.ok())
-    return std::move(child).error();
-
   std::unique_ptr<Libvirtd> d(new Libvirtd());
-  d->child_ = std::move(*child);
+  d->opts_ = o;
   d->socket_ = socket;
   d->uri_ = "qemu:///session?socket=" + socket;
   d->log_ = log;
-  core::log::info("libvirtd started",
-                  {{"pid", std::to_string(d->child_.pid())}, {"socket", socket}});
+  KV_CHECK(d->spawn_and_wait());
+  return d;
+}
+
+Status Libvirtd::spawn_and_wait() {
+  // A stale socket from an earlier run in the same directory (or from a daemon that was
+  // SIGKILLed) would fool the readiness check.
+  std::error_code ec;
+  fs::remove(socket_, ec);
+
+  auto child = spawn({{"libvirtd", "-f", opts_.base_dir + "/config/libvirt/libvirtd.conf"},
+                      libvirtd_environment(opts_),
+                      log_});
+  if (!child.ok())
+    return std::move(child).error();
+  child_ = std::move(*child);
+  core::log::info("libvirtd started", {{"pid", std::to_string(child_.pid())}, {"socket", socket_}});
 
   // Wait for the socket to answer, the daemon to die, or the deadline.
-  auto deadline = std::chrono::steady_clock::now() + o.start_timeout;
+  auto deadline = std::chrono::steady_clock::now() + opts_.start_timeout;
   for (;;) {
-    if (fs::exists(socket)) {
-      auto conn = d->connect();
+    if (fs::exists(socket_)) {
+      auto conn = connect();
       if (conn.ok())
-        return d;
+        break;
     }
-    auto st = d->child_.wait(20ms);
+    auto st = child_.wait(20ms);
     if (st.ok())
       return Error(Errc::unavailable, "libvirtd " + describe_wait_status(*st) +
-                                          " during start-up; log tail:\n" + tail(log, 2000))
-          .with("log", log);
-    if (std::chrono::steady_clock::now() > deadline)
+                                          " during start-up; log tail:\n" + tail(log_, 2000))
+          .with("log", log_);
+    if (std::chrono::steady_clock::now() > deadline) {
+      child_.stop(0ms);
       return Error(Errc::timeout, "libvirtd did not answer on its socket within " +
-                                      std::to_string(o.start_timeout.count()) + " ms; log tail:\n" +
-                                      tail(log, 2000))
-          .with("log", log);
+                                      std::to_string(opts_.start_timeout.count()) +
+                                      " ms; log tail:\n" + tail(log_, 2000))
+          .with("log", log_);
+    }
   }
+  if (on_exit_)
+    child_.on_exit(on_exit_);
+  return {};
+}
+
+void Libvirtd::on_exit(Child::ExitHandler handler) {
+  on_exit_ = std::move(handler);
+  child_.on_exit(on_exit_);
+}
+
+Status Libvirtd::restart() {
+  if (child_.running()) {
+    pid_t pid = child_.pid();
+    child_.on_exit(nullptr);  // this exit is ours to report, here
+    auto st = child_.wait(child_.exited() ? 0ms : 2s);
+    if (!st.ok()) {
+      core::log::warn("libvirtd still runs but its connection closed; killing it",
+                      {{"pid", std::to_string(pid)}});
+      child_.signal(SIGKILL);
+      st = child_.wait(10s);
+    }
+    if (st.ok())
+      core::log::error("libvirtd exited",
+                       {{"pid", std::to_string(pid)}, {"status", describe_wait_status(*st)}});
+    else
+      return Error(Errc::timeout,
+                   "libvirtd (pid " + std::to_string(pid) + ") did not exit after SIGKILL");
+  }
+  return spawn_and_wait();
 }
 
 Result<libvirt::ConnectPtr> Libvirtd::connect() const {

@@ -39,11 +39,31 @@ class Libvirtd {
   // Opens a connection (the event loop must already be registered for events to flow).
   core::Result<libvirt::ConnectPtr> connect() const;
   // SIGTERM, then SIGKILL after 5 s. Domains must be destroyed first: libvirtd leaves them running.
+  // The exit handler is not called.
   void stop();
+
+  // Called with the wait status when the daemon exits without stop() (killed, crashed), from the
+  // reaper thread with its lock held: hand it over, nothing more (Child::on_exit). Kept across
+  // restart().
+  void on_exit(Child::ExitHandler handler);
+  // The daemon process has not exited (it may still hang: a connection's keepalive tells).
+  bool alive() const { return child_.running() && !child_.exited(); }
+
+  // Starts the daemon again with the same directories, after it exited or stopped answering
+  // (a daemon that still runs gets SIGKILL first). The old daemon's wait status is logged. Its
+  // socket and pidfile are left behind by a SIGKILL: the socket is removed before the start,
+  // the pidfile is only locked, so a dead owner's is taken over. The new daemon reads its
+  // domains' status XML from run/ and re-attaches to the QEMU processes still running.
+  // Connections to the old daemon are dead: open new ones.
+  core::Status restart();
 
  private:
   Libvirtd() = default;
+  core::Status spawn_and_wait();
+
+  LibvirtdOptions opts_;
   Child child_;
+  Child::ExitHandler on_exit_;
   std::string uri_, socket_, log_;
 };
 

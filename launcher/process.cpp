@@ -35,6 +35,7 @@ struct Reaper {
   std::condition_variable spawned_cv;  // a child exists again after ECHILD
   std::set<pid_t> watched;
   std::map<pid_t, int> exited;
+  std::map<pid_t, Child::ExitHandler> exit_handlers;
   bool started = false;
 };
 
@@ -53,6 +54,8 @@ void reaper_loop() {
       if (r.watched.erase(pid) > 0) {
         r.exited[pid] = status;
         r.exited_cv.notify_all();
+        if (auto h = r.exit_handlers.extract(pid); !h.empty() && h.mapped())
+          h.mapped()(status);
       }
       continue;
     }
@@ -95,6 +98,7 @@ Result<int> wait_pid(pid_t pid, std::chrono::milliseconds timeout) {
     return Error(Errc::timeout, "process did not exit in time").with("pid", std::to_string(pid));
   int st = r.exited[pid];
   r.exited.erase(pid);
+  r.exit_handlers.erase(pid);
   return st;
 }
 
@@ -135,14 +139,43 @@ Result<int> Child::wait(std::chrono::milliseconds timeout) {
   return st;
 }
 
+bool Child::exited() const {
+  if (pid_ <= 0)
+    return true;
+  auto& r = reaper();
+  std::lock_guard l(r.mu);
+  return r.exited.count(pid_) > 0;
+}
+
 void Child::signal(int sig) {
-  if (pid_ > 0)
+  if (pid_ <= 0)
+    return;
+  auto& r = reaper();
+  std::lock_guard l(r.mu);  // the reaper records an exit under this lock
+  if (r.exited.count(pid_) == 0)
     ::kill(pid_, sig);
+}
+
+void Child::on_exit(ExitHandler handler) {
+  if (pid_ <= 0)
+    return;
+  auto& r = reaper();
+  std::lock_guard l(r.mu);
+  if (auto it = r.exited.find(pid_); it != r.exited.end()) {
+    if (handler)
+      handler(it->second);
+    return;
+  }
+  if (handler)
+    r.exit_handlers[pid_] = std::move(handler);
+  else
+    r.exit_handlers.erase(pid_);
 }
 
 void Child::stop(std::chrono::milliseconds grace) {
   if (pid_ <= 0)
     return;
+  on_exit(nullptr);
   if (grace.count() > 0) {
     signal(SIGTERM);
     if (wait(grace).ok())

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,10 +43,20 @@ class Child {
   bool running() const { return pid_ > 0; }
   // Waits for the child to exit; returns its wait status (as from waitpid), or Errc::timeout.
   core::Result<int> wait(std::chrono::milliseconds timeout);
-  // Sends a signal (no-op after the child was reaped).
+  // True once the reaper has collected the child (wait() then returns its status at once).
+  bool exited() const;
+  // Sends a signal (no-op after the child was reaped: its PID may belong to another process).
   void signal(int sig);
-  // SIGTERM, wait up to `grace`, then SIGKILL and wait.
+  // SIGTERM, wait up to `grace`, then SIGKILL and wait. Removes the exit handler first: a stop we
+  // asked for is not news.
   void stop(std::chrono::milliseconds grace);
+
+  // Called once with the wait status when the child exits (at once if it already has), on the
+  // reaper thread with the reaper's lock held: it must only hand the status over (post it), never
+  // spawn or wait. Replaces an earlier handler; an empty function removes it. The child stays
+  // waitable.
+  using ExitHandler = std::function<void(int wait_status)>;
+  void on_exit(ExitHandler handler);
 
  private:
   pid_t pid_ = -1;

@@ -201,7 +201,12 @@ class LauncherPod {
   }
 
   // The QEMU process: the launcher's child (it is a subreaper, QEMU is re-parented to it).
-  pid_t qemu_pid() const {
+  pid_t qemu_pid() const { return child_named("qemu-system"); }
+  // The pod's private libvirt daemon, the launcher's child too.
+  pid_t libvirtd_pid() const { return child_named("libvirtd"); }
+
+  // A live child of the launcher whose command name starts with `prefix`, or -1.
+  pid_t child_named(const std::string& prefix) const {
     for (const auto& e : fs::directory_iterator("/proc")) {
       std::string name = e.path().filename();
       if (name.find_first_not_of("0123456789") != std::string::npos)
@@ -215,7 +220,7 @@ class LauncherPod {
       char state;
       int ppid = 0;
       if (std::sscanf(stat.c_str() + rp + 1, " %c %d", &state, &ppid) == 2 && ppid == pid() &&
-          comm.rfind("qemu-system", 0) == 0)
+          state != 'Z' && comm.rfind(prefix, 0) == 0)
         return std::stoi(name);
     }
     return -1;

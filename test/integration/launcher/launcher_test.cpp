@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "launcher/libvirtd.hpp"
 #include "test/support/timeout_scale.hpp"
 #include "tools/launcher_pod/launcher_pod.hpp"
 
@@ -70,19 +71,22 @@ proto::Event wait_event(LauncherPod& pod, EventKind k, std::chrono::milliseconds
   return *e;
 }
 
-// Reads the console socket until `needle` shows up.
-bool console_shows(const std::string& socket_path, const std::string& needle,
-                   std::chrono::milliseconds timeout) {
+int connect_unix(const std::string& path) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un a{};
   a.sun_family = AF_UNIX;
-  std::strncpy(a.sun_path, socket_path.c_str(), sizeof a.sun_path - 1);
+  std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
   if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
     close(fd);
-    return false;
+    return -1;
   }
   timeval tv{1, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+// Reads fd until `needle` shows up; closes it.
+bool read_until(int fd, const std::string& needle, std::chrono::milliseconds timeout) {
   std::string seen;
   auto deadline = std::chrono::steady_clock::now() + kv::test::scaled(timeout);
   char buf[4096];
@@ -99,6 +103,27 @@ bool console_shows(const std::string& socket_path, const std::string& needle,
   }
   close(fd);
   return false;
+}
+
+// Reads the console socket until `needle` shows up.
+bool console_shows(const std::string& socket_path, const std::string& needle,
+                   std::chrono::milliseconds timeout) {
+  int fd = connect_unix(socket_path);
+  return fd >= 0 && read_until(fd, needle, timeout);
+}
+
+// Types a line into the guest's shell on the console socket (what `virtctl console` does through
+// virt-handler) and reads until `needle` shows up.
+bool console_answers(const std::string& socket_path, const std::string& line,
+                     const std::string& needle, std::chrono::milliseconds timeout) {
+  int fd = connect_unix(socket_path);
+  if (fd < 0)
+    return false;
+  if (write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+    close(fd);
+    return false;
+  }
+  return read_until(fd, needle, timeout);
 }
 
 std::string sha_of(const std::string& path) {
@@ -371,4 +396,182 @@ TEST_CASE("a VMI the launcher cannot run is refused with the field; the launcher
   auto code = pod.wait_exit(30s);
   REQUIRE(code.ok());
   CHECK(*code == 0);
+}
+
+namespace {
+
+// SIGKILLs the pod's libvirtd and waits until the launcher says it restarted and reconnected
+// (the n-th time in this pod's log); the new daemon's PID.
+pid_t kill_libvirtd_and_wait_restart(LauncherPod& pod, int nth) {
+  pid_t old = pod.libvirtd_pid();
+  REQUIRE(old > 0);
+  REQUIRE(kill(old, SIGKILL) == 0);
+  auto restarted = [&] {
+    std::string log = read_file(pod.stderr_path());
+    int n = 0;
+    for (auto p = log.find("libvirtd restarted and reconnected"); p != std::string::npos;
+         p = log.find("libvirtd restarted and reconnected", p + 1))
+      ++n;
+    return n >= nth;
+  };
+  auto deadline = std::chrono::steady_clock::now() + kv::test::scaled(60s);
+  while (!restarted() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(50ms);
+  if (!restarted()) {
+    auto code = pod.wait_exit(0ms);  // the launcher itself may be gone: how it ended
+    FAIL("the launcher did not restart libvirtd (pid "
+         << old << " killed; now " << pod.libvirtd_pid() << "; launcher "
+         << (code.ok() ? "exited with " + std::to_string(*code) : std::string("runs"))
+         << "); its log:\n"
+         << read_file(pod.stderr_path()) << "\nlibvirtd's log:\n"
+         << read_file(pod.root() + "/eph/libvirt/log/libvirtd.log"));
+  }
+  pid_t now = pod.libvirtd_pid();
+  CHECK(now > 0);
+  CHECK(now != old);
+  return now;
+}
+
+// The process has ended within `timeout` (a zombie has ended: the reaper of whoever adopted it
+// collects it in its own time).
+bool ended_within(pid_t pid, std::chrono::milliseconds timeout) {
+  auto ended = [&] {
+    std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    auto rp = stat.rfind(')');
+    return stat.empty() || rp == std::string::npos || stat.compare(rp, 3, ") Z") == 0;
+  };
+  auto deadline = std::chrono::steady_clock::now() + kv::test::scaled(timeout);
+  while (!ended() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);
+  return ended();
+}
+
+// `virsh domstate` on a connection of its own to the pod's daemon, as the launcher's user.
+std::string domstate_from_outside(LauncherPod& pod, const std::string& domain) {
+  LibvirtdOptions lo;
+  lo.base_dir = pod.root() + "/eph/libvirt";
+  lo.cache_dir = pod.cache_dir;
+  std::vector<std::string> argv{"setpriv",
+                                "--reuid=" + std::to_string(kLauncherUid),
+                                "--regid=" + std::to_string(kLauncherGid),
+                                "--clear-groups",
+                                "env",
+                                "-i"};
+  for (const auto& e : libvirtd_environment(lo))
+    argv.push_back(e);
+  for (const char* a : {"virsh", "-c"})
+    argv.push_back(a);
+  argv.push_back("qemu:///session?socket=" + lo.base_dir + "/run/libvirt/libvirt-sock");
+  argv.push_back("domstate");
+  argv.push_back(domain);
+  auto r = run_cmd(argv);
+  REQUIRE(r.ok());
+  INFO(r->output);
+  REQUIRE(r->exit_code == 0);
+  auto out = r->output;
+  return out.substr(0, out.find('\n'));
+}
+
+}  // namespace
+
+TEST_CASE("libvirtd SIGKILLed: restarted, back on the same QEMU; console, pause, stop still work") {
+  auto guest = require_guest();
+  if (guest.empty())
+    return;
+  LauncherPod pod;
+  start_pod(pod, guest);
+  sync(pod, guest_vmi_json("phoenix"));
+  wait_event(pod, EventKind::started);
+  REQUIRE(pod.wait_stdout(kReadyLine, kBoot).ok());
+  pid_t qemu = pod.qemu_pid();
+  REQUIRE(qemu > 0);
+
+  kill_libvirtd_and_wait_restart(pod, 1);
+  std::string log = read_file(pod.stderr_path());
+  CHECK(log.find("killed by signal 9") != std::string::npos);  // the old daemon's wait status
+  CHECK(pod.qemu_pid() == qemu);
+  CHECK(pod.running());
+  CHECK(must(pod.client.call(Command::get_status, 10s)).status->state == "running");
+  CHECK(domstate_from_outside(pod, "tests_phoenix") == "running");
+
+  // The console: the shell on ttyS0 answers through the socket (virtctl console's path), and
+  // the answer reaches the launcher's stdout (the pod log).
+  CHECK(console_answers(pod.console_socket(), "echo SHELL-OK-$((6 * 7))\n", "SHELL-OK-42", 30s));
+  CHECK(pod.wait_stdout("SHELL-OK-42", 10s).ok());
+
+  // Lifecycle events flow on the new connection.
+  must(pod.client.call(Command::pause, 10s));
+  CHECK(wait_event(pod, EventKind::paused).reason == "user");
+  CHECK(domstate_from_outside(pod, "tests_phoenix") == "paused");
+
+  // Killed again while paused: the launcher comes back to a paused VM and unpause works.
+  kill_libvirtd_and_wait_restart(pod, 2);
+  CHECK(pod.qemu_pid() == qemu);
+  CHECK(must(pod.client.call(Command::get_status, 10s)).status->state == "paused");
+  must(pod.client.call(Command::unpause, 10s));
+  CHECK(wait_event(pod, EventKind::resumed).reason == "unpaused");
+  CHECK(must(pod.client.call(Command::get_status, 10s)).status->state == "running");
+
+  // A graceful stop ends the VM as before the kills: guest shutdown, exit 0, nothing left.
+  proto::Request sd;
+  sd.command = Command::shutdown;
+  sd.grace_period_seconds = 60;
+  must(pod.client.call(sd, 10s));
+  CHECK(wait_event(pod, EventKind::shutdown).reason == "shutdown");
+  auto exiting = wait_event(pod, EventKind::exiting);
+  CHECK(exiting.reason == "guest-shutdown");
+  auto code = pod.wait_exit(30s);
+  REQUIRE(code.ok());
+  CHECK(*code == 0);
+  CHECK(ended_within(qemu, 10s));
+}
+
+TEST_CASE("libvirtd and QEMU both killed: the VM ends as crashed (exit 2)") {
+  auto guest = require_guest();
+  if (guest.empty())
+    return;
+  LauncherPod pod;
+  start_pod(pod, guest);
+  sync(pod, guest_vmi_json("both"));
+  wait_event(pod, EventKind::started);
+  pid_t qemu = pod.qemu_pid();
+  pid_t daemon = pod.libvirtd_pid();
+  REQUIRE(qemu > 0);
+  REQUIRE(daemon > 0);
+  // The daemon first: whichever way the race goes (the restarted daemon sees QEMU die, or finds
+  // it gone when it re-attaches), the VM has crashed.
+  REQUIRE(kill(daemon, SIGKILL) == 0);
+  REQUIRE(kill(qemu, SIGKILL) == 0);
+  auto exiting = wait_event(pod, EventKind::exiting, 60s);
+  CHECK(exiting.reason == "crashed");
+  auto code = pod.wait_exit(30s);
+  REQUIRE(code.ok());
+  CHECK(*code == 2);
+}
+
+TEST_CASE("libvirtd that cannot start again: the launcher gives up after its attempts, exit 1") {
+  auto guest = require_guest();
+  if (guest.empty())
+    return;
+  LauncherPod pod;
+  start_pod(pod, guest);
+  sync(pod, guest_vmi_json("gone"));
+  wait_event(pod, EventKind::started);
+  pid_t qemu = pod.qemu_pid();
+  REQUIRE(qemu > 0);
+  // libvirtd refuses to start without its config file.
+  std::string conf = pod.root() + "/eph/libvirt/config/libvirt/libvirtd.conf";
+  REQUIRE(chmod(conf.c_str(), 0) == 0);
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(kill(pod.libvirtd_pid(), SIGKILL) == 0);
+  auto exiting = wait_event(pod, EventKind::exiting, 120s);
+  CHECK(exiting.reason == "failed");
+  auto code = pod.wait_exit(30s);
+  REQUIRE(code.ok());
+  CHECK(*code == 1);
+  // Five attempts, 0 + 1 + 2 + 4 + 8 s apart (libvirtd_restart.hpp).
+  CHECK(std::chrono::steady_clock::now() - t0 >= 15s);
+  std::string log = read_file(pod.stderr_path());
+  CHECK(log.find("giving up") != std::string::npos);
+  CHECK(ended_within(qemu, 10s));  // nothing the launcher started outlives it
 }

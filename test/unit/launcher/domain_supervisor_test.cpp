@@ -1,5 +1,7 @@
 #include "launcher/domain_supervisor.hpp"
 
+#include <algorithm>
+
 #include <catch2/catch.hpp>
 
 #include "test/fakes/fake_domain_manager.hpp"
@@ -181,4 +183,62 @@ TEST_CASE("kill destroys at once") {
   CHECK(h.send(proto::Command::kill).ok());
   CHECK(h.dm.calls.back() == "destroy");
   CHECK(h.armed.empty());
+}
+
+TEST_CASE("after a libvirtd restart: a pause it missed is reported and the phase follows") {
+  Harness h;
+  REQUIRE(h.send(proto::Command::sync, "{}").ok());
+  h.dm.state = {"paused", "user"};  // paused while the daemon was away
+  REQUIRE(h.c->on_libvirt_reconnected().ok());
+  CHECK(h.c->phase() == Phase::paused);
+  REQUIRE(h.events.size() == 1);
+  CHECK(h.events[0].kind == proto::EventKind::paused);
+  CHECK(h.events[0].status.state == "paused");
+  CHECK_FALSE(h.exit_code);
+  // Nothing was missed the second time.
+  REQUIRE(h.c->on_libvirt_reconnected().ok());
+  CHECK(h.events.size() == 1);
+}
+
+TEST_CASE("after a libvirtd restart: a VM whose QEMU died meanwhile ends as crashed (exit 2)") {
+  Harness h;
+  REQUIRE(h.send(proto::Command::sync, "{}").ok());
+  h.dm.state = {"shutoff", "crashed"};
+  REQUIRE(h.c->on_libvirt_reconnected().ok());
+  REQUIRE(h.exit_code);
+  CHECK(*h.exit_code == 2);
+  REQUIRE(h.events.size() == 2);
+  CHECK(h.events[0].kind == proto::EventKind::crashed);
+  CHECK(h.events[1].kind == proto::EventKind::exiting);
+  CHECK(h.events[1].reason == "crashed");
+}
+
+TEST_CASE(
+    "after a libvirtd restart during a graceful shutdown, the power button is pressed again") {
+  Harness h;
+  REQUIRE(h.send(proto::Command::sync, "{}").ok());
+  h.c->on_sigterm();
+  REQUIRE(h.dm.calls.back() == "shutdown");
+  auto presses = std::count(h.dm.calls.begin(), h.dm.calls.end(), "shutdown");
+  REQUIRE(h.c->on_libvirt_reconnected().ok());
+  CHECK(std::count(h.dm.calls.begin(), h.dm.calls.end(), "shutdown") == presses + 1);
+  CHECK(h.c->phase() == Phase::shutting_down);
+  CHECK(h.armed.size() == 1);  // the grace period runs on, not again from the start
+}
+
+TEST_CASE("libvirtd lost for good ends the VM as failed (exit 1)") {
+  Harness h;
+  REQUIRE(h.send(proto::Command::sync, "{}").ok());
+  h.c->on_connection_lost();
+  REQUIRE(h.exit_code);
+  CHECK(*h.exit_code == 1);
+  CHECK(h.events.back().reason == "failed");
+}
+
+TEST_CASE("a restart with no VM yet has nothing to catch up with") {
+  Harness h;
+  REQUIRE(h.c->on_libvirt_reconnected().ok());
+  CHECK(h.c->phase() == Phase::idle);
+  CHECK(h.events.empty());
+  CHECK(h.dm.calls.empty());
 }
