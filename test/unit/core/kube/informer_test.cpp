@@ -121,11 +121,15 @@ TEST_CASE("informer: a dropped watch resumes without loss; 410 relists and finds
   REQUIRE(wait_for([&] { return inf.store().get("a/late") != nullptr; }));
   CHECK(inf.stats().lists == 1);
 
-  // Compaction + a change nobody saw as an event: only a relist can notice it.
+  // Compaction + a change nobody saw as an event: only a relist can notice it. The watch that
+  // follows the break gets 410 for sure: left to the compaction alone, it would not when the
+  // watch delivered "after" (the newest revision) before the compaction.
   REQUIRE(wait_for([&] { return fake.open_watches() == 1; }));
   fake.delete_silently(pods, "a", "p0");
   REQUIRE(fake.create(pods, "a", pod("a", "after", "n1")).ok());
   fake.compact();
+  fake.fail_next("watch", 1,
+                 Error(Errc::gone, "too old resource version").with("http_status", "410"));
   fake.break_watches();
   REQUIRE(wait_for([&] { return inf.stats().relists >= 1 && cache_matches(fake, inf); }));
   CHECK(inf.store().get("a/p0") == nullptr);
