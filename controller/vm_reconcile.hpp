@@ -25,6 +25,8 @@
 // CrashLoopBackOff meanwhile. A VMI that reaches Running clears the count. Upstream keeps this in
 // status.startFailure; our API types have no such field yet, so it lives in the VM annotation
 // kStartFailureAnnotation (JSON {"consecutiveFailCount","lastFailedVMIUID","retryAfterTimestamp"}).
+// A start, stop or restart request through virt-api clears it, as upstream's clears
+// status.startFailure: a user who fixed the cause does not wait out the backoff.
 
 #include <chrono>
 #include <optional>
@@ -36,7 +38,7 @@
 
 namespace kv::controller {
 
-inline constexpr const char* kStartFailureAnnotation = "kubevirt-cpp.io/start-failure";
+using api::v1::kStartFailureAnnotation;
 
 using Clock = std::chrono::system_clock;
 

@@ -256,14 +256,22 @@ void prune_active_pods(std::map<std::string, std::string>& active_pods,
   }
 }
 
-// The node as a label too, as upstream: `kubectl get vmi -l kubevirt.io/nodeName=n1`.
+// The node as a label too, as upstream: `kubectl get vmi -l kubevirt.io/nodeName=n1`. It is
+// also how virt-handler selects its VMIs, and the handler starts a VM while the VMI is still
+// Scheduling (handler_starts_early): so the label comes as soon as the launcher pod is bound to
+// a node, before status.nodeName.
 std::optional<std::string> node_label(const api::v1::VirtualMachineInstance& vmi,
-                                      const api::v1::VirtualMachineInstanceStatus& st) {
-  if (!st.node_name || st.node_name->empty())
+                                      const api::v1::VirtualMachineInstanceStatus& st,
+                                      const LauncherPod* pod) {
+  std::string node = st.node_name.value_or("");
+  if (node.empty() && pod && !pod->deleting && !pod->node_name.empty() &&
+      (pod->phase == "Pending" || pod->phase == "Running"))
+    node = pod->node_name;
+  if (node.empty())
     return std::nullopt;
   auto it = vmi.metadata.labels.find(kNodeNameLabel);
-  if (it == vmi.metadata.labels.end() || it->second != *st.node_name)
-    return *st.node_name;
+  if (it == vmi.metadata.labels.end() || it->second != node)
+    return node;
   return std::nullopt;
 }
 
@@ -317,7 +325,7 @@ VmiActions reconcile_vmi(const VmiInputs& in) {
   }
   record_phase_change(vmi, before, now, out);
   prune_active_pods(st.active_pods, in.pods);
-  out.node_label = node_label(vmi, st);
+  out.node_label = node_label(vmi, st, pod);
   return out;
 }
 

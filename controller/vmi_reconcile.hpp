@@ -80,7 +80,8 @@ struct VmiInputs {
   bool emulation_allowed = false;
 };
 
-// The label naming the VMI's node (set once status.nodeName is known), as upstream.
+// The label naming the VMI's node, as upstream: set as soon as the launcher pod is bound to a
+// node (before status.nodeName), since virt-handler selects its VMIs by it.
 inline constexpr const char* kNodeNameLabel = "kubevirt.io/nodeName";
 
 struct VmiActions {

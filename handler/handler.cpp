@@ -57,6 +57,10 @@ using core::is_dns_subdomain;
 
 }  // namespace
 
+std::string vmi_label_selector(const std::string& node_name) {
+  return std::string(kVmiNodeNameLabel) + "=" + node_name;
+}
+
 Status validate(const Options& o) {
   if (o.node_name.empty())
     return Error(Errc::invalid, "--node-name: required (the name of this node's Node object)");
@@ -158,7 +162,11 @@ Status Handler::start(std::chrono::milliseconds sync_timeout) {
 
   kube::InformerOptions vo;
   vo.resync_period = opts_.resync_period;
-  // CRDs have no field selector on status.nodeName: watch every VMI, act on ours (an index).
+  // Only this node's VMIs, as upstream's handler: CRDs have no field selector on
+  // status.nodeName, so the label virt-controller sets as soon as the launcher pod is bound to a
+  // node (kubevirt.io/nodeName, before Scheduled: the early start needs the VMI then) selects
+  // them. A VMI whose label moves to another node leaves the cache like a deleted one.
+  vo.list_watch.label_selector = vmi_label_selector(node);
   vmis_ =
       std::make_unique<kube::Informer>(client_, addon::resources::virtual_machine_instances(), vo);
   vmis_->add_index(kNodeIndex, kube::index_by_field({"status", "nodeName"}));

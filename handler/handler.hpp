@@ -77,6 +77,12 @@ struct Options {
   deviceplugin::Options device_plugins;
 };
 
+// The label virt-controller puts on a VMI naming its node, as soon as its launcher pod is bound
+// (upstream's kubevirt.io/nodeName); the handler lists and watches only the VMIs carrying its
+// node's name there (vmi_label_selector).
+inline constexpr const char* kVmiNodeNameLabel = "kubevirt.io/nodeName";
+std::string vmi_label_selector(const std::string& node_name);
+
 // Validates options: an Error naming the flag and what is allowed.
 core::Status validate(const Options& o);
 

@@ -86,19 +86,25 @@ void LauncherLinks::connect(const std::string& key, const std::string& socket_pa
     auto holder = std::make_shared<UnixPath>(std::move(*short_path));
     client->async_connect(
         holder->path(), [this, key, gen, client, socket_path, holder](core::Status st) {
+          bool stale = false;
           {
             std::lock_guard lock(mu_);
             auto it = links_.find(key);
-            if (it == links_.end() || it->second.generation != gen) {
-              client->close();
-              return;
+            stale = it == links_.end() || it->second.generation != gen;
+            if (!stale) {
+              Link& l = it->second;
+              l.s.connecting = false;
+              if (st.ok()) {
+                l.s.view.connected = true;
+                l.s.view.ever_connected = true;
+              }
             }
-            Link& l = it->second;
-            l.s.connecting = false;
-            if (st.ok()) {
-              l.s.view.connected = true;
-              l.s.view.ever_connected = true;
-            }
+          }
+          if (stale) {
+            // The link was dropped or started afresh meanwhile. Closed outside the lock:
+            // close() calls on_closed() at once, which takes the lock itself.
+            client->close();
+            return;
           }
           if (st.ok()) {
             core::log::info("connected to launcher", {{"vmi", key}, {"socket", socket_path}});

@@ -1,5 +1,9 @@
 #include "api/server/lifecycle.hpp"
 
+#include <algorithm>
+
+#include "api/v1/types.hpp"
+
 namespace kv::apiserver {
 namespace json = core::json;
 using json::Value;
@@ -101,6 +105,40 @@ PatchStep running_patch(const Value& vm, bool running) {
   return PatchStep{"virtualmachines", "", p.str()};
 }
 
+// A JSON pointer segment (RFC 6901): "~" -> "~0", "/" -> "~1".
+std::string pointer_segment(std::string_view key) {
+  std::string out;
+  for (char c : key)
+    out += c == '~' ? "~0" : c == '/' ? "~1" : std::string(1, c);
+  return out;
+}
+
+// Removes the VM's crash-loop record (api::v1::kStartFailureAnnotation), as upstream's
+// getChangeRequestJson removes status.startFailure with every change request. Guarded by the
+// record's value rather than the resourceVersion: it follows the status patch of the same plan.
+std::optional<PatchStep> clear_start_failure(const Value& vm) {
+  const Value* ann = json::find_path(vm, {"metadata", "annotations"});
+  const Value* record =
+      ann && ann->IsObject() ? json::find(*ann, api::v1::kStartFailureAnnotation) : nullptr;
+  if (!record || !record->IsString())
+    return std::nullopt;
+  const std::string path =
+      "/metadata/annotations/" + pointer_segment(api::v1::kStartFailureAnnotation);
+  json::Document d;
+  d.SetArray();
+  auto& a = d.GetAllocator();
+  Value test(rapidjson::kObjectType);
+  json::set(test, "op", "test", a);
+  json::set(test, "path", path, a);
+  json::set(test, "value", json::clone(*record, a), a);
+  d.PushBack(std::move(test), a);
+  Value remove(rapidjson::kObjectType);
+  json::set(remove, "op", "remove", a);
+  json::set(remove, "path", path, a);
+  d.PushBack(std::move(remove), a);
+  return PatchStep{"virtualmachines", "", json::to_string(d)};
+}
+
 }  // namespace
 
 std::optional<VmAction> vm_action_from(std::string_view name) {
@@ -175,9 +213,10 @@ std::string effective_run_strategy(const Value& vm) {
   return "Halted";
 }
 
-std::variant<LifecyclePlan, ApiError> plan_vm_action(VmAction action, const Value& vm,
-                                                     const Value* vmi,
-                                                     const LifecycleOptions& opts) {
+namespace {
+
+std::variant<LifecyclePlan, ApiError> plan_change(VmAction action, const Value& vm,
+                                                  const Value* vmi, const LifecycleOptions& opts) {
   const std::string name(str_or(vm, {"metadata", "name"}));
   const std::string rs = effective_run_strategy(vm);
   const bool live = vmi && !vmi_final(*vmi);
@@ -273,6 +312,25 @@ std::variant<LifecyclePlan, ApiError> plan_vm_action(VmAction action, const Valu
     }
   }
   return internal_error("unknown action");
+}
+
+}  // namespace
+
+std::variant<LifecyclePlan, ApiError> plan_vm_action(VmAction action, const Value& vm,
+                                                     const Value* vmi,
+                                                     const LifecycleOptions& opts) {
+  auto planned = plan_change(action, vm, vmi, opts);
+  auto* plan = std::get_if<LifecyclePlan>(&planned);
+  if (!plan)
+    return planned;
+  const bool change_request =
+      std::any_of(plan->patches.begin(), plan->patches.end(), [](const PatchStep& p) {
+        return p.resource == "virtualmachines" && p.subresource == "status";
+      });
+  if (change_request)
+    if (auto clear = clear_start_failure(vm))
+      plan->patches.push_back(std::move(*clear));
+  return planned;
 }
 
 }  // namespace kv::apiserver

@@ -23,6 +23,10 @@
 // when the queue is empty, or replaces a lone Stop; otherwise 409 "stop/start already underway".
 // Every patch starts with a `test` of metadata.resourceVersion, so a concurrent change fails the
 // patch and the caller re-reads and decides again.
+//
+// A request that joins that queue also removes the VM's crash-loop record (the annotation
+// api::v1::kStartFailureAnnotation, upstream's status.startFailure), as upstream does: the next
+// start is not held back by the backoff. That last patch is guarded by the record's value.
 
 #include <cstdint>
 #include <optional>

@@ -24,6 +24,7 @@
 #include "core/log.hpp"
 #include "core/metrics/registry.hpp"
 #include "core/serve/server.hpp"
+#include "core/version.hpp"
 
 namespace kv::apiserver {
 namespace asio = boost::asio;
@@ -164,20 +165,6 @@ std::string resource_list_body() {
     list.PushBack(std::move(r), a);
   }
   json::set(d, "resources", std::move(list), a);
-  return json::to_string(d);
-}
-
-std::string version_body(const std::string& version) {
-  json::Document d;
-  d.SetObject();
-  auto& a = d.GetAllocator();
-  json::set(d, "gitVersion", version, a);
-  json::set(d, "gitCommit", "", a);
-  json::set(d, "gitTreeState", "", a);
-  json::set(d, "buildDate", "", a);
-  json::set(d, "goVersion", "", a);
-  json::set(d, "compiler", "gcc", a);
-  json::set(d, "platform", "linux/amd64", a);
   return json::to_string(d);
 }
 
@@ -530,7 +517,7 @@ class Call : public std::enable_shared_from_this<Call> {
       case RouteKind::resource_list:
         return respond({200, resource_list_body()}, name);
       case RouteKind::version:
-        return respond({200, version_body(srv_.config.version)}, name);
+        return respond({200, core::version_json()}, name);
       case RouteKind::vm_action:
         return offload(name, [this, r, user, body = req.body()]() -> Reply {
           if (auto denied = authorize(srv_.client, user, r))

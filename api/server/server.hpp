@@ -34,7 +34,6 @@ struct ServerConfig {
   std::string handler_namespace = "kubevirt";
   std::string handler_server_name = "virt-handler.kubevirt.svc";
   AdmissionPolicy admission;
-  std::string version = "v0.1.0";
   int io_threads = 2;
   int workers = 4;
 };

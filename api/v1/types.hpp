@@ -26,6 +26,9 @@ inline constexpr std::string_view kGroup = "kubevirt.io";
 inline constexpr std::string_view kApiVersion = "kubevirt.io/v1";
 inline constexpr std::string_view kVirtualMachineKind = "VirtualMachine";
 inline constexpr std::string_view kVirtualMachineInstanceKind = "VirtualMachineInstance";
+// A VM's crash-loop record (upstream's status.startFailure), kept by virt-controller
+// (controller/vm_reconcile.hpp) and cleared by virt-api's start/stop/restart requests.
+inline constexpr const char* kStartFailureAnnotation = "kubevirt-cpp.io/start-failure";
 
 // A JSON value carried verbatim (compact text). Always a JSON object in our schema.
 struct RawJson {

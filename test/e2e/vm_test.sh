@@ -286,6 +286,16 @@ case_virtctl_version() {
 	log "virtctl version: $out"
 	grep -q "^Client Version: .*$VERSION" <<<"$out" || fail "virtctl version shows no client version $VERSION: $out"
 	grep -q "^Server Version: .*$VERSION" <<<"$out" || fail "virtctl version shows no server version $VERSION (virt-api through the aggregated API): $out"
+	# virt-api's commit and build date are the build's: the same as this build's virtctl says,
+	# and a commit of this source tree.
+	local field client server
+	for field in GitCommit BuildDate; do
+		client=$(sed -n "s/^Client Version: .*$field:\"\([^\"]*\)\".*/\1/p" <<<"$out")
+		server=$(sed -n "s/^Server Version: .*$field:\"\([^\"]*\)\".*/\1/p" <<<"$out")
+		[[ -n $client && $server == "$client" ]] || fail "virt-api's $field is '$server', this build's is '$client': $out"
+	done
+	server=$(sed -n 's/^Server Version: .*GitCommit:"\([^"]*\)".*/\1/p' <<<"$out")
+	[[ $(git -C "$KV_ROOT" cat-file -t "$server" 2>/dev/null) == commit ]] || fail "virt-api's GitCommit '$server' is not a commit of $KV_ROOT"
 }
 
 # The guest's shell is on its serial console: a command typed through virtctl console runs there.

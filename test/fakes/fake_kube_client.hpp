@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,16 @@ class FakeKubeClient final : public kube::KubeClient {
     auto it = calls_.find(verb);
     return it == calls_.end() ? 0 : it->second;
   }
+  // The label and field selectors of the last list (or watch, by `verb`) of resource r: what a
+  // component asked the API server for.
+  std::optional<std::pair<std::string, std::string>> last_selectors(const std::string& verb,
+                                                                    const kube::Resource& r) const {
+    std::lock_guard lock(mu_);
+    auto it = selectors_.find(verb + "|" + r.id());
+    if (it == selectors_.end())
+      return std::nullopt;
+    return it->second;
+  }
   int open_watches() const {
     std::lock_guard lock(mu_);
     return open_watches_;
@@ -82,6 +93,7 @@ class FakeKubeClient final : public kube::KubeClient {
   Result<kube::ListResult> list(const kube::Resource& r, std::string_view ns,
                                 const kube::ListOptions& opts = {}) override {
     std::lock_guard lock(mu_);
+    selectors_["list|" + r.id()] = {opts.label_selector, opts.field_selector};
     if (auto e = injected("list"))
       return *e;
     kube::ListResult out;
@@ -196,8 +208,13 @@ class FakeKubeClient final : public kube::KubeClient {
   Status watch(const kube::Resource& r, std::string_view ns, const kube::ListOptions& opts,
                const kube::WatchHandler& handler, kube::Cancel* cancel = nullptr) override {
     std::unique_lock lock(mu_);
+<<<<<<< HEAD
     if (auto e = injected("watch"))  // counts the call
       return *e;
+=======
+    ++calls_["watch"];
+    selectors_["watch|" + r.id()] = {opts.label_selector, opts.field_selector};
+>>>>>>> s9-loose
     int64_t from = opts.resource_version.empty() ? rv_ : std::stoll(opts.resource_version);
     if (from < compacted_)
       return Error(Errc::gone, "too old resource version").with("http_status", "410");
@@ -337,6 +354,7 @@ class FakeKubeClient final : public kube::KubeClient {
   std::vector<HistoryEvent> history_;
   std::map<std::string, std::pair<int, Error>> failures_;
   std::map<std::string, int> calls_;
+  std::map<std::string, std::pair<std::string, std::string>> selectors_;
   int64_t rv_ = 100;
   int64_t compacted_ = 0;
   int64_t generated_ = 0;

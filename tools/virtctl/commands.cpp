@@ -4,10 +4,7 @@
 
 #include "core/json.hpp"
 #include "core/kube/resource.hpp"
-
-#ifndef KV_VERSION
-#define KV_VERSION "0.0.0"
-#endif
+#include "core/version.hpp"
 
 namespace kv::virtctl {
 
@@ -113,23 +110,30 @@ int run_lifecycle(core::kube::KubeClient& client, const SubresourceCall& call, s
   return 0;
 }
 
+namespace {
+
+// `version.Info{GitVersion:"v0.1.0", GitCommit:"...", ...}` from a version.Info JSON object, in
+// upstream's field order; absent fields are left out.
+std::string version_info_text(const core::json::Value& doc) {
+  static const std::pair<const char*, const char*> fields[] = {
+      {"gitVersion", "GitVersion"}, {"gitCommit", "GitCommit"}, {"gitTreeState", "GitTreeState"},
+      {"buildDate", "BuildDate"},   {"goVersion", "GoVersion"}, {"compiler", "Compiler"},
+      {"platform", "Platform"}};
+  std::string info;
+  for (const auto& [key, label] : fields) {
+    auto v = core::json::get_string(doc, key);
+    if (!v)
+      continue;
+    info += (info.empty() ? "" : ", ") + std::string(label) + ":\"" + std::string(*v) + "\"";
+  }
+  return "version.Info{" + info + "}";
+}
+
+}  // namespace
+
 std::string client_version_line() {
-  return std::string("Client Version: version.Info{GitVersion:\"v") + KV_VERSION +
-         "\", Compiler:\"" +
-#if defined(__clang__)
-         "clang"
-#else
-         "gcc"
-#endif
-         + "\", Platform:\"linux/" +
-#if defined(__x86_64__)
-         "amd64"
-#elif defined(__aarch64__)
-         "arm64"
-#else
-         "unknown"
-#endif
-         + "\"}";
+  auto doc = core::json::parse(core::version_json());
+  return "Client Version: " + version_info_text(*doc);
 }
 
 int run_version(core::kube::KubeClient* client, const std::string& config_error, std::ostream& out,
@@ -158,18 +162,7 @@ int run_version(core::kube::KubeClient* client, const std::string& config_error,
         << res->body.substr(0, 200) << "\n";
     return 1;
   }
-  static const std::pair<const char*, const char*> fields[] = {
-      {"gitVersion", "GitVersion"}, {"gitCommit", "GitCommit"}, {"gitTreeState", "GitTreeState"},
-      {"buildDate", "BuildDate"},   {"goVersion", "GoVersion"}, {"compiler", "Compiler"},
-      {"platform", "Platform"}};
-  std::string info;
-  for (const auto& [key, label] : fields) {
-    auto v = core::json::get_string(*doc, key);
-    if (!v)
-      continue;
-    info += (info.empty() ? "" : ", ") + std::string(label) + ":\"" + std::string(*v) + "\"";
-  }
-  out << "Server Version: version.Info{" << info << "}\n";
+  out << "Server Version: " << version_info_text(*doc) << "\n";
   return 0;
 }
 

@@ -2,7 +2,10 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
+
+#include <iostream>
 
 #include "launcher/libvirtd.hpp"
 #include "test/support/timeout_scale.hpp"
@@ -22,12 +25,8 @@ kv::core::Result<RunResult> run_cmd(const std::vector<std::string>& argv) {
   return kv::launcher::run(argv, std::chrono::seconds(60));
 }  // TCG on a shared 2-core box; typically ~3 s
 
+// The test guest; main() has made sure the machine can run it.
 std::string require_guest() {
-  auto why = missing_prerequisite();
-  if (!why.empty()) {
-    WARN("skipping: " << why);
-    return "";
-  }
   auto g = guest_dir();
   if (!g.ok())
     FAIL(g.error().to_string());
@@ -145,8 +144,6 @@ void start_pod(LauncherPod& pod, const std::string& guest, std::vector<std::stri
 
 TEST_CASE("boots to the ready line; console, status, port forward, pause/unpause, shutdown") {
   auto guest = require_guest();
-  if (guest.empty())
-    return;
   LauncherPod pod;
   start_pod(pod, guest);
 
@@ -231,8 +228,6 @@ TEST_CASE("boots to the ready line; console, status, port forward, pause/unpause
 
 TEST_CASE("SIGTERM shuts the guest down gracefully and exits 0") {
   auto guest = require_guest();
-  if (guest.empty())
-    return;
   LauncherPod pod;
   start_pod(pod, guest);
   sync(pod, guest_vmi_json("sigterm"));
@@ -247,8 +242,6 @@ TEST_CASE("SIGTERM shuts the guest down gracefully and exits 0") {
 
 TEST_CASE("SIGTERM with a guest that ignores ACPI: destroyed after the grace period, exits 3") {
   auto guest = require_guest();
-  if (guest.empty())
-    return;
   LauncherPod pod;
   start_pod(pod, guest);
   // The guest's user-data stops acpid, so the power button does nothing.
@@ -269,8 +262,6 @@ TEST_CASE("SIGTERM with a guest that ignores ACPI: destroyed after the grace per
 
 TEST_CASE("QEMU killed: the launcher reports a crash and exits 2") {
   auto guest = require_guest();
-  if (guest.empty())
-    return;
   LauncherPod pod;
   start_pod(pod, guest);
   sync(pod, guest_vmi_json("crash"));
@@ -289,8 +280,6 @@ TEST_CASE("QEMU killed: the launcher reports a crash and exits 2") {
 
 TEST_CASE("kill destroys at once and exits 3") {
   auto guest = require_guest();
-  if (guest.empty())
-    return;
   LauncherPod pod;
   start_pod(pod, guest);
   sync(pod, guest_vmi_json("kill"));
@@ -304,8 +293,6 @@ TEST_CASE("kill destroys at once and exits 3") {
 
 TEST_CASE("containerDisk: the guest boots from an overlay and the image stays unchanged") {
   auto guest = require_guest();
-  if (guest.empty())
-    return;
   LauncherPod pod;
   // The image's /disk/boot.qcow2, as a containerDisk container would expose it.
   fs::create_directories(pod.container_disk_dir() + "/root/disk");
@@ -333,8 +320,6 @@ TEST_CASE("containerDisk: the guest boots from an overlay and the image stays un
 
 TEST_CASE("PVC disk.img survives a second boot; the cloud-init ISO carries the spec's user-data") {
   auto guest = require_guest();
-  if (guest.empty())
-    return;
   // One PVC directory used by two pods in turn, holding an ext4 disk.img (label kvdata).
   char tmpl[] = "/tmp/kvl-pvc-XXXXXX";
   std::string pvc = mkdtemp(tmpl);
@@ -379,8 +364,6 @@ TEST_CASE("PVC disk.img survives a second boot; the cloud-init ISO carries the s
 
 TEST_CASE("a VMI the launcher cannot run is refused with the field; the launcher keeps waiting") {
   auto guest = require_guest();
-  if (guest.empty())
-    return;
   LauncherPod pod;
   start_pod(pod, guest);
   proto::Request r;
@@ -476,8 +459,6 @@ std::string domstate_from_outside(LauncherPod& pod, const std::string& domain) {
 
 TEST_CASE("libvirtd SIGKILLed: restarted, back on the same QEMU; console, pause, stop still work") {
   auto guest = require_guest();
-  if (guest.empty())
-    return;
   LauncherPod pod;
   start_pod(pod, guest);
   sync(pod, guest_vmi_json("phoenix"));
@@ -528,8 +509,6 @@ TEST_CASE("libvirtd SIGKILLed: restarted, back on the same QEMU; console, pause,
 
 TEST_CASE("libvirtd and QEMU both killed: the VM ends as crashed (exit 2)") {
   auto guest = require_guest();
-  if (guest.empty())
-    return;
   LauncherPod pod;
   start_pod(pod, guest);
   sync(pod, guest_vmi_json("both"));
@@ -551,8 +530,6 @@ TEST_CASE("libvirtd and QEMU both killed: the VM ends as crashed (exit 2)") {
 
 TEST_CASE("libvirtd that cannot start again: the launcher gives up after its attempts, exit 1") {
   auto guest = require_guest();
-  if (guest.empty())
-    return;
   LauncherPod pod;
   start_pod(pod, guest);
   sync(pod, guest_vmi_json("gone"));
@@ -574,4 +551,13 @@ TEST_CASE("libvirtd that cannot start again: the launcher gives up after its att
   std::string log = read_file(pod.stderr_path());
   CHECK(log.find("giving up") != std::string::npos);
   CHECK(ended_within(qemu, 10s));  // nothing the launcher started outlives it
+
+// A machine without root, libvirtd or QEMU cannot run these tests: say so and exit 77, which
+// meson (and tools/test's closing line) counts as SKIP, instead of passing with nothing checked.
+int main(int argc, char* argv[]) {
+  if (auto why = missing_prerequisite(); !why.empty()) {
+    std::cout << "SKIP: " << why << "\n";
+    return 77;
+  }
+  return Catch::Session().run(argc, argv);
 }

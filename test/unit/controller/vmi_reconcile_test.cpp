@@ -269,8 +269,14 @@ TEST_CASE("reconcile_vmi: finalizer and deletion") {
 
 TEST_CASE("reconcile_vmi: the node becomes the label kubevirt.io/nodeName, once") {
   auto vmi = make_vmi(VmiPhase::scheduling);
-  auto before = reconcile_vmi({&vmi, {pod("Pending", false, "n1")}, false, {}, false, t0()});
-  CHECK_FALSE(before.node_label);  // not scheduled yet: no node to name
+  auto unbound = reconcile_vmi({&vmi, {pod("Pending", false, "")}, false, {}, false, t0()});
+  CHECK_FALSE(unbound.node_label);  // the scheduler has not picked a node: none to name
+  // Bound to n1, still Scheduling: the label comes now, since virt-handler selects its VMIs by it
+  // and starts the VM before the VMI is Scheduled.
+  auto bound = reconcile_vmi({&vmi, {pod("Pending", false, "n1")}, false, {}, false, t0()});
+  CHECK(bound.status.phase == VmiPhase::scheduling);
+  CHECK_FALSE(bound.status.node_name);
+  CHECK(bound.node_label == "n1");
   auto out = reconcile_vmi({&vmi, {pod("Running", true, "n1")}, false, {}, false, t0()});
   CHECK(out.node_label == "n1");
   vmi.status = out.status;

@@ -9,6 +9,7 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -76,6 +77,13 @@ class FakeLauncher {
     std::lock_guard lock(mu_);
     return commands_;
   }
+  // Waits (with a deadline) until the launcher has read `n` requests: it reads them on its own
+  // thread, possibly after the handler gave up on them.
+  std::vector<std::string> wait_commands(std::size_t n) {
+    std::unique_lock lock(mu_);
+    read_.wait_for(lock, 10s, [&] { return commands_.size() >= n; });
+    return commands_;
+  }
 
  private:
   void loop() {
@@ -113,6 +121,7 @@ class FakeLauncher {
             std::lock_guard lock(mu_);
             commands_.emplace_back(proto::command_name(req->command));
           }
+          read_.notify_all();
           if (!answer_)
             continue;
           proto::Response r;
@@ -134,6 +143,7 @@ class FakeLauncher {
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable accepted_;
+  std::condition_variable read_;
   int client_ = -1;
   bool stopping_ = false;
   std::vector<std::string> commands_;
@@ -273,7 +283,61 @@ TEST_CASE("a launcher that stops answering is dropped after the request timeout"
     CHECK_FALSE(result->ok());
   }
   CHECK(f.metrics.value("kubevirt_handler_launcher_errors_total", {{"kind", "timeout"}}) == 1);
-  CHECK(launcher.commands() == std::vector<std::string>{"ping"});
+  CHECK(launcher.wait_commands(1) == std::vector<std::string>{"ping"});
+}
+
+// Holds the handler's io thread until released, so that the test decides what runs first there.
+class IoGate {
+ public:
+  explicit IoGate(asio::io_context& io) {
+    asio::post(io, [this] {
+      std::unique_lock lock(mu_);
+      entered_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [this] { return open_; });
+    });
+  }
+  bool wait_entered() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 10s, [this] { return entered_; });
+  }
+  void open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool entered_ = false, open_ = false;
+};
+
+TEST_CASE("a link dropped while its connection is being made: the late connection is closed") {
+  Fixture f;
+  FakeLauncher launcher(f.long_dir, f.tmp.path / "s");
+  // The io thread's queue: [gate1, connect's start, gate2]. Once gate1 opens, the connection is
+  // begun and its completion queues behind gate2; the link is dropped before that completion
+  // runs, so it finds no link (as when a VMI goes while the handler connects to its launcher).
+  IoGate gate1(f.io);
+  REQUIRE(gate1.wait_entered());
+  f.links->connect("ns/vm", f.socket());
+  IoGate gate2(f.io);
+  gate1.open();
+  REQUIRE(gate2.wait_entered());
+  f.links->drop("ns/vm");
+  gate2.open();
+
+  // The io thread goes on (it once deadlocked here, closing the late connection under the
+  // lock that the close callback takes) and the launcher sees the connection closed.
+  std::promise<void> reached;
+  asio::post(f.io, [&] { reached.set_value(); });
+  if (reached.get_future().wait_for(10s) != std::future_status::ready) {
+    std::fprintf(stderr, "the handler's io thread is stuck after a dropped connect\n");
+    std::_Exit(1);  // the fixture cannot be torn down: its io thread never ends
+  }
+  CHECK(f.links->keys().empty());
+  CHECK_FALSE(f.links->snapshot("ns/vm").view.connected);
 }
 
 TEST_CASE("requests without a connection fail at once") {

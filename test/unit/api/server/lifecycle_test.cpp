@@ -123,6 +123,36 @@ TEST_CASE("start: Manual and RerunOnFailure queue a Start request") {
   }
 }
 
+TEST_CASE("start of a VM in crash-loop backoff clears the backoff, as upstream") {
+  // virt-controller's record of the failed starts (upstream's status.startFailure).
+  auto vm = doc(R"({"metadata":{"name":"vm1","namespace":"ns","resourceVersion":"42",
+    "annotations":{"kubevirt-cpp.io/start-failure":"{\"consecutiveFailCount\":3}"}},
+    "spec":{"runStrategy":"RerunOnFailure"},"status":{"printableStatus":"CrashLoopBackOff"}})");
+  auto p = plan_ok(VmAction::start, vm, nullptr);
+  REQUIRE(p.patches.size() == 2);
+  check_patch(
+      p.patches[0], "virtualmachines", "status",
+      "[" + kGuard +
+          R"(,{"op":"add","path":"/status/stateChangeRequests","value":[{"action":"Start"}]}])");
+  // Then the record goes, so the controller starts the VMI at once instead of after the backoff.
+  check_patch(p.patches[1], "virtualmachines", "",
+              R"([{"op":"test","path":"/metadata/annotations/kubevirt-cpp.io~1start-failure",
+                   "value":"{\"consecutiveFailCount\":3}"},
+                  {"op":"remove","path":"/metadata/annotations/kubevirt-cpp.io~1start-failure"}])");
+
+  SECTION("stop and restart requests clear it too") {
+    auto manual = doc(R"({"metadata":{"name":"vm1","namespace":"ns","resourceVersion":"42",
+      "annotations":{"kubevirt-cpp.io/start-failure":"{}"}},"spec":{"runStrategy":"Manual"}})");
+    auto vmi = vmi_in("Running");
+    CHECK(plan_ok(VmAction::stop, manual, &vmi).patches.size() == 2);
+    CHECK(plan_ok(VmAction::restart, manual, &vmi).patches.size() == 2);
+  }
+  SECTION("no record, nothing more to patch") {
+    auto plain = vm_with(R"({"runStrategy":"RerunOnFailure"})");
+    CHECK(plan_ok(VmAction::start, plain, nullptr).patches.size() == 1);
+  }
+}
+
 TEST_CASE("start: errors a user can act on") {
   auto always = vm_with(R"({"runStrategy":"Always"})");
   auto e = plan_err(VmAction::start, always, nullptr);

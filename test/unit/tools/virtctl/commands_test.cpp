@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <sstream>
 
+#include "core/version.hpp"
 #include "test/fakes/fake_server.hpp"
 #include "test/support/kube_test_util.hpp"
 #include "tools/virtctl/virtctl.hpp"
@@ -145,6 +146,11 @@ TEST_CASE("virtctl version: client version always, server version from virt-api"
                      "\nServer Version: version.Info{GitVersion:\"v0.1.0\", GitCommit:\"abc\", "
                      "Platform:\"linux/amd64\"}\n");
   CHECK(client_version_line().find("GitVersion:\"v0.1.0\"") != std::string::npos);
+  // The client's commit and date are the build's (core/version), as virt-api's are.
+  CHECK(client_version_line().find("GitCommit:\"" + kv::core::version().git_commit + "\"") !=
+        std::string::npos);
+  CHECK(client_version_line().find("BuildDate:\"" + kv::core::version().build_date + "\"") !=
+        std::string::npos);
 
   // A server nobody listens on: the client version, then a clear error.
   Cluster gone("http://127.0.0.1:1");
