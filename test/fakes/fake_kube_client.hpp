@@ -208,13 +208,9 @@ class FakeKubeClient final : public kube::KubeClient {
   Status watch(const kube::Resource& r, std::string_view ns, const kube::ListOptions& opts,
                const kube::WatchHandler& handler, kube::Cancel* cancel = nullptr) override {
     std::unique_lock lock(mu_);
-<<<<<<< HEAD
+    selectors_["watch|" + r.id()] = {opts.label_selector, opts.field_selector};
     if (auto e = injected("watch"))  // counts the call
       return *e;
-=======
-    ++calls_["watch"];
-    selectors_["watch|" + r.id()] = {opts.label_selector, opts.field_selector};
->>>>>>> s9-loose
     int64_t from = opts.resource_version.empty() ? rv_ : std::stoll(opts.resource_version);
     if (from < compacted_)
       return Error(Errc::gone, "too old resource version").with("http_status", "410");
