@@ -551,6 +551,7 @@ TEST_CASE("libvirtd that cannot start again: the launcher gives up after its att
   std::string log = read_file(pod.stderr_path());
   CHECK(log.find("giving up") != std::string::npos);
   CHECK(ended_within(qemu, 10s));  // nothing the launcher started outlives it
+}
 
 // A machine without root, libvirtd or QEMU cannot run these tests: say so and exit 77, which
 // meson (and tools/test's closing line) counts as SKIP, instead of passing with nothing checked.
