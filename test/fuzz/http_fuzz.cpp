@@ -47,8 +47,8 @@ bool parse(Parser& p, std::string_view bytes) {
       return false;
     bytes.remove_prefix(used);
   }
-  if (!p.is_done())
-    p.put_eof(ec);
+  if (!p.is_done() && p.got_some())
+    p.put_eof(ec);  // the peer closed: the end of a body without a length (as http::read does)
   return !ec && p.is_done();
 }
 
