@@ -330,14 +330,27 @@ void emit(YAML::Emitter& out, const Value& v) {
 Result<std::vector<json::Document>> to_json(std::string_view yaml_text) {
   // YAML is Unicode text, and JSON strings must be UTF-8: yaml-cpp passes stray bytes through,
   // and they would come out of the JSON writer as other characters (as kubectl, refuse them).
-  if (auto bad = invalid_utf8_offset(yaml_text)) {
-    auto before = yaml_text.substr(0, *bad);
+  // A control character is not YAML (c-printable), and a NUL byte makes yaml-cpp read the text
+  // as UTF-16, so neither reaches it.
+  auto control = std::find_if(yaml_text.begin(), yaml_text.end(), [](char c) {
+    return (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') ||
+           c == 0x7f;
+  });
+  auto bad = invalid_utf8_offset(yaml_text);
+  if (control != yaml_text.end() || bad) {
+    const size_t at = control != yaml_text.end()
+                          ? std::min<size_t>(control - yaml_text.begin(), bad.value_or(SIZE_MAX))
+                          : *bad;
+    auto before = yaml_text.substr(0, at);
     YAML::Mark mark;
     mark.line = static_cast<int>(std::count(before.begin(), before.end(), '\n'));
-    mark.column = static_cast<int>(*bad - (before.rfind('\n') + 1));  // npos + 1 == 0
+    mark.column = static_cast<int>(at - (before.rfind('\n') + 1));  // npos + 1 == 0
     char byte[8];
-    std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(yaml_text[*bad]));
-    return located(std::string("invalid UTF-8 (byte ") + byte + "); YAML must be UTF-8 text", mark);
+    std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(yaml_text[at]));
+    return located(bad && at == *bad
+                       ? std::string("invalid UTF-8 (byte ") + byte + "); YAML must be UTF-8 text"
+                       : std::string("control characters are not allowed (byte ") + byte + ")",
+                   mark);
   }
   std::vector<YAML::Node> nodes;
   try {

@@ -129,3 +129,13 @@ TEST_CASE("invalid UTF-8 is refused with its line and column") {
         "line 3, column 15: invalid UTF-8 (byte 0xCF); YAML must be UTF-8 text");
   CHECK(one("name: caf\xc3\xa9\n") == "{\"name\":\"caf\xc3\xa9\"}");
 }
+
+// Found by test/fuzz/yaml_fuzz: a NUL byte made yaml-cpp take the text for UTF-16, and what it
+// decoded did not survive to_yaml. Control characters are not YAML at all (go-yaml refuses them).
+TEST_CASE("control characters are refused with their line and column") {
+  auto r = yaml::to_json(std::string("a: 1\nb: x\0y\n", 12));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message == "line 2, column 5: control characters are not allowed (byte 0x00)");
+  CHECK_FALSE(yaml::to_json("a: \x01").ok());
+  CHECK(one("a: \"tab\there\"\r\n") == "{\"a\":\"tab\\there\"}");
+}
