@@ -258,8 +258,12 @@ bool needs_quotes(const std::string& s) {
   auto v = c.scalar(n);
   if (!v.ok() || !v->IsString())
     return true;
-  // Anything YAML's plain-scalar grammar might misread.
+  // Anything YAML's plain-scalar grammar might misread; control characters (a plain "\r" reads
+  // back as nothing) only survive as double-quoted escapes.
   if (s.find_first_of(":#{}[],&*!|>'\"%@`\n\t") != std::string::npos)
+    return true;
+  if (std::any_of(s.begin(), s.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
     return true;
   if (s.front() == ' ' || s.back() == ' ' || s.front() == '-' || s.front() == '?')
     return true;
@@ -330,11 +334,10 @@ void emit(YAML::Emitter& out, const Value& v) {
 Result<std::vector<json::Document>> to_json(std::string_view yaml_text) {
   // YAML is Unicode text, and JSON strings must be UTF-8: yaml-cpp passes stray bytes through,
   // and they would come out of the JSON writer as other characters (as kubectl, refuse them).
-  // A control character is not YAML (c-printable), and a NUL byte makes yaml-cpp read the text
-  // as UTF-16, so neither reaches it.
+  // A C0 control character is not YAML (c-printable), and a NUL byte makes yaml-cpp read the text
+  // as UTF-16, so none reaches it. (DEL is let through: yaml-cpp writes it unescaped.)
   auto control = std::find_if(yaml_text.begin(), yaml_text.end(), [](char c) {
-    return (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') ||
-           c == 0x7f;
+    return static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r';
   });
   auto bad = invalid_utf8_offset(yaml_text);
   if (control != yaml_text.end() || bad) {

@@ -119,6 +119,16 @@ TEST_CASE("to_yaml keeps multi-line strings exact, as a block only when one read
   CHECK_THAT(text, Catch::Contains("script: |"));
 }
 
+// Found by test/fuzz/yaml_fuzz: "\r\r" went out as a plain scalar and read back as nothing.
+TEST_CASE("to_yaml quotes strings with control characters") {
+  auto in = json::parse(R"({"cr":"\r\r","bell":"a\u0007b","del":"x\u007f"})");
+  REQUIRE(in.ok());
+  auto back = yaml::to_json(yaml::to_yaml(*in));
+  REQUIRE(back.ok());
+  REQUIRE(back->size() == 1);
+  CHECK(json::equal(*in, (*back)[0]));
+}
+
 // Found by test/fuzz/yaml_fuzz: a stray byte in a string came out of the JSON writer as another
 // character, so the manifest changed on its way through.
 TEST_CASE("invalid UTF-8 is refused with its line and column") {
