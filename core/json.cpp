@@ -5,16 +5,59 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <unordered_set>
+
 namespace kv::core::json {
+
+namespace {
+
+// The path of the first object below `v` (or `v` itself) that names a member twice, and that name.
+std::optional<std::pair<std::string, std::string>> duplicate_key(const Value& v,
+                                                                 const std::string& path) {
+  if (v.IsArray()) {
+    for (rapidjson::SizeType i = 0; i < v.Size(); ++i)
+      if (auto d = duplicate_key(v[i], path + "[" + std::to_string(i) + "]"))
+        return d;
+    return std::nullopt;
+  }
+  if (!v.IsObject())
+    return std::nullopt;
+  std::unordered_set<std::string_view> names;
+  for (const auto& m : v.GetObject()) {
+    std::string_view name(m.name.GetString(), m.name.GetStringLength());
+    if (!names.insert(name).second)
+      return std::make_pair(path, std::string(name));
+  }
+  for (const auto& m : v.GetObject()) {
+    std::string_view name(m.name.GetString(), m.name.GetStringLength());
+    if (auto d = duplicate_key(m.value,
+                               path.empty() ? std::string(name) : path + "." + std::string(name)))
+      return d;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 Result<Document> parse(std::string_view text) {
   Document doc;
-  doc.Parse<rapidjson::kParseFullPrecisionFlag>(text.data(), text.size());
+  // Invalid UTF-8 is refused here: RapidJSON would otherwise keep the bytes and its writer
+  // would re-encode them as other characters, so to_string() would change the value.
+  doc.Parse<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseValidateEncodingFlag>(
+      text.data(), text.size());
   if (doc.HasParseError()) {
     return Error(Errc::parse, std::string("invalid JSON at offset ") +
                                   std::to_string(doc.GetErrorOffset()) + ": " +
                                   rapidjson::GetParseError_En(doc.GetParseError()))
         .with("offset", std::to_string(doc.GetErrorOffset()));
+  }
+  // RapidJSON keeps both members of {"a":1,"a":2}, and find() would see the first where Go's
+  // decoder (and so the API server) keeps the last: refuse them, as the API server's strict
+  // field validation and our YAML reader do.
+  if (auto d = duplicate_key(doc, "")) {
+    const std::string where = d->first.empty() ? "" : " in " + d->first;
+    return Error(Errc::parse, "invalid JSON: duplicate key \"" + d->second + "\"" + where)
+        .with("field", d->first.empty() ? d->second : d->first + "." + d->second);
   }
   return doc;
 }

@@ -2,12 +2,16 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <sstream>
+
+#include "core/utf8.hpp"
 
 namespace kv::core::yaml {
 namespace {
@@ -254,12 +258,29 @@ bool needs_quotes(const std::string& s) {
   auto v = c.scalar(n);
   if (!v.ok() || !v->IsString())
     return true;
-  // Anything YAML's plain-scalar grammar might misread.
+  // Anything YAML's plain-scalar grammar might misread; control characters (a plain "\r" reads
+  // back as nothing) only survive as double-quoted escapes.
   if (s.find_first_of(":#{}[],&*!|>'\"%@`\n\t") != std::string::npos)
+    return true;
+  if (std::any_of(s.begin(), s.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
     return true;
   if (s.front() == ' ' || s.back() == ' ' || s.front() == '-' || s.front() == '?')
     return true;
   return false;
+}
+
+// Whether a literal block ("|", clip chomping) reads back as exactly `s`: it keeps one final line
+// break (so s must end with exactly one), cannot start with a space or an empty line without an
+// indentation indicator, and cannot escape control characters. Other multi-line strings are
+// written double-quoted, with escapes.
+bool literal_round_trips(const std::string& s) {
+  if (s.size() < 2 || s.back() != '\n' || s[s.size() - 2] == '\n' || s.front() == ' ' ||
+      s.front() == '\n')
+    return false;
+  return std::none_of(s.begin(), s.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t';
+  });
 }
 
 void emit(YAML::Emitter& out, const Value& v) {
@@ -278,7 +299,7 @@ void emit(YAML::Emitter& out, const Value& v) {
       break;
     case rapidjson::kStringType: {
       std::string s(v.GetString(), v.GetStringLength());
-      if (s.find('\n') != std::string::npos) {
+      if (s.find('\n') != std::string::npos && literal_round_trips(s)) {
         out << YAML::Literal << s;
       } else if (needs_quotes(s)) {
         out << YAML::DoubleQuoted << s;
@@ -311,6 +332,29 @@ void emit(YAML::Emitter& out, const Value& v) {
 }  // namespace
 
 Result<std::vector<json::Document>> to_json(std::string_view yaml_text) {
+  // YAML is Unicode text, and JSON strings must be UTF-8: yaml-cpp passes stray bytes through,
+  // and they would come out of the JSON writer as other characters (as kubectl, refuse them).
+  // A C0 control character is not YAML (c-printable), and a NUL byte makes yaml-cpp read the text
+  // as UTF-16, so none reaches it. (DEL is let through: yaml-cpp writes it unescaped.)
+  auto control = std::find_if(yaml_text.begin(), yaml_text.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r';
+  });
+  auto bad = invalid_utf8_offset(yaml_text);
+  if (control != yaml_text.end() || bad) {
+    const size_t at = control != yaml_text.end()
+                          ? std::min<size_t>(control - yaml_text.begin(), bad.value_or(SIZE_MAX))
+                          : *bad;
+    auto before = yaml_text.substr(0, at);
+    YAML::Mark mark;
+    mark.line = static_cast<int>(std::count(before.begin(), before.end(), '\n'));
+    mark.column = static_cast<int>(at - (before.rfind('\n') + 1));  // npos + 1 == 0
+    char byte[8];
+    std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(yaml_text[at]));
+    return located(bad && at == *bad
+                       ? std::string("invalid UTF-8 (byte ") + byte + "); YAML must be UTF-8 text"
+                       : std::string("control characters are not allowed (byte ") + byte + ")",
+                   mark);
+  }
   std::vector<YAML::Node> nodes;
   try {
     nodes = YAML::LoadAll(std::string(yaml_text));

@@ -44,12 +44,11 @@ class Client : public std::enable_shared_from_this<Client> {
   void close();
 
  private:
-  explicit Client(boost::asio::io_context& io) : io_(io), socket_(io) {}
+  explicit Client(boost::asio::io_context& io) : socket_(io) {}
   void read_loop();
   void write_next();
   void fail(const core::Error& e);
 
-  boost::asio::io_context& io_;
   boost::asio::local::stream_protocol::socket socket_;
   proto::FrameReader reader_;
   std::array<char, 8192> buf_{};

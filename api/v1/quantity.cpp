@@ -541,8 +541,10 @@ core::Result<Quantity> parse_quantity(std::string_view text) {
   F format = suffix->format;
   if (!amount.is_zero()) {
     if (exponent < -9) {
+      // Once every digit is shifted out the amount stays zero (and a remainder was seen), so
+      // stop there: the exponent can be near -2^31 ("1e-2000000000"), a loop of billions.
       bool remainder = false;
-      for (int64_t i = exponent; i < -9; ++i) {
+      for (int64_t i = exponent; i < -9 && !amount.is_zero(); ++i) {
         remainder = amount.div(10) != 0 || remainder;
       }
       if (remainder) {

@@ -51,7 +51,7 @@ Result<std::int64_t> memory_kib(const v1::DomainSpec& dom) {
   if (bytes < 16 * 1024 * 1024)
     return invalid("spec.domain.memory.guest",
                    mem->to_string() + " is too small; at least 16Mi is needed");
-  return (bytes + 1023) / 1024;
+  return bytes / 1024 + (bytes % 1024 != 0);  // rounded up; bytes + 1023 overflows near 2^63
 }
 
 // cpu.features, policy require by default. libvirt wants a model with features, so under TCG

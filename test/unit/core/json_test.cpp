@@ -11,6 +11,30 @@ TEST_CASE("parse reports where the JSON is broken") {
   CHECK_THAT(r.error().message, Catch::Contains("offset 8"));
 }
 
+// Found by test/fuzz/json_fuzz: invalid UTF-8 used to parse, then serialize as other characters.
+TEST_CASE("parse refuses invalid UTF-8 instead of changing it on the way out") {
+  auto r = json::parse("{\"name\": \"a\xcf(b\"}");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == kv::core::Errc::parse);
+  CHECK_THAT(r.error().message,
+             Catch::Contains("invalid JSON at offset 1") && Catch::Contains("encoding"));
+  auto ok = json::parse("{\"name\": \"caf\xc3\xa9\"}");  // valid UTF-8 still parses, unchanged
+  REQUIRE(ok.ok());
+  CHECK(json::to_string(*ok) == "{\"name\":\"caf\xc3\xa9\"}");
+}
+
+// Found by test/fuzz/json_fuzz: both members of a duplicated key were kept, find() saw the
+// first (Go's decoder keeps the last), and the document was not equal() to itself.
+TEST_CASE("parse refuses a key named twice in one object, naming where") {
+  auto r = json::parse(R"({"spec": {"rules": [{"a": 1, "b": 2, "a": 3}]}})");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message == "invalid JSON: duplicate key \"a\" in spec.rules[0]");
+  auto top = json::parse(R"({"kind": "VM", "kind": "VMI"})");
+  REQUIRE_FALSE(top.ok());
+  CHECK(top.error().message == "invalid JSON: duplicate key \"kind\"");
+  CHECK(json::parse(R"({"a": {"x": 1}, "b": {"x": 1}})").ok());  // the same name in two objects
+}
+
 TEST_CASE("look-ups are typed and null-safe") {
   auto d = json::parse(R"({"s":"x","i":7,"b":true,"o":{"p":{"q":1}}})");
   REQUIRE(d.ok());

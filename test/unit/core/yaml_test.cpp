@@ -101,3 +101,51 @@ TEST_CASE("to_yaml round-trips through to_json") {
   INFO(yaml::to_yaml(*in));
   CHECK(json::equal(*in, (*back)[0]));
 }
+
+// Found by test/fuzz/yaml_fuzz: "\ns" went out as a literal block and came back as "\ns\n" (a
+// literal block keeps exactly one final line break). Such strings are double-quoted now; a
+// cloud-init script ending in one line break stays a readable block.
+TEST_CASE("to_yaml keeps multi-line strings exact, as a block only when one reads back") {
+  const char* src = R"({"lead":"\ns","none":"a\nb","two":"a\n\n","space":" a\n","cr":"a\r\nb\n",)"
+                    R"("script":"#!/bin/sh\necho hi\n"})";
+  auto in = json::parse(src);
+  REQUIRE(in.ok());
+  const auto text = yaml::to_yaml(*in);
+  INFO(text);
+  auto back = yaml::to_json(text);
+  REQUIRE(back.ok());
+  REQUIRE(back->size() == 1);
+  CHECK(json::equal(*in, (*back)[0]));
+  CHECK_THAT(text, Catch::Contains("script: |"));
+}
+
+// Found by test/fuzz/yaml_fuzz: "\r\r" went out as a plain scalar and read back as nothing.
+TEST_CASE("to_yaml quotes strings with control characters") {
+  auto in = json::parse(R"({"cr":"\r\r","bell":"a\u0007b","del":"x\u007f"})");
+  REQUIRE(in.ok());
+  auto back = yaml::to_json(yaml::to_yaml(*in));
+  REQUIRE(back.ok());
+  REQUIRE(back->size() == 1);
+  CHECK(json::equal(*in, (*back)[0]));
+}
+
+// Found by test/fuzz/yaml_fuzz: a stray byte in a string came out of the JSON writer as another
+// character, so the manifest changed on its way through.
+TEST_CASE("invalid UTF-8 is refused with its line and column") {
+  auto r = yaml::to_json("kind: VirtualMachine\nspec:\n  image: \"disk\xcf example\"\n");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == kv::core::Errc::parse);
+  CHECK(r.error().message ==
+        "line 3, column 15: invalid UTF-8 (byte 0xCF); YAML must be UTF-8 text");
+  CHECK(one("name: caf\xc3\xa9\n") == "{\"name\":\"caf\xc3\xa9\"}");
+}
+
+// Found by test/fuzz/yaml_fuzz: a NUL byte made yaml-cpp take the text for UTF-16, and what it
+// decoded did not survive to_yaml. Control characters are not YAML at all (go-yaml refuses them).
+TEST_CASE("control characters are refused with their line and column") {
+  auto r = yaml::to_json(std::string("a: 1\nb: x\0y\n", 12));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message == "line 2, column 5: control characters are not allowed (byte 0x00)");
+  CHECK_FALSE(yaml::to_json("a: \x01").ok());
+  CHECK(one("a: \"tab\there\"\r\n") == "{\"a\":\"tab\\there\"}");
+}

@@ -102,6 +102,17 @@ TEST_CASE("without usable KVM and without --allow-emulation the error says how t
   CHECK(xml.error().message.find("--allow-emulation") != std::string::npos);
 }
 
+// Found by test/fuzz/domain_fuzz: memory.guest near 2^63 bytes (Quantity::value() saturates
+// there) overflowed rounding up to KiB, and the domain asked for a negative amount of memory.
+TEST_CASE("guest memory at the int64 limit rounds up to KiB without overflowing") {
+  auto env = pod_env();
+  auto vmi = load("kernel-boot-tcg");
+  vmi.spec.domain.memory->guest = *v1::parse_quantity("8Ei");  // 2^63, saturates to 2^63-1
+  auto xml = build_domain_xml(vmi, env, *plan_disks(vmi, env), *plan_network(vmi));
+  REQUIRE(xml.ok());
+  CHECK_THAT(*xml, Catch::Contains("<memory unit='KiB'>9007199254740992</memory>"));
+}
+
 TEST_CASE("user errors name the field") {
   auto env = pod_env();
   struct Case {
