@@ -1,5 +1,7 @@
 #include "core/yaml.hpp"
 
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -8,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <sstream>
 
@@ -120,8 +123,72 @@ std::optional<double> float_word(const std::string& raw, bool* non_finite) {
   return std::strtod(s.c_str(), nullptr);
 }
 
+// The first of two passes over the text: yaml-cpp's events only, no nodes. It counts the values
+// the text holds (the alias budget below is sized from it) and catches what yaml-cpp 0.7's
+// LoadAll would loop on forever: a document that starts on a token nothing consumes (a ','
+// outside [ ] or { }: "," or "[a]," or "a: 1\n---\n,"), which it answers with an empty document
+// at the same place, again and again.
+class Survey : public YAML::EventHandler {
+ public:
+  size_t values = 0;
+  std::optional<YAML::Mark> stuck;  // where a document started twice
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (last_start_ && last_start_->pos == mark.pos)
+      stuck = mark;
+    last_start_ = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override { ++values; }
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override { ++values; }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    ++values;
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    ++values;
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    ++values;
+  }
+  void OnMapEnd() override {}
+
+ private:
+  std::optional<YAML::Mark> last_start_;
+};
+
+// Surveys the text; an error for the loop above, with what stopped yaml-cpp.
+Result<size_t> survey(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  Survey s;
+  try {
+    while (parser.HandleNextDocument(s)) {
+      if (s.stuck) {
+        const size_t at = static_cast<size_t>(s.stuck->pos);
+        std::string what = at < text.size() ? std::string(1, text[at]) : std::string("end");
+        return located("did not find expected node content (\"" + what +
+                           "\" cannot start a value; a ',' separates items only inside [ ] "
+                           "or { })",
+                       *s.stuck);
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return located(e.msg, e.mark);
+  }
+  return s.values;
+}
+
 struct Converter {
   Allocator& alloc;
+  // Values left to produce. An alias is expanded where it is used, so anchors that refer to
+  // anchors multiply ("billion laughs": 300 bytes, 10^9 values); the budget stops that with an
+  // error, as go-yaml's "excessive aliasing" does, and leaves ordinary reuse alone.
+  size_t budget = SIZE_MAX;
+  size_t limit = SIZE_MAX, written = 0;  // for the message
 
   Result<Value> scalar(const YAML::Node& node) {
     const std::string& text = node.Scalar();
@@ -201,6 +268,13 @@ struct Converter {
   }
 
   Result<Value> convert(const YAML::Node& node) {
+    if (budget == 0) {
+      return located("document contains excessive aliasing (its aliases expand to more than " +
+                         std::to_string(limit) + " values; the text itself has " +
+                         std::to_string(written) + ")",
+                     node.Mark());
+    }
+    --budget;
     switch (node.Type()) {
       case YAML::NodeType::Undefined:
       case YAML::NodeType::Null:
@@ -355,18 +429,26 @@ Result<std::vector<json::Document>> to_json(std::string_view yaml_text) {
                        : std::string("control characters are not allowed (byte ") + byte + ")",
                    mark);
   }
+  const std::string text(yaml_text);
+  auto values = survey(text);
+  if (!values.ok())
+    return std::move(values).error();
   std::vector<YAML::Node> nodes;
   try {
-    nodes = YAML::LoadAll(std::string(yaml_text));
+    nodes = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
     return located(e.msg, e.mark);
   }
   std::vector<json::Document> docs;
+  // One budget for the stream: ten values out for each value written, and some room for small
+  // texts that reuse an anchor a few times.
+  const size_t limit = 10 * *values + 10000;
+  size_t budget = limit;
   for (const auto& node : nodes) {
     if (node.IsNull() || !node.IsDefined())
       continue;  // "---" with nothing after it
     json::Document doc;
-    Converter c{doc.GetAllocator()};
+    Converter c{doc.GetAllocator(), budget, limit, *values};
     try {
       auto v = c.convert(node);
       if (!v.ok())
@@ -375,6 +457,7 @@ Result<std::vector<json::Document>> to_json(std::string_view yaml_text) {
     } catch (const YAML::Exception& e) {
       return located(e.msg, e.mark);
     }
+    budget = c.budget;
     docs.push_back(std::move(doc));
   }
   return docs;

@@ -149,3 +149,48 @@ TEST_CASE("control characters are refused with their line and column") {
   CHECK_FALSE(yaml::to_json("a: \x01").ok());
   CHECK(one("a: \"tab\there\"\r\n") == "{\"a\":\"tab\\there\"}");
 }
+
+// Found by test/fuzz/yaml_fuzz (the open timeout of session 9): yaml-cpp 0.7's LoadAll never
+// returns when a document starts on a ',' (it yields an empty document there, forever, growing
+// memory). A lone "," or one after a flow collection or a "---" is an error with its place, as
+// go-yaml's "did not find expected node content".
+TEST_CASE("a ',' where a value should start is an error, not an endless stream of documents") {
+  struct Case {
+    const char* text;
+    const char* line;
+    const char* column;
+  };
+  for (const auto& c : {Case{",", "1", "1"}, Case{"[a],", "1", "4"}, Case{"{a: 1},", "1", "7"},
+                        Case{"a: 1\n---\n,", "3", "1"}, Case{"# note\n  , x\n", "2", "3"}}) {
+    INFO(c.text);
+    auto r = yaml::to_json(c.text);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == kv::core::Errc::parse);
+    CHECK(r.error().get("line") == c.line);
+    CHECK(r.error().get("column") == c.column);
+    CHECK_THAT(r.error().message, Catch::Contains("did not find expected node content (\",\""));
+  }
+  // Commas inside flow collections, and plain scalars with commas, are still fine.
+  CHECK(one("a: [1, 2]\nb: x, y\n") == R"({"a":[1,2],"b":"x, y"})");
+}
+
+// The fuzzer's next find once the loop above was fixed: aliases are expanded where they are
+// used, so anchors of anchors multiply (nine levels of nine: 300 bytes, 387 million values).
+// The expansion is capped relative to the text, as go-yaml's "excessive aliasing"; ordinary
+// reuse of an anchor is unaffected.
+TEST_CASE("anchors that expand exponentially are refused; ordinary aliases are expanded") {
+  std::string laughs = "a: &a [x, x, x, x, x, x, x, x, x]\n";
+  for (char c = 'b'; c <= 'i'; ++c) {
+    std::string prev(1, static_cast<char>(c - 1));
+    laughs += std::string(1, c) + ": &" + c + " [";
+    for (int i = 0; i < 9; ++i)
+      laughs += (i ? ", *" : "*") + prev;
+    laughs += "]\n";
+  }
+  auto r = yaml::to_json(laughs);
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.error().message, Catch::Contains("excessive aliasing"));
+
+  CHECK(one("base: &b {cpu: 1, mem: 2}\nsame: *b\nbig: {<<: *b, cpu: 4}\n") ==
+        R"({"base":{"cpu":1,"mem":2},"same":{"cpu":1,"mem":2},"big":{"cpu":4,"mem":2}})");
+}
