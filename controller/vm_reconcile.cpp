@@ -53,6 +53,16 @@ bool has_start_request(const VirtualMachine& vm) {
   return r && r->action == StateChangeAction::start;
 }
 
+// `virtctl start --paused`: the Start request at the head carries paused=true, and the VMI it
+// creates gets spec.startStrategy Paused.
+bool has_start_paused_request(const VirtualMachine& vm) {
+  auto* r = head_request(vm);
+  if (!r || r->action != StateChangeAction::start)
+    return false;
+  auto it = r->data.find("paused");
+  return it != r->data.end() && it->second == "true";
+}
+
 bool has_stop_request_for(const VirtualMachine& vm, const VirtualMachineInstance* vmi) {
   auto* r = head_request(vm);
   if (!r || r->action != StateChangeAction::stop || !vmi)
@@ -345,6 +355,8 @@ void create_and_remove(const VirtualMachine& vm, const VirtualMachineInstance* v
                        bool remove, VmActions& out) {
   if (create) {
     out.create_vmi = vmi_from_template(vm);
+    if (has_start_paused_request(vm))
+      out.create_vmi->spec.start_strategy = api::v1::StartStrategy::paused;
     out.events.push_back({"Normal", "SuccessfulCreate",
                           "Started the virtual machine by creating the new virtual machine "
                           "instance " +
@@ -475,8 +487,11 @@ VmActions reconcile_vm(const VmInputs& in) {
   out.set_running = d.set_running;
   const bool create = may_create(d.create, in, backoff, out);
   create_and_remove(vm, vmi, create, d.remove, out);
-  trim_state_change_requests(st.state_change_requests, vmi, create,
-                             rs == RunStrategy::halted && !vmi && out.set_running);
+  // A paused Start on a Halted VM stays queued through the switch to running: the VMI created
+  // then takes its paused flag (as upstream).
+  trim_state_change_requests(
+      st.state_change_requests, vmi, create,
+      rs == RunStrategy::halted && !vmi && out.set_running && !has_start_paused_request(vm));
 
   update_status_fields(vm, vmi, rs, st);
   st.printable_status = printable_status(vm, vmi, failure, create, d.remove, in.now);

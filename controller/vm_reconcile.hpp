@@ -18,7 +18,9 @@
 //   Once            VMI absent            -> create; a final VMI stays; nothing restarts it
 //
 // status.stateChangeRequests is a queue; only its head is acted upon. A Stop is done once no
-// VMI with its UID remains; a Start is done once a VMI exists.
+// VMI with its UID remains; a Start is done once a VMI exists. A Start with data paused=true
+// (`virtctl start --paused`) creates the VMI with spec.startStrategy Paused; on a Halted VM it
+// stays queued through the switch to Always, so the VMI then created is paused.
 //
 // Crash loops: a VMI that ends before ever reaching Running counts as a start failure (once per
 // VMI UID); the next automatic start waits 10 s * 2^(failures-1), at most 5 min, and the VM shows

@@ -43,6 +43,10 @@ std::int64_t grace_period_seconds(const v1::VirtualMachineInstance& vmi) {
   return vmi.spec.termination_grace_period_seconds.value_or(30);
 }
 
+bool starts_paused(const v1::VirtualMachineInstance& vmi) {
+  return vmi.spec.start_strategy == v1::StartStrategy::paused;
+}
+
 std::string serial_socket_path(const PodEnvironment& env) {
   return env.socket_dir + "/virt-serial0";
 }

@@ -125,6 +125,9 @@ core::Result<std::string> build_domain_xml(const api::v1::VirtualMachineInstance
 // Graceful-shutdown budget: spec.terminationGracePeriodSeconds, default 30 (upstream).
 std::int64_t grace_period_seconds(const api::v1::VirtualMachineInstance& vmi);
 
+// spec.startStrategy Paused: the domain is started with its CPUs stopped (VIR_DOMAIN_START_PAUSED).
+bool starts_paused(const api::v1::VirtualMachineInstance& vmi);
+
 // Paths derived from the environment, used by run() and tests.
 std::string serial_socket_path(const PodEnvironment& env);
 std::string serial_log_path(const PodEnvironment& env);

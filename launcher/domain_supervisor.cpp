@@ -45,7 +45,9 @@ Status DomainSupervisor::sync(const proto::VmiDocument& vmi) {
   if (phase_ != Phase::idle)
     return Error(Errc::invalid,
                  "cannot sync while the launcher is " + std::string(phase_name(phase_)));
-  auto st = dm_.define_and_start(prepared->xml, false);
+  // Started paused (spec.startStrategy), libvirt's suspended event follows its started one (both
+  // after this call returns, on this thread) and moves the phase to paused.
+  auto st = dm_.define_and_start(prepared->xml, prepared->start_paused);
   if (!st.ok()) {
     core::log::error("domain failed to start", {{"error", st.error().to_string()}});
     feed(Input{.kind = Input::Kind::start_failed});

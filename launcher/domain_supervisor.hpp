@@ -24,6 +24,7 @@ struct PreparedDomain {
   std::optional<NetworkPlan> network;  // planned once per sync: the XML's NIC, the status's too
   std::string uid;                     // the VMI's identity: a sync for another VMI is refused
   std::string accelerator{};           // "kvm" or "tcg": the status reports it
+  bool start_paused = false;           // spec.startStrategy Paused: QEMU starts with CPUs stopped
 };
 using Preparer = std::function<core::Result<PreparedDomain>(const core::json::Value& vmi)>;
 

@@ -357,6 +357,7 @@ class Launcher {
     p.network = std::move(*net);
     p.xml = std::move(*xml);
     p.accelerator = env_.kvm_usable ? "kvm" : "tcg";  // build_domain_xml's choice (compute.cpp)
+    p.start_paused = starts_paused(*vmi);
     if (impl_ == nullptr) {
       // Disks are made once per launcher: a re-sync of a running VMI must not reset them.
       if (auto st = prepare_disks(*disks); !st.ok())

@@ -106,6 +106,9 @@ std::string_view to_string(DiskBus v) {
 std::string_view to_string(EvictionStrategy v) {
   return enum_name(v);
 }
+std::string_view to_string(StartStrategy v) {
+  return enum_name(v);
+}
 std::string_view to_string(PullPolicy v) {
   return enum_name(v);
 }

@@ -60,6 +60,7 @@ std::string to_json_string(const VirtualMachine& vm);
 std::string_view to_string(RunStrategy v);
 std::string_view to_string(DiskBus v);
 std::string_view to_string(EvictionStrategy v);
+std::string_view to_string(StartStrategy v);
 std::string_view to_string(PullPolicy v);
 std::string_view to_string(Protocol v);
 std::string_view to_string(VmiPhase v);

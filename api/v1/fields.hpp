@@ -47,6 +47,12 @@ struct EnumNames<EvictionStrategy> {
   };
 };
 template <>
+struct EnumNames<StartStrategy> {
+  static constexpr std::array values = {
+      std::pair{StartStrategy::paused, "Paused"sv},
+  };
+};
+template <>
 struct EnumNames<PullPolicy> {
   static constexpr std::array values = {
       std::pair{PullPolicy::always, "Always"sv},
@@ -880,6 +886,8 @@ struct Describe<VirtualMachineInstanceSpec> {
             "Seconds the guest gets to shut down (default 180)."),
       field("evictionStrategy", &VirtualMachineInstanceSpec::eviction_strategy,
             "None, LiveMigrate, LiveMigrateIfPossible or External."),
+      field("startStrategy", &VirtualMachineInstanceSpec::start_strategy,
+            "Paused: the VM starts paused (its CPUs stopped) until unpaused."),
       field("livenessProbe", &VirtualMachineInstanceSpec::liveness_probe,
             "Probe of the guest's health; failing, it ends the VMI."),
       field("readinessProbe", &VirtualMachineInstanceSpec::readiness_probe,

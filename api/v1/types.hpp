@@ -73,6 +73,7 @@ struct ObjectMeta {
 enum class RunStrategy { always, rerun_on_failure, manual, halted, once };
 enum class DiskBus { virtio, sata, scsi, usb };
 enum class EvictionStrategy { none, live_migrate, live_migrate_if_possible, external };
+enum class StartStrategy { paused };
 enum class PullPolicy { always, if_not_present, never };
 enum class Protocol { tcp, udp };
 enum class VmiPhase { pending, scheduling, scheduled, running, succeeded, failed, unknown };
@@ -636,6 +637,7 @@ struct VirtualMachineInstanceSpec {
   std::optional<std::string> priority_class_name;
   std::optional<int64_t> termination_grace_period_seconds;
   std::optional<EvictionStrategy> eviction_strategy;
+  std::optional<StartStrategy> start_strategy;  // Paused: QEMU starts with its CPUs stopped
   std::optional<Probe> liveness_probe{};
   std::optional<Probe> readiness_probe{};
   std::optional<std::string> hostname;

@@ -81,7 +81,8 @@ constexpr std::string_view kDnsLabelRule =
     "must be lower-case letters, digits and '-', start and end with a letter or digit, at most "
     "63 characters";
 
-// The pod-level settings of the spec: grace period, eviction strategy, host name, subdomain.
+// The pod-level settings of the spec: grace period, eviction strategy, start strategy, host name,
+// subdomain.
 void pod_settings(const VirtualMachineInstanceSpec& s, const std::string& path,
                   FieldErrors& errors) {
   using check::add;
@@ -102,6 +103,12 @@ void pod_settings(const VirtualMachineInstanceSpec& s, const std::string& path,
         "\"External\" is not supported yet (nothing blocks the launcher pod's eviction for an "
         "external controller); allowed: None, LiveMigrateIfPossible (which is None here: no VMI "
         "is live-migratable)");
+  }
+  if (s.start_strategy == StartStrategy::paused && s.liveness_probe) {
+    add(errors, at(path, "startStrategy"),
+        "\"Paused\" cannot be combined with " + at(path, "livenessProbe") +
+            " (a paused VM cannot answer its probe, so the probe would end it); remove one of "
+            "them");
   }
   if (s.hostname && !check::is_dns_label(*s.hostname)) {
     add(errors, at(path, "hostname"),

@@ -328,4 +328,97 @@ console() {
 }
 console_has() { grep -q -- "$3" <<<"$(console "$1" "$2")"; }
 
+# vm_yaml NAME RUN_STRATEGY [USER_DATA_FILE] [EXTRA_DISK_YAML EXTRA_VOLUME_YAML]: the test guest
+# from its containerDisk (IMG_OVERRIDE or IMG_DISK) in namespace NS, masquerade on the pod network,
+# VM_GRACE_SECONDS (10) to shut down; user data becomes a cloud-init disk.
+vm_yaml() {
+	local name=$1 strategy=$2 userdata=${3:-} disk=${4:-} volume=${5:-} image=${IMG_OVERRIDE:-$IMG_DISK}
+	cat <<EOF
+apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata:
+  name: $name
+  namespace: $NS
+spec:
+  runStrategy: $strategy
+  template:
+    spec:
+      domain:
+        memory:
+          guest: 256Mi
+        devices:
+          disks:
+            - name: root
+              disk:
+                bus: virtio
+$( [[ -n $userdata ]] && printf '            - name: cloudinit\n              disk:\n                bus: virtio\n')
+$disk
+          interfaces:
+            - name: default
+              masquerade: {}
+              ports:
+                - port: 8080
+                - port: 8081
+      networks:
+        - name: default
+          pod: {}
+      terminationGracePeriodSeconds: ${VM_GRACE_SECONDS:-10}
+      volumes:
+        - name: root
+          containerDisk:
+            image: $image
+$( [[ -n $userdata ]] && { printf '        - name: cloudinit\n          cloudInitNoCloud:\n            userData: |\n'; sed 's/^/              /' "$userdata"; })
+$volume
+EOF
+}
+
+# The PVC disk of data_volume_yaml CLAIM, for vm_yaml's EXTRA_DISK_YAML and EXTRA_VOLUME_YAML.
+data_disk_yaml() { printf '            - name: data\n              disk:\n                bus: virtio'; }
+data_volume_yaml() { printf '        - name: data\n          persistentVolumeClaim:\n            claimName: %s' "$1"; }
+
+# make_hostpath_pvc NS CLAIM PV DIR: in DIR a raw 64 MiB ext4 disk labelled kvdata (the test guest
+# mounts it at /data) owned by the launcher's uid; a hostPath PV for DIR (label
+# kubevirt-cpp.io/e2e=true, retained) bound to the PVC CLAIM in NS. Waits until the claim is Bound.
+make_hostpath_pvc() {
+	local ns=$1 claim=$2 pv=$3 dir=$4
+	mkdir -p "$dir"
+	truncate -s 64M "$dir/disk.img"
+	mkfs.ext4 -q -F -L kvdata "$dir/disk.img"
+	chown -R 107:107 "$dir"
+	k apply -f - >&2 <<EOF
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: $pv
+  labels:
+    kubevirt-cpp.io/e2e: "true"
+spec:
+  capacity:
+    storage: 64Mi
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: ""
+  claimRef:
+    namespace: $ns
+    name: $claim
+  hostPath:
+    path: $dir
+    type: Directory
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: $claim
+  namespace: $ns
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: ""
+  volumeName: $pv
+  resources:
+    requests:
+      storage: 64Mi
+EOF
+	wait_until 60 "PVC $claim Bound" bash -c "[[ \$('$KV_CLUSTER' kubectl -n $ns get pvc $claim -o jsonpath='{.status.phase}') == Bound ]]"
+}
+
 GUEST_READY=KUBEVIRT-CPP-GUEST-READY

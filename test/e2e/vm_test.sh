@@ -148,47 +148,6 @@ setup() {
 }
 
 # --- objects -------------------------------------------------------------------------------------
-# vm_yaml NAME RUN_STRATEGY [USER_DATA_FILE] [EXTRA_DISK_YAML EXTRA_VOLUME_YAML]
-vm_yaml() {
-	local name=$1 strategy=$2 userdata=${3:-} disk=${4:-} volume=${5:-} image=${IMG_OVERRIDE:-$IMG_DISK}
-	cat <<EOF
-apiVersion: kubevirt.io/v1
-kind: VirtualMachine
-metadata:
-  name: $name
-  namespace: $NS
-spec:
-  runStrategy: $strategy
-  template:
-    spec:
-      domain:
-        memory:
-          guest: 256Mi
-        devices:
-          disks:
-            - name: root
-              disk:
-                bus: virtio
-$( [[ -n $userdata ]] && printf '            - name: cloudinit\n              disk:\n                bus: virtio\n')
-$disk
-          interfaces:
-            - name: default
-              masquerade: {}
-              ports:
-                - port: 8080
-                - port: 8081
-      networks:
-        - name: default
-          pod: {}
-      terminationGracePeriodSeconds: 10
-      volumes:
-        - name: root
-          containerDisk:
-            image: $image
-$( [[ -n $userdata ]] && { printf '        - name: cloudinit\n          cloudInitNoCloud:\n            userData: |\n'; sed 's/^/              /' "$userdata"; })
-$volume
-EOF
-}
 
 virtctl() { "$VIRTCTL" --kubeconfig "$("$KV_CLUSTER" kubeconfig)" -n "$NS" "$@"; }
 
@@ -356,6 +315,31 @@ case_stop() {
 		fail "stopping a stopped VM does not say 'Error stopping VirtualMachine ... VM is not running': $out"
 }
 
+# Upstream's `virtctl start --paused` on a stopped (Halted) VM: the VM turns to Always, its VMI
+# carries spec.startStrategy Paused, QEMU starts with its CPUs stopped (the guest prints nothing),
+# the VMI shows Paused=True and the VM Paused. Unpaused, the guest boots. It is stopped again
+# for case_start.
+case_start_paused() {
+	local cond
+	virtctl start e2e-vm --paused >&2
+	wait_until 180 "VMI e2e-vm phase Running" vmi_phase_is "$NS" e2e-vm Running
+	[[ $(k -n "$NS" get vmi e2e-vm -o jsonpath='{.spec.startStrategy}') == Paused ]] ||
+		fail "VMI e2e-vm has no spec.startStrategy Paused: $(k -n "$NS" get vmi e2e-vm -o jsonpath='{.spec}')"
+	wait_until 60 "VMI e2e-vm condition Paused=True" \
+		bash -c "[[ \$('$KV_CLUSTER' kubectl -n $NS get vmi e2e-vm -o jsonpath='{.status.conditions[?(@.type==\"Paused\")].status}') == True ]]"
+	cond=$(k -n "$NS" get vmi e2e-vm -o jsonpath='{.status.conditions[?(@.type=="Paused")].reason}')
+	[[ $cond == PausedByUser ]] || fail "the Paused condition's reason is '$cond', not PausedByUser"
+	wait_until 60 "VM e2e-vm printableStatus Paused" vm_printable_is "$NS" e2e-vm Paused
+	# Not a timing guess: a guest whose CPUs never ran has written nothing to its serial port.
+	! console_has "$NS" e2e-vm "$GUEST_READY" || fail "the guest started paused printed its ready line"
+	virtctl unpause vmi e2e-vm >&2
+	wait_until 180 "the console of e2e-vm to print $GUEST_READY" console_has "$NS" e2e-vm "$GUEST_READY"
+	wait_until 60 "VM e2e-vm printableStatus Running" vm_printable_is "$NS" e2e-vm Running
+	virtctl stop e2e-vm >&2
+	wait_until 120 "VM e2e-vm printableStatus Stopped" vm_printable_is "$NS" e2e-vm Stopped
+	wait_until 60 "VMI e2e-vm gone" vmi_gone "$NS" e2e-vm
+}
+
 case_start() {
 	virtctl start e2e-vm >&2
 	wait_running_and_ready e2e-vm
@@ -400,54 +384,12 @@ case_delete_vm() {
 
 # --- a PVC disk ------------------------------------------------------------------------------------
 case_pvc() {
-	local dir=$PV_DIR
-	mkdir -p "$dir"
-	# A raw ext4 disk labelled kvdata (the guest mounts it at /data), owned by the launcher's uid.
-	truncate -s 64M "$dir/disk.img"
-	mkfs.ext4 -q -F -L kvdata "$dir/disk.img"
-	chown -R 107:107 "$dir"
-	cat >"$WORK/pvc.yaml" <<EOF
-apiVersion: v1
-kind: PersistentVolume
-metadata:
-  name: kv-e2e-pv-$TOKEN
-  labels:
-    kubevirt-cpp.io/e2e: "true"
-spec:
-  capacity:
-    storage: 64Mi
-  accessModes: [ReadWriteOnce]
-  persistentVolumeReclaimPolicy: Retain
-  storageClassName: ""
-  claimRef:
-    namespace: $NS
-    name: e2e-pvc
-  hostPath:
-    path: $dir
-    type: Directory
----
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata:
-  name: e2e-pvc
-  namespace: $NS
-spec:
-  accessModes: [ReadWriteOnce]
-  storageClassName: ""
-  volumeName: kv-e2e-pv-$TOKEN
-  resources:
-    requests:
-      storage: 64Mi
-EOF
-	k apply -f "$WORK/pvc.yaml" >&2
-	wait_until 60 "PVC e2e-pvc Bound" bash -c "[[ \$('$KV_CLUSTER' kubectl -n $NS get pvc e2e-pvc -o jsonpath='{.status.phase}') == Bound ]]"
+	make_hostpath_pvc "$NS" e2e-pvc "kv-e2e-pv-$TOKEN" "$PV_DIR"
 	cat >"$WORK/userdata-pvc" <<EOF
 #!/bin/sh
 if [ -f /data/e2e-token ]; then echo "KV-E2E-PVC-FOUND \$(cat /data/e2e-token)"; else echo $TOKEN >/data/e2e-token && sync && echo "KV-E2E-PVC-WROTE $TOKEN"; fi
 EOF
-	vm_yaml e2e-pvc Always "$WORK/userdata-pvc" \
-		"$(printf '            - name: data\n              disk:\n                bus: virtio')" \
-		"$(printf '        - name: data\n          persistentVolumeClaim:\n            claimName: e2e-pvc')" >"$WORK/vm-pvc.yaml"
+	vm_yaml e2e-pvc Always "$WORK/userdata-pvc" "$(data_disk_yaml)" "$(data_volume_yaml e2e-pvc)" >"$WORK/vm-pvc.yaml"
 	k apply -f "$WORK/vm-pvc.yaml" >&2
 	wait_running_and_ready e2e-pvc
 	console_has "$NS" e2e-pvc "KUBEVIRT-CPP-GUEST-DATA .* mounted at /data" || fail "the guest did not mount the PVC disk at /data"
@@ -681,6 +623,7 @@ run_case "virtctl console: a command typed on the serial console runs in the gue
 run_case "virtctl pause / unpause: the VMI shows Paused and the guest stops answering, then resumes" case_virtctl_pause keep
 run_case "virtctl restart: a new VMI runs and prints the ready line" case_virtctl_restart keep
 run_case "virtctl stop: the VM shows Stopped, VMI and launcher pod are gone; stopping again is a clear error" case_stop keep
+run_case "virtctl start --paused: the VMI starts with startStrategy Paused and Paused=True, the guest silent until unpaused" case_start_paused keep
 run_case "virtctl start: Running and the ready line" case_start keep
 run_case "a guest poweroff with runStrategy Always: the VMI Succeeds and a new VMI runs" case_guest_poweroff keep
 run_case "deleting the launcher pod: the VMI fails and the VM starts a new one" case_delete_pod keep

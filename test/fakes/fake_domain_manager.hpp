@@ -20,7 +20,7 @@ class FakeDomainManager : public DomainManager {
     last_xml = xml;
     if (auto r = take(); !r.ok())
       return r;
-    state = {"running", "booted"};
+    state = paused ? DomainInfo{"paused", "user"} : DomainInfo{"running", "booted"};
     return {};
   }
   core::Status shutdown() override { return record("shutdown"); }

@@ -83,147 +83,67 @@ setup() {
 	[[ -x $VIRTCTL ]] || bail "virtctl is not built: $VIRTCTL (ninja -C $BUILD)"
 }
 
-# vm_yaml NAME RUN_STRATEGY [with-pvc]: the test guest from its containerDisk; with-pvc adds the
-# PVC "steady-data" as a second disk and user data that writes (first boot) or reads the token.
-vm_yaml() {
-	local name=$1 strategy=$2 pvc=${3:-}
-	cat <<EOF
-apiVersion: kubevirt.io/v1
-kind: VirtualMachine
-metadata:
-  name: $name
-  namespace: $NS
-spec:
-  runStrategy: $strategy
-  template:
-    spec:
-      domain:
-        memory:
-          guest: 256Mi
-        devices:
-          disks:
-            - name: root
-              disk:
-                bus: virtio
+# new_vm NAME RUN_STRATEGY [with-pvc]: the test guest (lib.sh's vm_yaml); with-pvc adds the PVC
+# "steady-data" as a second disk and user data that writes (first boot) or reads the token.
+VM_GRACE_SECONDS=5
+new_vm() {
+	if [[ -n ${3:-} ]]; then
+		cat >"$WORK/userdata-pvc" <<EOF
+#!/bin/sh
+if [ -f /data/token ]; then echo "KV-FAULTS-PVC-FOUND \$(cat /data/token)"; else echo $TOKEN >/data/token && sync && echo "KV-FAULTS-PVC-WROTE $TOKEN"; fi
 EOF
-	[[ -n $pvc ]] && cat <<EOF
-            - name: data
-              disk:
-                bus: virtio
-            - name: cloudinit
-              disk:
-                bus: virtio
-EOF
-	cat <<EOF
-          interfaces:
-            - name: default
-              masquerade: {}
-      networks:
-        - name: default
-          pod: {}
-      terminationGracePeriodSeconds: 5
-      volumes:
-        - name: root
-          containerDisk:
-            image: $IMG_DISK
-EOF
-	[[ -n $pvc ]] && cat <<EOF
-        - name: data
-          persistentVolumeClaim:
-            claimName: steady-data
-        - name: cloudinit
-          cloudInitNoCloud:
-            userData: |
-              #!/bin/sh
-              if [ -f /data/token ]; then echo "KV-FAULTS-PVC-FOUND \$(cat /data/token)"; else echo $TOKEN >/data/token && sync && echo "KV-FAULTS-PVC-WROTE $TOKEN"; fi
-EOF
-	return 0
-}
-
-make_pvc() {
-	mkdir -p "$PV_DIR"
-	truncate -s 64M "$PV_DIR/disk.img"
-	mkfs.ext4 -q -F -L kvdata "$PV_DIR/disk.img"
-	chown -R 107:107 "$PV_DIR"
-	k apply -f - >&2 <<EOF
-apiVersion: v1
-kind: PersistentVolume
-metadata:
-  name: kv-faults-pv-$TOKEN
-spec:
-  capacity:
-    storage: 64Mi
-  accessModes: [ReadWriteOnce]
-  persistentVolumeReclaimPolicy: Delete
-  storageClassName: ""
-  claimRef:
-    namespace: $NS
-    name: steady-data
-  hostPath:
-    path: $PV_DIR
-    type: Directory
----
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata:
-  name: steady-data
-  namespace: $NS
-spec:
-  accessModes: [ReadWriteOnce]
-  storageClassName: ""
-  volumeName: kv-faults-pv-$TOKEN
-  resources:
-    requests:
-      storage: 64Mi
-EOF
-}
-
-new_vm() { # NAME RUN_STRATEGY [with-pvc]
-	vm_yaml "$@" | k apply -f - >&2
+		vm_yaml "$1" "$2" "$WORK/userdata-pvc" "$(data_disk_yaml)" "$(data_volume_yaml steady-data)"
+	else
+		vm_yaml "$1" "$2"
+	fi | k apply -f - >&2
 }
 
 # --- what the cluster shows ------------------------------------------------------------------------
-# snapshot: one read of the namespace; state NAME then answers from it:
-#   "<vm printableStatus|-> <vmi uid|-> <vmi phase|-> <paused True|False> <live pods of that uid>"
-# and orphans counts live launcher pods whose VMI uid is no VMI's.
+# snapshot: one read of the namespace, summed up by one python run into $WORK/snap.states, one line
+# per VM or VMI name: "NAME <vm printableStatus|-> <vmi uid|-> <vmi phase|-> <paused True|False>
+# <live pods of that uid>", and "#orphans N": live launcher pods whose VMI uid is no VMI's.
+# state NAME and orphans answer from it.
 snapshot() {
 	k -n "$NS" get vm,vmi,pods -o json >"$WORK/snap.json" 2>/dev/null
-}
-state() {
-	python3 - "$WORK/snap.json" "$1" <<'PY'
+	python3 - "$WORK/snap.json" >"$WORK/snap.states" <<'PY'
 import json, sys
 try:
     items = json.load(open(sys.argv[1]))["items"]
 except Exception:
-    print("? ? ? ? ?"); sys.exit(0)
-name = sys.argv[2]
-vm = next((i for i in items if i["kind"] == "VirtualMachine" and i["metadata"]["name"] == name), None)
-vmi = next((i for i in items if i["kind"] == "VirtualMachineInstance" and i["metadata"]["name"] == name), None)
-uid = vmi["metadata"]["uid"] if vmi else "-"
-paused = "False"
-for c in (vmi or {}).get("status", {}).get("conditions", []):
-    if c.get("type") == "Paused":
-        paused = c.get("status", "False")
-pods = [p for p in items if p["kind"] == "Pod"
-        and p["metadata"].get("labels", {}).get("kubevirt.io/created-by") == uid
-        and not p["metadata"].get("deletionTimestamp")
-        and p.get("status", {}).get("phase") not in ("Succeeded", "Failed")]
-print(vm.get("status", {}).get("printableStatus", "-") if vm else "-", uid,
-      (vmi or {}).get("status", {}).get("phase", "-") if vmi else "-", paused, len(pods))
-PY
-}
-orphans() {
-	python3 - "$WORK/snap.json" <<'PY'
-import json, sys
-items = json.load(open(sys.argv[1]))["items"]
+    print("#unreadable"); sys.exit(0)
+def live(p):
+    return not p["metadata"].get("deletionTimestamp") and \
+        p.get("status", {}).get("phase") not in ("Succeeded", "Failed")
+pods = [p for p in items if p["kind"] == "Pod" and live(p)
+        and p["metadata"].get("labels", {}).get("kubevirt.io/created-by")]
+by_name = {}
+for i in items:
+    if i["kind"] in ("VirtualMachine", "VirtualMachineInstance"):
+        by_name.setdefault(i["metadata"]["name"], {})[i["kind"]] = i
+for name, objs in by_name.items():
+    vm, vmi = objs.get("VirtualMachine"), objs.get("VirtualMachineInstance")
+    uid = vmi["metadata"]["uid"] if vmi else "-"
+    paused = "False"
+    for c in (vmi or {}).get("status", {}).get("conditions", []):
+        if c.get("type") == "Paused":
+            paused = c.get("status", "False")
+    n = sum(1 for p in pods if p["metadata"]["labels"]["kubevirt.io/created-by"] == uid)
+    print(name, vm.get("status", {}).get("printableStatus", "-") if vm else "-", uid,
+          vmi.get("status", {}).get("phase", "-") if vmi else "-", paused, n)
 uids = {i["metadata"]["uid"] for i in items if i["kind"] == "VirtualMachineInstance"}
-print(sum(1 for p in items if p["kind"] == "Pod"
-          and p["metadata"].get("labels", {}).get("kubevirt.io/created-by")
-          and p["metadata"]["labels"]["kubevirt.io/created-by"] not in uids
-          and not p["metadata"].get("deletionTimestamp")
-          and p.get("status", {}).get("phase") not in ("Succeeded", "Failed")))
+print("#orphans", sum(1 for p in pods if p["metadata"]["labels"]["kubevirt.io/created-by"] not in uids))
 PY
 }
+state() {
+	local line
+	if grep -q '^#unreadable' "$WORK/snap.states"; then
+		echo "? ? ? ? ?"
+		return
+	fi
+	line=$(grep -m1 "^$1 " "$WORK/snap.states")
+	if [[ -n $line ]]; then echo "${line#* }"; else echo "- - - False 0"; fi
+}
+orphans() { grep -q '^#orphans' "$WORK/snap.states" && sed -n 's/^#orphans //p' "$WORK/snap.states" || echo unknown; }
 
 # The end state each operation must reach (from the last snapshot).
 #   running NAME   VM Running, its VMI Running, one live launcher pod
@@ -457,6 +377,11 @@ check_steady() { # FAULT
 	snapshot
 	local o
 	o=$(orphans)
+	if [[ $o == unknown ]]; then
+		cell[$1,steady]="same QEMU PID, console answers, PVC data intact; the namespace could not be read to look for orphans"
+		round_failed=1
+		return
+	fi
 	if ((o > 0)); then
 		cell[$1,steady]="same QEMU PID, console answers, PVC data intact; $o launcher pod(s) without a VMI"
 		round_failed=1
@@ -587,7 +512,7 @@ write_table() {
 # --- main --------------------------------------------------------------------------------------------
 setup
 log "the first VMs: steady (with a PVC), victim, three running, one stopped"
-make_pvc
+make_hostpath_pvc "$NS" steady-data "kv-faults-pv-$TOKEN" "$PV_DIR"
 wait_until 60 "PVC steady-data Bound" bash -c "[[ \$('$KV_CLUSTER' kubectl -n $NS get pvc steady-data -o jsonpath='{.status.phase}') == Bound ]]" || bail "PVC steady-data not Bound"
 new_vm f-steady Always with-pvc
 new_vm f-victim Always

@@ -16,32 +16,11 @@
 #include "core/json.hpp"
 #include "launcher/domain_builder.hpp"
 #include "test/fuzz/check.hpp"
+#include "test/support/pod_environment.hpp"
 
 using namespace kv;
 
 namespace {
-
-launcher::PodEnvironment pod_env(bool kvm) {
-  launcher::PodEnvironment e;
-  e.kvm_usable = kvm;
-  e.allow_emulation = !kvm;
-  e.ovmf_code = "/usr/share/OVMF/OVMF_CODE_4M.fd";
-  e.ovmf_vars = "/usr/share/OVMF/OVMF_VARS_4M.fd";
-  e.ovmf_secboot_code = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd";
-  e.ovmf_secboot_vars = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd";
-  e.socket_dir = "/var/run/kubevirt/sockets";
-  e.ephemeral_dir = "/var/run/kubevirt-private";
-  e.container_disk_dir = "/var/run/kubevirt/container-disks";
-  e.kernel_boot_dir = "/var/run/kubevirt/kernel-boot";
-  e.pvc_dir = "/var/run/kubevirt-private/vmi-disks";
-  e.config_map_dir = "/var/run/kubevirt-private/config-map";
-  e.secret_dir = "/var/run/kubevirt-private/secret";
-  e.service_account_dir = "/var/run/kubevirt-private/service-account";
-  e.downward_api_dir = "/var/run/kubevirt-private/downwardapi";
-  e.sysprep_dir = "/var/run/kubevirt-private/sysprep";
-  e.pod_ip = "10.244.0.17";
-  return e;
-}
 
 void build(const api::v1::VirtualMachineInstance& vmi, const launcher::PodEnvironment& env) {
   auto disks = launcher::plan_disks(vmi, env);
@@ -72,8 +51,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   auto defaulted = api::v1::with_defaults(*vmi);
   for (bool kvm : {false, true}) {
-    build(*vmi, pod_env(kvm));
-    build(defaulted, pod_env(kvm));
+    build(*vmi, kv::test::pod_environment(kvm));
+    build(defaulted, kv::test::pod_environment(kvm));
   }
   return 0;
 }

@@ -140,6 +140,14 @@ void start_pod(LauncherPod& pod, const std::string& guest, std::vector<std::stri
     FAIL(st.error().to_string() << "\nlauncher log:\n" << read_file(pod.stderr_path()));
 }
 
+// The test guest in a fresh launcher pod as VMI `name` (guest_vmi_json); returns once libvirt
+// says the domain started.
+void boot_guest(LauncherPod& pod, const std::string& name) {
+  start_pod(pod, require_guest());
+  sync(pod, guest_vmi_json(name));
+  wait_event(pod, EventKind::started);
+}
+
 }  // namespace
 
 TEST_CASE("boots to the ready line; console, status, port forward, pause/unpause, shutdown") {
@@ -261,11 +269,8 @@ TEST_CASE("SIGTERM with a guest that ignores ACPI: destroyed after the grace per
 }
 
 TEST_CASE("QEMU killed: the launcher reports a crash and exits 2") {
-  auto guest = require_guest();
   LauncherPod pod;
-  start_pod(pod, guest);
-  sync(pod, guest_vmi_json("crash"));
-  wait_event(pod, EventKind::started);
+  boot_guest(pod, "crash");
   pid_t qemu = pod.qemu_pid();
   REQUIRE(qemu > 0);
   REQUIRE(kill(qemu, SIGKILL) == 0);
@@ -279,13 +284,31 @@ TEST_CASE("QEMU killed: the launcher reports a crash and exits 2") {
 }
 
 TEST_CASE("kill destroys at once and exits 3") {
-  auto guest = require_guest();
   LauncherPod pod;
-  start_pod(pod, guest);
-  sync(pod, guest_vmi_json("kill"));
-  wait_event(pod, EventKind::started);
+  boot_guest(pod, "kill");
   must(pod.client.call(Command::kill, 10s));
   CHECK(wait_event(pod, EventKind::shutdown).reason == "destroyed");
+  auto code = pod.wait_exit(30s);
+  REQUIRE(code.ok());
+  CHECK(*code == 3);
+}
+
+TEST_CASE("startStrategy Paused: QEMU starts with its CPUs stopped; unpause boots the guest") {
+  LauncherPod pod;
+  start_pod(pod, require_guest());
+  std::string vmi = guest_vmi_json("sleeper");
+  const std::string spec = R"("spec":{)";
+  vmi.replace(vmi.find(spec), spec.size(), spec + R"("startStrategy":"Paused",)");
+  CHECK(sync(pod, vmi).status->state == "paused");
+  wait_event(pod, EventKind::paused);
+  CHECK(pod.qemu_pid() > 0);
+  CHECK(must(pod.client.call(Command::get_status, 10s)).status->state == "paused");
+  // Not a matter of time: CPUs that never ran wrote nothing to the serial port.
+  CHECK(read_file(pod.stdout_path()).find(kReadyLine) == std::string::npos);
+  must(pod.client.call(Command::unpause, 10s));
+  CHECK(wait_event(pod, EventKind::resumed).reason == "unpaused");
+  CHECK(pod.wait_stdout(kReadyLine, kBoot).ok());
+  must(pod.client.call(Command::kill, 10s));
   auto code = pod.wait_exit(30s);
   REQUIRE(code.ok());
   CHECK(*code == 3);
@@ -458,11 +481,8 @@ std::string domstate_from_outside(LauncherPod& pod, const std::string& domain) {
 }  // namespace
 
 TEST_CASE("libvirtd SIGKILLed: restarted, back on the same QEMU; console, pause, stop still work") {
-  auto guest = require_guest();
   LauncherPod pod;
-  start_pod(pod, guest);
-  sync(pod, guest_vmi_json("phoenix"));
-  wait_event(pod, EventKind::started);
+  boot_guest(pod, "phoenix");
   REQUIRE(pod.wait_stdout(kReadyLine, kBoot).ok());
   pid_t qemu = pod.qemu_pid();
   REQUIRE(qemu > 0);
@@ -508,11 +528,8 @@ TEST_CASE("libvirtd SIGKILLed: restarted, back on the same QEMU; console, pause,
 }
 
 TEST_CASE("libvirtd and QEMU both killed: the VM ends as crashed (exit 2)") {
-  auto guest = require_guest();
   LauncherPod pod;
-  start_pod(pod, guest);
-  sync(pod, guest_vmi_json("both"));
-  wait_event(pod, EventKind::started);
+  boot_guest(pod, "both");
   pid_t qemu = pod.qemu_pid();
   pid_t daemon = pod.libvirtd_pid();
   REQUIRE(qemu > 0);
@@ -529,11 +546,8 @@ TEST_CASE("libvirtd and QEMU both killed: the VM ends as crashed (exit 2)") {
 }
 
 TEST_CASE("libvirtd that cannot start again: the launcher gives up after its attempts, exit 1") {
-  auto guest = require_guest();
   LauncherPod pod;
-  start_pod(pod, guest);
-  sync(pod, guest_vmi_json("gone"));
-  wait_event(pod, EventKind::started);
+  boot_guest(pod, "gone");
   pid_t qemu = pod.qemu_pid();
   REQUIRE(qemu > 0);
   // libvirtd refuses to start without its config file.

@@ -26,6 +26,7 @@
 #include "controller/pod_render.hpp"
 #include "core/json.hpp"
 #include "launcher/domain_builder.hpp"
+#include "test/support/pod_environment.hpp"
 
 namespace v1 = kv::api::v1;
 namespace json = kv::core::json;
@@ -173,6 +174,7 @@ const std::map<std::string, Sample, std::less<>>& samples() {
     {"priorityClassName", {{}, {{"priorityClassName", R"("high")"}}}},
     {"terminationGracePeriodSeconds", {{}, {{"terminationGracePeriodSeconds", "30"}}}},
     {"evictionStrategy", {{}, {{"evictionStrategy", R"("External")"}}}},
+    {"startStrategy", {{}, {{"startStrategy", R"("Paused")"}}}},
     {"hostname", {{}, {{"hostname", R"("myhost")"}}}},
     {"subdomain", {{}, {{"subdomain", R"("sub")"}}}},
     // volumes
@@ -430,23 +432,6 @@ std::string describe(const std::vector<kv::launcher::DiskPlan>& disks,
   return o.str();
 }
 
-kv::launcher::PodEnvironment pod_env(bool kvm) {
-  kv::launcher::PodEnvironment e;
-  e.allow_emulation = true;
-  e.kvm_usable = kvm;
-  e.ovmf_code = "/usr/share/OVMF/OVMF_CODE_4M.fd";
-  e.ovmf_vars = "/usr/share/OVMF/OVMF_VARS_4M.fd";
-  e.ovmf_secboot_code = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd";
-  e.ovmf_secboot_vars = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd";
-  e.socket_dir = "/var/run/kubevirt-cpp/sockets";
-  e.ephemeral_dir = "/var/run/kubevirt-cpp/ephemeral";
-  e.container_disk_dir = "/var/run/kubevirt-cpp/container-disks";
-  e.kernel_boot_dir = "/var/run/kubevirt-cpp/kernel-boot";
-  e.pvc_dir = "/var/run/kubevirt-cpp/vmi-disks";
-  e.pod_ip = "10.244.0.10";
-  return e;
-}
-
 Outcome outcome(const json::Value& manifest, bool kvm = false) {
   Outcome out;
   auto admission = v1::admit(manifest);
@@ -456,7 +441,7 @@ Outcome outcome(const json::Value& manifest, bool kvm = false) {
   }
   auto vmi = v1::decode_vmi(admission.defaulted);
   REQUIRE(vmi.ok());
-  const auto env = pod_env(kvm);
+  const auto env = kv::test::pod_environment(kvm);
   auto disks = kv::launcher::plan_disks(*vmi, env);
   auto net = kv::launcher::plan_network(*vmi);
   if (!disks.ok() || !net.ok()) {
@@ -473,7 +458,8 @@ Outcome outcome(const json::Value& manifest, bool kvm = false) {
     out.render_error = "pod: " + pod.error().to_string();
     return out;
   }
-  out.rendered = *xml + "\n" + describe(*disks, *net) + json::to_string(*pod);
+  out.rendered = *xml + "\n" + describe(*disks, *net) + json::to_string(*pod) +
+                 "\nstart paused: " + (kv::launcher::starts_paused(*vmi) ? "yes" : "no");
   return out;
 }
 

@@ -63,8 +63,11 @@ inline void add_condition(VirtualMachineInstance& vmi, std::string type, std::st
   vmi.status->conditions.push_back(c);
 }
 
-inline StateChangeRequest start_request() {
-  return StateChangeRequest{StateChangeAction::start, {}, std::nullopt};
+inline StateChangeRequest start_request(bool paused = false) {
+  StringMap data;
+  if (paused)
+    data["paused"] = "true";
+  return StateChangeRequest{StateChangeAction::start, std::move(data), std::nullopt};
 }
 inline StateChangeRequest stop_request(std::optional<std::string> uid = std::nullopt) {
   return StateChangeRequest{StateChangeAction::stop, {}, std::move(uid)};

@@ -237,6 +237,12 @@ const std::vector<Row> kRows = {
      .requests = {start_request()},
      .set_running = true,
      .printable = PrintableStatus::stopped},
+    {.name = "Halted, paused Start: switch to Always, the request stays for the create",
+     .rs = RunStrategy::halted,
+     .requests = {start_request(true)},
+     .set_running = true,
+     .printable = PrintableStatus::stopped,
+     .requests_left = {StateChangeAction::start}},
     // --- Once
     {.name = "Once, no VMI: create",
      .rs = RunStrategy::once,
@@ -322,6 +328,30 @@ TEST_CASE("reconcile_vm: the created VMI is the template's, owned by the VM") {
   CHECK(vmi.spec == vm.spec.template_.spec);
   REQUIRE(!out.events.empty());
   CHECK(out.events[0].reason == "SuccessfulCreate");
+}
+
+TEST_CASE("reconcile_vm: a paused Start creates the VMI with startStrategy Paused") {
+  // virtctl start --paused on a Halted VM: the switch to Always keeps the request, then the
+  // VMI is created from it. A plain Start, or none, leaves the template's strategy alone.
+  for (auto rs : {RunStrategy::always, RunStrategy::manual}) {
+    auto vm = make_vm(rs);
+    vm.status = VirtualMachineStatus{};
+    vm.status->state_change_requests = {start_request(true)};
+    auto out = reconcile_vm({&vm, nullptr, false, t0()});
+    REQUIRE(out.create_vmi);
+    CHECK(out.create_vmi->spec.start_strategy == StartStrategy::paused);
+    CHECK(out.status.state_change_requests.empty());
+  }
+  auto vm = make_vm(RunStrategy::manual);
+  vm.status = VirtualMachineStatus{};
+  vm.status->state_change_requests = {start_request()};
+  auto out = reconcile_vm({&vm, nullptr, false, t0()});
+  REQUIRE(out.create_vmi);
+  CHECK_FALSE(out.create_vmi->spec.start_strategy.has_value());
+  vm.spec.template_.spec.start_strategy = StartStrategy::paused;
+  out = reconcile_vm({&vm, nullptr, false, t0()});
+  REQUIRE(out.create_vmi);
+  CHECK(out.create_vmi->spec.start_strategy == StartStrategy::paused);
 }
 
 TEST_CASE("reconcile_vm: a volume the template gives no disk gets one, with no bus yet") {

@@ -29,6 +29,7 @@ struct Harness {
       p.xml = "<domain/>";
       p.grace_period_seconds = 20;
       p.uid = kv::core::json::find(vmi, "other") ? "uid-2" : "uid-1";
+      p.start_paused = kv::core::json::find(vmi, "paused") != nullptr;
       NetworkPlan n;
       n.interface_name = n.network_name = "default";
       n.binding = "masquerade";
@@ -87,6 +88,22 @@ TEST_CASE("sync defines and starts once; the same VMI again is a no-op, another 
   auto other = h.send(proto::Command::sync, R"({"other":1})");
   REQUIRE_FALSE(other.ok());
   CHECK(other.error->code == Errc::conflict);
+}
+
+TEST_CASE(
+    "startStrategy Paused starts the domain paused; libvirt's events leave the launcher "
+    "paused, and unpause resumes it") {
+  Harness h;
+  auto r = h.send(proto::Command::sync, R"({"vmi":1,"paused":1})");
+  CHECK(r.ok());
+  CHECK(h.dm.calls == std::vector<std::string>{"define_and_start(paused)"});
+  REQUIRE(r.status);
+  CHECK(r.status->state == "paused");
+  h.c->on_domain_event({proto::EventKind::started, "booted"});
+  h.c->on_domain_event({proto::EventKind::paused, "user"});
+  CHECK(h.c->phase() == Phase::paused);
+  CHECK(h.send(proto::Command::unpause).ok());
+  CHECK(h.dm.calls.back() == "resume");
 }
 
 TEST_CASE("a bad VMI is refused with the field, and the launcher keeps waiting") {

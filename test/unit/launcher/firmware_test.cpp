@@ -8,6 +8,7 @@
 #include "api/v1/codec.hpp"
 #include "core/json.hpp"
 #include "launcher/domain_builder.hpp"
+#include "test/support/pod_environment.hpp"
 #include "test/unit/launcher/testdata.hpp"
 
 using namespace kv::launcher;
@@ -18,22 +19,6 @@ using kv::launcher::testing::load;
 using kv::launcher::testing::read;
 
 namespace {
-
-// A launcher pod with every OVMF file of Debian's ovmf package, as the image ships them.
-PodEnvironment pod_env() {
-  PodEnvironment e;
-  e.allow_emulation = true;
-  e.ovmf_code = "/usr/share/OVMF/OVMF_CODE_4M.fd";
-  e.ovmf_vars = "/usr/share/OVMF/OVMF_VARS_4M.fd";
-  e.ovmf_secboot_code = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd";
-  e.ovmf_secboot_vars = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd";
-  e.socket_dir = "/var/run/kubevirt/sockets";
-  e.ephemeral_dir = "/var/run/kubevirt-private";
-  e.container_disk_dir = "/var/run/kubevirt/container-disks";
-  e.kernel_boot_dir = "/var/run/kubevirt/kernel-boot";
-  e.pvc_dir = "/var/run/kubevirt-private/vmi-disks";
-  return e;
-}
 
 kv::core::Result<std::string> build(const v1::VirtualMachineInstance& vmi,
                                     const PodEnvironment& env) {
@@ -51,7 +36,7 @@ bool has(const std::string& xml, const std::string& part) {
 }  // namespace
 
 TEST_CASE("golden: EFI with Secure Boot (the default) and SMM, and an emulated TPM") {
-  auto xml = build(load("efi-secureboot-tpm"), pod_env());
+  auto xml = build(load("efi-secureboot-tpm"), kv::test::pod_environment());
   REQUIRE(xml.ok());
   std::string path = std::string(LAUNCHER_TESTDATA) + "/efi-secureboot-tpm.xml";
   if (std::getenv("KV_UPDATE_GOLDEN")) {
@@ -65,7 +50,7 @@ TEST_CASE("golden: EFI with Secure Boot (the default) and SMM, and an emulated T
 TEST_CASE("Secure Boot picks the SMM OVMF build and Microsoft's keys; without it the plain one") {
   auto vmi = load("efi-secureboot-tpm");
   SECTION("secureBoot true") {
-    auto xml = build(vmi, pod_env());
+    auto xml = build(vmi, kv::test::pod_environment());
     REQUIRE(xml.ok());
     CHECK(has(*xml,
               "<loader readonly='yes' secure='yes' type='pflash'>"
@@ -77,7 +62,7 @@ TEST_CASE("Secure Boot picks the SMM OVMF build and Microsoft's keys; without it
   }
   SECTION("secureBoot false") {
     vmi.spec.domain.firmware->bootloader->efi->secure_boot = false;
-    auto xml = build(vmi, pod_env());
+    auto xml = build(vmi, kv::test::pod_environment());
     REQUIRE(xml.ok());
     CHECK(has(*xml,
               "<loader readonly='yes' secure='no' type='pflash'>"
@@ -87,7 +72,7 @@ TEST_CASE("Secure Boot picks the SMM OVMF build and Microsoft's keys; without it
   }
   SECTION("BIOS: no loader, no NVRAM") {
     vmi.spec.domain.firmware.reset();
-    auto xml = build(vmi, pod_env());
+    auto xml = build(vmi, kv::test::pod_environment());
     REQUIRE(xml.ok());
     CHECK_FALSE(has(*xml, "<loader"));
     CHECK_FALSE(has(*xml, "<nvram"));
@@ -97,7 +82,7 @@ TEST_CASE("Secure Boot picks the SMM OVMF build and Microsoft's keys; without it
 TEST_CASE("EFI that this launcher cannot give is refused naming the field") {
   auto vmi = load("efi-secureboot-tpm");
   SECTION("Secure Boot without the secboot OVMF files") {
-    auto env = pod_env();
+    auto env = kv::test::pod_environment();
     env.ovmf_secboot_code.clear();
     auto xml = build(vmi, env);
     REQUIRE_FALSE(xml.ok());
@@ -107,7 +92,7 @@ TEST_CASE("EFI that this launcher cannot give is refused naming the field") {
   }
   SECTION("persistent NVRAM") {
     vmi.spec.domain.firmware->bootloader->efi->persistent = true;
-    auto xml = build(vmi, pod_env());
+    auto xml = build(vmi, kv::test::pod_environment());
     REQUIRE_FALSE(xml.ok());
     CHECK(xml.error().code == Errc::unsupported);
     CHECK(xml.error().message.rfind(
@@ -120,25 +105,25 @@ TEST_CASE("devices.tpm: a TPM 2.0 on swtpm unless enabled is false") {
   const std::string tpm =
       "    <tpm model='tpm-tis'>\n      <backend type='emulator' version='2.0'/>\n    </tpm>\n";
   SECTION("tpm: {}") {
-    auto xml = build(vmi, pod_env());
+    auto xml = build(vmi, kv::test::pod_environment());
     REQUIRE(xml.ok());
     CHECK(has(*xml, tpm));
   }
   SECTION("enabled: true") {
     vmi.spec.domain.devices.tpm->enabled = true;
-    auto xml = build(vmi, pod_env());
+    auto xml = build(vmi, kv::test::pod_environment());
     REQUIRE(xml.ok());
     CHECK(has(*xml, tpm));
   }
   SECTION("enabled: false") {
     vmi.spec.domain.devices.tpm->enabled = false;
-    auto xml = build(vmi, pod_env());
+    auto xml = build(vmi, kv::test::pod_environment());
     REQUIRE(xml.ok());
     CHECK_FALSE(has(*xml, "<tpm"));
   }
   SECTION("no tpm") {
     vmi.spec.domain.devices.tpm.reset();
-    auto xml = build(vmi, pod_env());
+    auto xml = build(vmi, kv::test::pod_environment());
     REQUIRE(xml.ok());
     CHECK_FALSE(has(*xml, "<tpm"));
   }
