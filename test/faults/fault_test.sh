@@ -319,6 +319,13 @@ kill_target() {
 	esac
 }
 
+controller_back() {
+	local running ready
+	running=$(k -n kubevirt get pods -l kubevirt.io=virt-controller -o jsonpath='{range .items[*].status.containerStatuses[*]}{.started}{" "}{end}')
+	ready=$(k -n kubevirt get pods -l kubevirt.io=virt-controller -o jsonpath='{.items[*].status.conditions[?(@.type=="Ready")].status}')
+	[[ -n $running && $running != *false* && $ready == *True* ]]
+}
+
 # back_again: the killed component runs again (proof the kill happened and the restart took):
 # the add-on's containers restarted by the kubelet and Ready, the cluster's processes under new
 # PIDs.
@@ -328,8 +335,15 @@ back_again() {
 	virt-*)
 		after=$(restart_count "$killed_fault")
 		((after > restarts_before)) || { echo "no container of $killed_fault restarted ($restarts_before restarts before, $after after)"; return 1; }
-		k -n kubevirt wait --for=condition=Ready pod -l "kubevirt.io=$killed_fault" --timeout=$((60 * KV_TIMEOUT_SCALE))s >/dev/null 2>&1 ||
-			{ echo "$killed_fault is not Ready again"; return 1; }
+		if [[ $killed_fault == virt-controller ]]; then
+			# Only the leader is Ready (/readyz, as upstream's); the standby runs unready. Every
+			# container runs again, and one pod leads.
+			wait_until 60 "virt-controller's containers running and one pod Ready" controller_back >/dev/null 2>&1 ||
+				{ echo "virt-controller is not back (containers running, the leader Ready)"; return 1; }
+		else
+			k -n kubevirt wait --for=condition=Ready pod -l "kubevirt.io=$killed_fault" --timeout=$((60 * KV_TIMEOUT_SCALE))s >/dev/null 2>&1 ||
+				{ echo "$killed_fault is not Ready again"; return 1; }
+		fi
 		;;
 	*)
 		pid=$(cluster_pid "$killed_fault")
