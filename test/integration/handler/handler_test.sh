@@ -4,7 +4,7 @@
 # virt-launcher (non-root, session libvirtd, QEMU under TCG) booting the test guest, and the real
 # virt-handler. No kubelet: the test plays it (creates the launcher pod, sets its status, lays out
 # <kubelet-root>/pods/<uid>/volumes/kubernetes.io~empty-dir/sockets and runs the launcher there),
-# and plays virt-controller (sets the VMI to Scheduled on our node).
+# and plays virt-controller (labels the VMI with our node and sets it to Scheduled there).
 #
 # Checks, as a user would see them:
 #   1. a Scheduled VMI reaches Running with interfaces (pod IP, MAC), Ready and a Running
@@ -231,7 +231,9 @@ EOF
 		>"$WORK/launcher-$name.log" 2>&1) &
 	LAUNCHER_PID[$name]=$!
 	LAUNCHER_PIDS+=("$!")
-	# As the controller would once the pod runs: Scheduled on our node.
+	# As the controller would once the pod is bound: the node label (the handler watches only
+	# VMIs labelled with its node), then Scheduled on our node.
+	kc -n "$NS" label vmi "$name" "kubevirt.io/nodeName=$NODE" >/dev/null
 	kc -n "$NS" patch vmi "$name" --subresource=status --type=merge \
 		-p "{\"status\":{\"phase\":\"Scheduled\",\"nodeName\":\"$NODE\",\"activePods\":{\"$pod_uid\":\"$NODE\"},\"phaseTransitionTimestamps\":[{\"phase\":\"Scheduled\",\"phaseTransitionTimestamp\":\"$now\"}]}}" >/dev/null
 }
