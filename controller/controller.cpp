@@ -399,7 +399,9 @@ Status Controller::sync_vm(const std::string& key) {
   const std::string ns = vm->metadata.namespace_.value_or("");
   const std::string name = vm->metadata.name.value_or("");
   Status result = expand_instancetypes(client_, its, *vm, a, now);
-  bool create_failed = false, delete_failed = false;
+  // create_failed: the VMI was not created, now or before; vmi_existed: an earlier sync created
+  // it and our cache is behind. Either way no SuccessfulCreate Event.
+  bool create_failed = false, vmi_existed = false, delete_failed = false;
 
   if (a.create_vmi) {
     json::Document d;
@@ -417,6 +419,8 @@ Status Controller::sync_vm(const std::string& key) {
       result = r.error();
     } else if (r.ok()) {
       log.info("created VirtualMachineInstance");
+    } else {
+      vmi_existed = true;
     }
   }
   if (a.delete_vmi_uid) {
@@ -485,7 +489,7 @@ Status Controller::sync_vm(const std::string& key) {
       result = r.error();
   }
   for (const auto& e : a.events) {
-    if ((e.reason == "SuccessfulCreate" && create_failed) ||
+    if ((e.reason == "SuccessfulCreate" && (create_failed || vmi_existed)) ||
         (e.reason == "SuccessfulDelete" && delete_failed))
       continue;
     record(*obj, e.type, e.reason, e.message);
@@ -539,7 +543,7 @@ Status Controller::carry_out_vmi(const std::string& key, const json::Value& obj,
     return std::move(rv).error();  // the rest would race with a newer object: redo from the cache
   Status result =
       delete_launcher_pods(obj, in.vmi->metadata.namespace_.value_or(""), a.delete_pods);
-  const bool create_failed = a.create_pod && !create_launcher_pod(obj, in, a, result);
+  const bool pod_not_created = a.create_pod && !create_launcher_pod(obj, in, a, result);
   std::string status_rv = write_vmi_status(obj, in, a, *rv, result);
   if (a.remove_finalizer) {
     auto removed = remove_vmi_finalizer(*in.vmi, status_rv);
@@ -547,7 +551,7 @@ Status Controller::carry_out_vmi(const std::string& key, const json::Value& obj,
       result = removed;
   }
   for (const auto& e : a.events) {
-    if (e.reason == "SuccessfulCreate" && create_failed)
+    if (e.reason == "SuccessfulCreate" && pod_not_created)
       continue;
     record(obj, e.type, e.reason, e.message);
   }
@@ -633,8 +637,9 @@ bool Controller::create_launcher_pod(const json::Value& obj, const VmiInputs& in
       result = r.error();
     return failed("Error creating pod: " + r.error().message);
   }
-  if (r.ok())
-    logger_for(obj).info("created launcher pod", {{"pod", std::string(meta::name(*r))}});
+  if (!r.ok())
+    return false;  // it exists: created by an earlier sync our cache has not seen yet
+  logger_for(obj).info("created launcher pod", {{"pod", std::string(meta::name(*r))}});
   return true;
 }
 

@@ -124,9 +124,10 @@ class Controller {
   // The last failure (not-found counts as done); each deletion becomes an Event.
   core::Status delete_launcher_pods(const core::json::Value& obj, const std::string& ns,
                                     const std::vector<std::string>& pods);
-  // False when the pod could not be rendered or created: the phase goes back, a
-  // Synchronized=False/FailedCreate condition and Event say why, and a transient API error is
-  // put in result.
+  // True when this call created the pod. False when it already existed (our cache was behind:
+  // nothing to undo, and no second SuccessfulCreate Event), or when it could not be rendered or
+  // created: then the phase goes back, a Synchronized=False/FailedCreate condition and Event say
+  // why, and a transient API error is put in result.
   bool create_launcher_pod(const core::json::Value& obj, const VmiInputs& in, VmiActions& a,
                            core::Status& result);
   // Writes a.status when it differs; the resourceVersion after. A failed write goes to result

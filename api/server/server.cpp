@@ -229,6 +229,8 @@ core::Status set_serving(serve::TlsContext& tls, const std::string& cert_pem,
 }  // namespace
 
 // -------------------------------------------------------------------------------------------
+class Splice;
+
 struct Server::Impl {
   ServerConfig config;
   kube::KubeClient& client;
@@ -245,6 +247,15 @@ struct Server::Impl {
   std::shared_ptr<ssl::context> handler_tls;
 
   core::metrics::Registry metrics;
+
+  // The relays after an upgrade, which core/serve no longer tracks: stop() ends those still open.
+  std::mutex relays_mu;
+  std::vector<std::weak_ptr<Splice>> relays;
+  void track(const std::shared_ptr<Splice>& s) {
+    std::lock_guard lock(relays_mu);
+    std::erase_if(relays, [](const std::weak_ptr<Splice>& w) { return w.expired(); });
+    relays.push_back(s);
+  }
 
   Impl(ServerConfig c, kube::KubeClient& k)
       : config(std::move(c)), client(k), workers(static_cast<size_t>(std::max(1, config.workers))) {
@@ -369,6 +380,19 @@ class Splice : public std::enable_shared_from_this<Splice> {
                       });
   }
 
+  // Either side ended (or the server stops): everything it sent was already written to the
+  // other, so close both. Only on an io thread, or once they are all joined.
+  void end() {
+    if (ended_)
+      return;
+    ended_ = true;
+    beast::error_code ec;
+    beast::get_lowest_layer(client_).socket().shutdown(tcp::socket::shutdown_both, ec);
+    beast::get_lowest_layer(client_).close();
+    beast::get_lowest_layer(handler_).socket().shutdown(tcp::socket::shutdown_both, ec);
+    beast::get_lowest_layer(handler_).close();
+  }
+
  private:
   void relay(std::string to_handler, std::string to_client) {
     beast::get_lowest_layer(client_).expires_never();
@@ -403,17 +427,6 @@ class Splice : public std::enable_shared_from_this<Splice> {
                           self->pump(from, to, buf);
                         });
     });
-  }
-  // Either side ended: everything it sent was already written to the other, so close both.
-  void end() {
-    if (ended_)
-      return;
-    ended_ = true;
-    beast::error_code ec;
-    beast::get_lowest_layer(client_).socket().shutdown(tcp::socket::shutdown_both, ec);
-    beast::get_lowest_layer(client_).close();
-    beast::get_lowest_layer(handler_).socket().shutdown(tcp::socket::shutdown_both, ec);
-    beast::get_lowest_layer(handler_).close();
   }
 
   std::shared_ptr<ssl::context> client_tls_;  // before client_: the stream uses it
@@ -635,9 +648,10 @@ class Call : public std::enable_shared_from_this<Call> {
     srv_.count(name, 101);
     auto res = std::make_shared<http::response<http::string_body>>(std::move(l->parser().get()));
     std::string to_client = beast::buffers_to_string(l->buffer().data());
-    ex_->upgrade([res, l, to_client](serve::Upgraded u) mutable {
+    ex_->upgrade([srv = &srv_, res, l, to_client](serve::Upgraded u) mutable {
       std::string to_handler = beast::buffers_to_string(u.buffer.data());
       auto s = std::make_shared<Splice>(std::move(u), l->stream(), l);
+      srv->track(s);
       s->start(std::move(res), std::move(to_handler), std::move(to_client));
     });
   }
@@ -693,6 +707,15 @@ void Server::stop() {
   std::call_once(impl_->stopped, [this] {
     impl_->http->stop();
     impl_->workers.join();
+    // No io thread runs now: end the relays from here.
+    std::vector<std::weak_ptr<Splice>> relays;
+    {
+      std::lock_guard lock(impl_->relays_mu);
+      relays.swap(impl_->relays);
+    }
+    for (const auto& w : relays)
+      if (auto s = w.lock())
+        s->end();
   });
 }
 

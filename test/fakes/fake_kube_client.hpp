@@ -120,6 +120,17 @@ class FakeKubeClient final : public kube::KubeClient {
 
   Result<json::Document> create(const kube::Resource& r, std::string_view ns,
                                 const json::Value& obj, const kube::WriteOptions& = {}) override {
+    return create_object(r, ns, obj, /*watched=*/true);
+  }
+  // Creates an object without a watch event: as if created while the caches were behind.
+  Result<json::Document> create_silently(const kube::Resource& r, std::string_view ns,
+                                         const json::Value& obj) {
+    return create_object(r, ns, obj, /*watched=*/false);
+  }
+
+ private:
+  Result<json::Document> create_object(const kube::Resource& r, std::string_view ns,
+                                       const json::Value& obj, bool watched) {
     std::lock_guard lock(mu_);
     if (auto e = injected("create"))
       return *e;
@@ -140,11 +151,13 @@ class FakeKubeClient final : public kube::KubeClient {
           .with("reason", "AlreadyExists");
     json::set(m, "uid", "uid-" + std::to_string(++generated_), a);
     json::set(m, "resourceVersion", std::to_string(++rv_), a);
-    record(r, use_ns, kube::WatchEventType::added, d);
+    if (watched)
+      record(r, use_ns, kube::WatchEventType::added, d);
     objects_[key(r, use_ns, name)] = copy(d);
     return d;
   }
 
+ public:
   Result<json::Document> update(const kube::Resource& r, std::string_view ns,
                                 const json::Value& obj, const kube::WriteOptions& = {}) override {
     std::lock_guard lock(mu_);

@@ -325,6 +325,23 @@ TEST_CASE("a VMI gets one launcher pod although it is synced again before the po
   CHECK(vmi_phase(api) == VmiPhase::scheduling);
 }
 
+TEST_CASE("a VM whose VMI exists but is not cached yet gets no SuccessfulCreate Event") {
+  FakeKubeClient api;
+  const std::string vm_uid = create_vm(api, make_vm(RunStrategy::always));
+  Started s(api, with_real_clock());
+  // An earlier sync created the VMI; the cache has not seen it yet.
+  json::Document d;
+  REQUIRE(api.create_silently(resources::virtual_machine_instances(), "default",
+                              encode(owned_vmi(VmiPhase::pending, vm_uid), d.GetAllocator()))
+              .ok());
+
+  REQUIRE(s.controller.sync_vm(kKey).ok());  // the create finds it there
+
+  s.controller.stop();  // writes the recorded Events
+  CHECK(events(api, "SuccessfulCreate", "vm1").empty());
+  CHECK(events(api, "FailedCreate", "vm1").empty());
+}
+
 TEST_CASE("a failed VMI create is returned for a retry and shown on the VM; the retry creates it") {
   FakeKubeClient api;
   create_vm(api, make_vm(RunStrategy::always));
