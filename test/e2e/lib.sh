@@ -313,7 +313,7 @@ vmi_replaced_running() {
 }
 # The launcher pod(s) of a VMI uid.
 launcher_pods() { k -n "$1" get pods -l "kubevirt.io/created-by=$2" -o name 2>/dev/null; }
-launcher_pod() { launcher_pods "$1" "$2" | head -1; }
+launcher_pod() { launcher_pods "$1" "$2" | sed -n 1p; }
 no_launcher_pods() { [[ -z $(launcher_pods "$1" "$2") ]]; }
 
 # console NS VMI: the serial console of the VMI's current launcher (the launcher copies it to its

@@ -177,7 +177,7 @@ launcher_pod_of() { # VM NAME -> its live launcher pod's name
 	uid=$(vmi_uid "$NS" "$1")
 	[[ -n $uid ]] || return 1
 	k -n "$NS" get pods -l "kubevirt.io/created-by=$uid" \
-		-o jsonpath='{range .items[?(@.status.phase=="Running")]}{.metadata.name}{"\n"}{end}' | head -1
+		-o jsonpath='{range .items[?(@.status.phase=="Running")]}{.metadata.name}{"\n"}{end}' | sed -n 1p
 }
 vm_pids() { # VM COMM
 	local pod

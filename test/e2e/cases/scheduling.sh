@@ -114,7 +114,7 @@ case_sched_tcg_status() {
 		fail "the node's allocatable devices.kubevirt.io/kvm is '$(k get node "$(sched_node)" -o jsonpath='{.status.allocatable.devices\.kubevirt\.io/kvm}')', the device plugin offers $want"
 	sched_vmi_yaml e2e-sched-tcg | k apply -f - >&2
 	wait_until 180 "VMI e2e-sched-tcg Running" vmi_phase_is "$NS" e2e-sched-tcg Running
-	header=$(k -n "$NS" get vmi e2e-sched-tcg | head -1)
+	header=$(k -n "$NS" get vmi e2e-sched-tcg | sed -n 1p) # not head: kubectl would get SIGPIPE (pipefail)
 	col=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "EMULATED") print i }' <<<"$header")
 	[[ -n $col ]] || fail "kubectl get vmi has no EMULATED column: $header"
 	# What virt-controller decided when it rendered the pod: KVM requested or not.
