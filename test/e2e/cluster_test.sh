@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# e2e acceptance test for tools/cluster: `up` from cold, the node is Ready, a pod from a
-# locally built busybox image runs, `kubectl logs` and `kubectl exec` work, a ClusterIP
-# Service reaches it from the host and from another pod, pods resolve Services (and names
-# outside the cluster) through CoreDNS, the pods are deleted, and
+# e2e acceptance test for tools/cluster: `up --nodes 2` from cold, both nodes are Ready, a pod
+# from a locally built busybox image runs on each, `kubectl logs` and `kubectl exec` work on
+# each, a ClusterIP Service reaches a pod on node 1 from the host and from a pod on node 2,
+# pods reach each other across nodes by pod IP, node 2 pulls from the cluster's registry, pods
+# resolve Services (and names outside the cluster) through CoreDNS, the pods are deleted, and
 # `down` leaves no process, mount, netns, link, iptables rule/chain or sysctl behind.
 # Needs root. Uses its own state directory; the cluster's fixed ports must be free.
 set -euo pipefail
@@ -56,7 +57,7 @@ snapshot() {
 	done >"$out/sysctl"
 	{ find /run/containerd /var/lib/cni /var/lib/kubelet /var/log/containers /var/run/netns 2>/dev/null ||
 		true; } | LC_ALL=C sort >"$out/dirs"
-	ls -d /sys/fs/cgroup/*/kubevirt-cpp 2>/dev/null >"$out/cgroups" || true
+	ls -d /sys/fs/cgroup/*/kubevirt-cpp* 2>/dev/null >"$out/cgroups" || true
 }
 
 # Processes that belong to this cluster: every component, and the containerd shims (by
@@ -108,32 +109,39 @@ say "building (cached after the first run)"
 BUSYBOX_TAR=$("$CLUSTER" image-archive busybox)
 snapshot "$SNAP/before"
 
-say "check: up from cold"
+say "check: up --nodes 2 from cold"
 t0=$SECONDS
-"$CLUSTER" up
+"$CLUSTER" up --nodes 2
 say "cold up took $((SECONDS - t0)) s"
 
-say "check: the node is Ready and kubectl is the pinned version"
+say "check: both nodes are Ready and kubectl is the pinned version"
 kc get nodes -o wide
-[[ $(kc get node kv-node -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}') == True ]] ||
-	fail "node kv-node is not Ready"
+for n in kv-node kv-node2; do
+	[[ $(kc get node "$n" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}') == True ]] ||
+		fail "node $n is not Ready"
+done
+node2_ip=$(kc get node kv-node2 -o 'jsonpath={.status.addresses[?(@.type=="InternalIP")].address}')
+[[ $node2_ip == 10.245.2.2 ]] || fail "kv-node2's InternalIP is '$node2_ip', want 10.245.2.2 (its own network namespace)"
 kc version >/dev/null || fail "kubectl version failed (client and server should both be stamped)"
-pass "node Ready; $(kc version 2>/dev/null | tr '\n' ' ')"
+pass "kv-node and kv-node2 ($node2_ip) Ready; $(kc version 2>/dev/null | tr '\n' ' ')"
 
 [[ -s $("$CLUSTER" kubeconfig) ]] || fail "cluster kubeconfig: $("$CLUSTER" kubeconfig) is missing"
 kc -n default get serviceaccount default >/dev/null || fail "the default ServiceAccount does not exist after up"
 pass "kubeconfig at $("$CLUSTER" kubeconfig); default ServiceAccount exists"
 
-say "check: a second up is harmless"
+say "check: a second up is harmless (and keeps both nodes)"
 "$CLUSTER" up
-pass "second up"
+[[ $(kc get nodes -o name | wc -l) == 2 ]] || fail "after a second up: $(kc get nodes -o name)"
+if "$CLUSTER" up --nodes 1 2>"$SNAP/fewer.err"; then fail "up --nodes 1 on a two-node cluster succeeded"; fi
+grep -q "fewer needs a cluster down first" "$SNAP/fewer.err" || fail "up --nodes 1 said: $(cat "$SNAP/fewer.err")"
+pass "second up; fewer nodes refused: $(cat "$SNAP/fewer.err")"
 
-say "check: load-image imports the busybox archive under its full name"
+say "check: load-image imports the busybox archive under its full name (into both nodes)"
 names=$("$CLUSTER" load-image "$BUSYBOX_TAR")
 grep -qx 'docker.io/library/busybox:local' <<<"$names" || fail "load-image printed '$names', want docker.io/library/busybox:local"
 pass "load-image: $names"
 
-say "check: a pod from the local image runs"
+say "check: a pod from the local image runs on each node"
 kc apply -f - <<'EOF'
 apiVersion: v1
 kind: Pod
@@ -142,6 +150,7 @@ metadata:
   labels: {app: e2e-web}
 spec:
   terminationGracePeriodSeconds: 1
+  nodeSelector: {kubernetes.io/hostname: kv-node}
   containers:
   - name: web
     image: docker.io/library/busybox:local
@@ -158,6 +167,7 @@ metadata:
   name: e2e-client
 spec:
   terminationGracePeriodSeconds: 1
+  nodeSelector: {kubernetes.io/hostname: kv-node2}
   containers:
   - name: client
     image: docker.io/library/busybox:local
@@ -175,8 +185,10 @@ EOF
 kc wait --for=condition=Ready pod/e2e-web pod/e2e-client --timeout=$((180 * KV_TIMEOUT_SCALE))s ||
 	fail "pods did not become Ready"
 pod_ip=$(kc get pod e2e-web -o 'jsonpath={.status.podIP}')
-[[ $pod_ip == 10.244.* ]] || fail "pod IP '$pod_ip' is not in the pod CIDR"
-pass "pods Ready, e2e-web has IP $pod_ip"
+[[ $pod_ip == 10.244.0.* ]] || fail "pod IP '$pod_ip' is not in kv-node's pod CIDR 10.244.0.0/24"
+client_ip=$(kc get pod e2e-client -o 'jsonpath={.status.podIP}')
+[[ $client_ip == 10.244.1.* ]] || fail "pod IP '$client_ip' is not in kv-node2's pod CIDR 10.244.1.0/24"
+pass "pods Ready, e2e-web on kv-node has IP $pod_ip, e2e-client on kv-node2 $client_ip"
 
 say "check: kubectl logs"
 logs_ok() { [[ $(kc logs e2e-web) == *e2e-web-started* ]]; }
@@ -186,7 +198,29 @@ pass "kubectl logs shows the container's output"
 say "check: kubectl exec"
 out=$(kc exec e2e-web -- cat /www/index.html) || fail "kubectl exec failed"
 [[ $out == hello-from-e2e-web ]] || fail "kubectl exec printed '$out'"
-pass "kubectl exec"
+out=$(kc exec e2e-client -- hostname) || fail "kubectl exec into the pod on kv-node2 failed"
+[[ $out == e2e-client ]] || fail "kubectl exec on kv-node2 printed '$out'"
+pass "kubectl exec on both nodes"
+
+say "check: pods reach each other across nodes by pod IP (no Service)"
+direct() {
+	local out
+	out=$(kc exec e2e-client -- sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 $pod_ip 8080") || return 1
+	[[ $out == *hello-from-e2e-web* ]]
+}
+wait_for "kv-node2's pod -> $pod_ip:8080 on kv-node" 30 direct
+pass "pod on kv-node2 -> pod on kv-node by pod IP"
+
+say "check: kv-node2 pulls from the cluster's registry (node credentials)"
+reg_image=$("$CLUSTER" push-image --as kubevirt-cpp/e2e-busybox:nodes "$BUSYBOX_TAR") || fail "push-image failed"
+kc run e2e-pull --image="$reg_image" --image-pull-policy=Always --restart=Never \
+	--overrides='{"spec":{"nodeSelector":{"kubernetes.io/hostname":"kv-node2"},"terminationGracePeriodSeconds":1}}' \
+	-- sh -c 'echo pulled-on-node2' >/dev/null
+pulled() { [[ $(kc get pod e2e-pull -o 'jsonpath={.status.phase}') == Succeeded ]]; }
+wait_for "e2e-pull ($reg_image) Succeeded on kv-node2" 90 pulled
+[[ $(kc logs e2e-pull) == pulled-on-node2 ]] || fail "e2e-pull's log: $(kc logs e2e-pull)"
+kc delete pod e2e-pull --wait=false >/dev/null
+pass "kv-node2 pulled $reg_image and ran it"
 
 say "check: the ClusterIP Service reaches the pod"
 svc_ip=$(kc get service e2e-web -o 'jsonpath={.spec.clusterIP}')
@@ -211,7 +245,7 @@ wait_for "service endpoints" 60 has_endpoints
 wait_for "http://$svc_ip/ from the host" 60 from_host
 pass "host -> $svc_ip:80 -> pod"
 wait_for "http://$svc_ip/ from another pod" 60 from_pod e2e-client
-pass "pod -> $svc_ip:80 -> pod"
+pass "pod on kv-node2 -> $svc_ip:80 -> pod on kv-node"
 wait_for "http://$svc_ip/ from the service's own pod (hairpin)" 60 from_pod e2e-web
 pass "hairpin through the service"
 # Pods reach the API server through the kubernetes Service (DNAT to the node's address).
@@ -314,7 +348,7 @@ say "component memory (RSS):"
 
 say "check: pods are deleted"
 kc delete service e2e-web
-kc delete pod e2e-web e2e-client e2e-agg --wait=true --timeout=$((60 * KV_TIMEOUT_SCALE))s || fail "deleting the pods failed"
+kc delete pod e2e-web e2e-client e2e-agg e2e-pull --ignore-not-found --wait=true --timeout=$((60 * KV_TIMEOUT_SCALE))s || fail "deleting the pods failed"
 [[ -z $(kc get pods -o name) ]] || fail "pods remain: $(kc get pods -o name)"
 pass "pods deleted"
 

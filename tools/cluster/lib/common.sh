@@ -33,10 +33,23 @@ KV_REGISTRY_PORT=${KV_REGISTRY_PORT:-15000}
 KV_REGISTRY_NAME=${KV_REGISTRY_NAME:-registry.kubevirt-cpp.local}
 KV_NODE_NAME=${KV_NODE_NAME:-kv-node}
 KV_SERVICE_CIDR=${KV_SERVICE_CIDR:-10.96.0.0/16}
+# Every node's pods are in KV_CLUSTER_CIDR: node 1's in KV_POD_CIDR, node N's in the Nth /24.
+KV_CLUSTER_CIDR=10.244.0.0/16
 KV_POD_CIDR=${KV_POD_CIDR:-10.244.0.0/24}
 KV_BRIDGE=${KV_BRIDGE:-kvbr0}
 # cgroup (in every v1 hierarchy) that holds all pods: kubelet's cgroupRoot.
 KV_CGROUP_ROOT=${KV_CGROUP_ROOT:-kubevirt-cpp}
+# More nodes (up --nodes N, lib/nodes.sh): node N runs in its own network and mount namespaces,
+# linked to this host by a veth pair, $KV_NODE_NET.N.1 on the host's end, $KV_NODE_NET.N.2 on the
+# node's.
+KV_NODE_NET=${KV_NODE_NET:-10.245}
+KV_MAX_NODES=4
+# The node the node functions (lib/node.sh) act on; kv_node_env (lib/nodes.sh) selects another.
+# Node 1 is this host's own namespaces and keeps its files directly in the state directory.
+KV_NODE_INDEX=1
+KV_NODE_DIR=$KV_STATE
+KV_NODE_SUFFIX=
+KV_NODE_EXEC=()
 KV_CNI_NETWORK=kubevirt-cpp
 # Ports each component listens on: `up` refuses to start it while another process has one.
 declare -A KV_PORTS=([etcd]="$KV_ETCD_PORT $KV_ETCD_PEER_PORT" [kube-apiserver]=$KV_APISERVER_PORT

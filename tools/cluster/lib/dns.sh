@@ -176,13 +176,20 @@ kv_dns_ready() {
 # alone, so a running cluster keeps its pod), and waits until CoreDNS answers its readiness
 # probe: the kubernetes plugin has synced its Services.
 kv_start_dns() {
-	local archive images
+	local archive i
 	archive=$(kv_image_archive coredns)
-	images=$(kv_ctr images ls -q 2>/dev/null || true)
-	if ! grep -qxF "$KV_COREDNS_IMAGE" <<<"$images"; then
-		kv_import "$archive" >/dev/null
-		kv_log "imported $KV_COREDNS_IMAGE"
-	fi
+	# Into every node: the pod may land on any.
+	for ((i = 1; i <= $(kv_node_count); i++)); do
+		(
+			kv_node_env "$i"
+			local images
+			images=$(kv_ctr images ls -q 2>/dev/null || true)
+			if ! grep -qxF "$KV_COREDNS_IMAGE" <<<"$images"; then
+				kv_import "$archive" >/dev/null
+				kv_log "imported $KV_COREDNS_IMAGE into $KV_NODE_NAME"
+			fi
+		)
+	done
 	local out
 	out=$(kv_dns_manifests | kv_kubectl apply -f - 2>&1) || { echo "$out" >&2; kv_die "applying the CoreDNS objects failed"; }
 	kv_log "waiting for CoreDNS ($KV_DNS_IP, kube-system/kube-dns)"

@@ -36,7 +36,7 @@ kv_baseline_save() {
 	touch "$b/done"
 }
 
-# Removes chains named KUBE-* or CNI-* that were not there before `up`, together with
+# Removes chains named KUBE-*, CNI-* or KVCPP-* (lib/nodes.sh) that were not there before `up`, together with
 # every rule that jumps to them.
 kv_iptables_clean() {
 	local tool=$1 base script
@@ -46,7 +46,7 @@ kv_iptables_clean() {
 	script=$("$tool-save" 2>/dev/null | awk -v basefile="$base" '
 		BEGIN { while ((getline l < basefile) > 0) old[l] = 1 }
 		/^\*/ { t = substr($0, 2); tables[++nt] = t; next }
-		/^:/ { c = substr($1, 2); if (c ~ /^(KUBE-|CNI-)/ && !((t " " c) in old)) { ours[t " " c] = 1; chains[t] = chains[t] " " c } next }
+		/^:/ { c = substr($1, 2); if (c ~ /^(KUBE-|CNI-|KVCPP-)/ && !((t " " c) in old)) { ours[t " " c] = 1; chains[t] = chains[t] " " c } next }
 		/^-A / { rules[t] = rules[t] "\n" $0; next }
 		END {
 			for (i = 1; i <= nt; i++) {

@@ -1,13 +1,15 @@
 # shellcheck shell=bash disable=SC2034
-# The node: containerd (2.x built from its Go module, or Debian's 1.6: KV_CONTAINERD), CNI
-# config, kubelet, kube-proxy.
+# A node: containerd (2.x built from its Go module, or Debian's 1.6: KV_CONTAINERD), CNI
+# config, kubelet, kube-proxy. Everything here is for the node kv_node_env selected (lib/nodes.sh):
+# its files under $KV_NODE_DIR, its processes named with $KV_NODE_SUFFIX and started in its
+# namespaces.
 
-KV_CTRD_SOCK() { echo "$KV_STATE/containerd/containerd.sock"; }
+KV_CTRD_SOCK() { echo "$KV_NODE_DIR/containerd/containerd.sock"; }
 kv_ctr() { ctr --address "$(KV_CTRD_SOCK)" --namespace k8s.io "$@"; }
 
 kv_write_containerd_config() {
-	local c=$KV_STATE/containerd
-	mkdir -p "$c" "$KV_STATE/cni/net.d" "$KV_STATE/cni/ipam"
+	local c=$KV_NODE_DIR/containerd
+	mkdir -p "$c" "$KV_NODE_DIR/cni/net.d" "$KV_NODE_DIR/cni/ipam"
 	case $KV_CONTAINERD in
 	2) kv_containerd2_config "$c" | kv_write_file "$c/config.toml" ;;
 	debian) kv_containerd16_config "$c" | kv_write_file "$c/config.toml" ;;
@@ -53,7 +55,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   disable_hugetlb_controller = true
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
-    conf_dir = "$KV_STATE/cni/net.d"
+    conf_dir = "$KV_NODE_DIR/cni/net.d"
     max_conf_num = 1
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
@@ -126,7 +128,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   disable_hugetlb_controller = true
   [plugins."io.containerd.cri.v1.runtime".cni]
     bin_dirs = ["/usr/lib/cni"]
-    conf_dir = "$KV_STATE/cni/net.d"
+    conf_dir = "$KV_NODE_DIR/cni/net.d"
     max_conf_num = 1
   [plugins."io.containerd.cri.v1.runtime".containerd]
     default_runtime_name = "runc"
@@ -143,7 +145,7 @@ EOF2
 }
 
 kv_write_cni_config() {
-	kv_write_file "$KV_STATE/cni/net.d/10-$KV_CNI_NETWORK.conflist" <<EOF2
+	kv_write_file "$KV_NODE_DIR/cni/net.d/10-$KV_CNI_NETWORK.conflist" <<EOF2
 {
   "cniVersion": "1.0.0",
   "name": "$KV_CNI_NETWORK",
@@ -156,7 +158,7 @@ kv_write_cni_config() {
       "hairpinMode": true,
       "ipam": {
         "type": "host-local",
-        "dataDir": "$KV_STATE/cni/ipam",
+        "dataDir": "$KV_NODE_DIR/cni/ipam",
         "ranges": [[{"subnet": "$KV_POD_CIDR"}]],
         "routes": [{"dst": "0.0.0.0/0"}]
       }
@@ -177,8 +179,8 @@ kv_start_containerd() {
 	# containerd finds its shim on PATH: the 2.x shim must come before Debian's 1.6 one.
 	local path=$PATH
 	[[ $KV_CONTAINERD == 2 ]] && path=$KV_CONTAINERD_BIN:$PATH
-	PATH=$path kv_start containerd "$(kv_containerd_bin)" --config "$KV_STATE/containerd/config.toml"
-	kv_wait containerd "the containerd socket" 60 ctr --address "$(KV_CTRD_SOCK)" version
+	PATH=$path kv_start "containerd$KV_NODE_SUFFIX" "$(kv_containerd_bin)" --config "$KV_NODE_DIR/containerd/config.toml"
+	kv_wait "containerd$KV_NODE_SUFFIX" "the containerd socket" 60 ctr --address "$(KV_CTRD_SOCK)" version
 }
 
 # kv_import FILE: imports an image archive into the node's containerd (namespace k8s.io).
@@ -224,8 +226,8 @@ kv_resolv_conf() {
 }
 
 kv_write_kubelet_config() {
-	local k=$KV_STATE/kubelet p=$KV_STATE/pki
-	mkdir -p "$k/root" "$KV_STATE/pod-logs"
+	local k=$KV_NODE_DIR/kubelet p=$KV_STATE/pki
+	mkdir -p "$k/root" "$KV_NODE_DIR/pod-logs"
 	kv_write_file "$k/config.yaml" <<EOF2
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -240,8 +242,8 @@ authentication:
   x509: {clientCAFile: $p/ca.crt}
 authorization:
   mode: Webhook
-tlsCertFile: $p/kubelet-serving.crt
-tlsPrivateKeyFile: $p/kubelet-serving.key
+tlsCertFile: $p/kubelet-serving$KV_NODE_SUFFIX.crt
+tlsPrivateKeyFile: $p/kubelet-serving$KV_NODE_SUFFIX.key
 rotateCertificates: false
 serverTLSBootstrap: false
 containerRuntimeEndpoint: unix://$(KV_CTRD_SOCK)
@@ -250,7 +252,7 @@ cgroupRoot: /$KV_CGROUP_ROOT
 cgroupsPerQOS: true
 failSwapOn: false
 failCgroupV1: false
-podLogsDir: $KV_STATE/pod-logs
+podLogsDir: $KV_NODE_DIR/pod-logs
 clusterDomain: $KV_CLUSTER_DOMAIN
 clusterDNS: [$KV_DNS_IP]
 resolvConf: $(kv_resolv_conf)
@@ -270,22 +272,24 @@ EOF2
 kv_start_kubelet() {
 	kv_make_cgroup_root
 	kv_write_kubelet_config
-	kv_start kubelet "$KV_K8S_BIN/kubelet" --config="$KV_STATE/kubelet/config.yaml" \
-		--kubeconfig="$KV_STATE/kubelet.kubeconfig" --root-dir="$KV_STATE/kubelet/root" \
+	# --root-dir: node 1's path for every node (another node's own directory is mounted there in
+	# its mount namespace), so virt-handler's hostPaths mean the same on each.
+	kv_start "kubelet$KV_NODE_SUFFIX" "$KV_K8S_BIN/kubelet" --config="$KV_NODE_DIR/kubelet/config.yaml" \
+		--kubeconfig="$KV_NODE_DIR/kubelet.kubeconfig" --root-dir="$KV_STATE/kubelet/root" \
 		--hostname-override="$KV_NODE_NAME" --node-ip="$KV_NODE_IP" \
 		--pod-infra-container-image="$KV_PAUSE_IMAGE" --v=1
 }
 
 kv_start_kube_proxy() {
-	mkdir -p "$KV_STATE/kube-proxy"
-	kv_write_file "$KV_STATE/kube-proxy/config.yaml" <<EOF2
+	mkdir -p "$KV_NODE_DIR/kube-proxy"
+	kv_write_file "$KV_NODE_DIR/kube-proxy/config.yaml" <<EOF2
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection:
-  kubeconfig: $KV_STATE/kube-proxy.kubeconfig
+  kubeconfig: $KV_NODE_DIR/kube-proxy.kubeconfig
 hostnameOverride: $KV_NODE_NAME
 mode: iptables
-clusterCIDR: $KV_POD_CIDR
+clusterCIDR: $KV_CLUSTER_CIDR
 healthzBindAddress: 127.0.0.1:$KV_PROXY_HEALTHZ_PORT
 metricsBindAddress: 127.0.0.1:$KV_PROXY_METRICS_PORT
 # NodePorts on the node's own address only: localhost NodePorts would need route_localnet.
@@ -299,9 +303,31 @@ conntrack:
   tcpEstablishedTimeout: 0s
   tcpCloseWaitTimeout: 0s
 EOF2
-	kv_start kube-proxy "$KV_K8S_BIN/kube-proxy" --config="$KV_STATE/kube-proxy/config.yaml" --v=1
+	kv_start "kube-proxy$KV_NODE_SUFFIX" "$KV_K8S_BIN/kube-proxy" --config="$KV_NODE_DIR/kube-proxy/config.yaml" --v=1
 }
 
 kv_node_ready() {
 	[[ $(kv_kubectl get node "$KV_NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]
+}
+
+# Kills the selected node's pods and stops its containerd: containerd kills and deletes every
+# task (this unmounts their rootfs); then whatever is still in the node's pod cgroups and every
+# shim of its containerd is killed.
+kv_stop_pods_and_runtime() {
+	local name=containerd$KV_NODE_SUFFIX t pids=()
+	if kv_alive "$name"; then
+		for t in $(kv_ctr tasks ls -q 2>/dev/null); do
+			kv_ctr tasks kill -s SIGKILL "$t" >/dev/null 2>&1 || true
+		done
+		for t in $(kv_ctr tasks ls -q 2>/dev/null); do
+			kv_ctr tasks delete -f "$t" >/dev/null 2>&1 || true
+		done
+	fi
+	mapfile -t pids < <(kv_cgroup_pids)
+	if ((${#pids[@]})); then kv_log "killing pod processes: ${pids[*]}"; kv_kill_pids 1 "${pids[@]}" || true; fi
+	kv_stop "$name"
+	mapfile -t pids < <(kv_shim_pids)
+	if ((${#pids[@]})); then kv_log "killing containerd shims: ${pids[*]}"; kv_kill_pids 5 "${pids[@]}" || true; fi
+	mapfile -t pids < <(kv_cgroup_pids)
+	if ((${#pids[@]})); then kv_kill_pids 5 "${pids[@]}" || true; fi
 }

@@ -35,16 +35,17 @@ kv_cert() {
 	rm -f "$d/$name.csr" "$d/$name.ext"
 }
 
-# kv_kubeconfig FILE USER CERTNAME: a kubeconfig with the CA and client cert embedded.
+# kv_kubeconfig FILE USER CERTNAME [SERVER]: a kubeconfig with the CA and client cert embedded;
+# SERVER defaults to the apiserver on loopback.
 kv_kubeconfig() {
-	local file=$1 user=$2 cert=$3 d=$KV_STATE/pki
+	local file=$1 user=$2 cert=$3 server=${4:-https://127.0.0.1:$KV_APISERVER_PORT} d=$KV_STATE/pki
 	kv_write_file "$file" <<KC
 apiVersion: v1
 kind: Config
 clusters:
 - name: kubevirt-cpp
   cluster:
-    server: https://127.0.0.1:$KV_APISERVER_PORT
+    server: $server
     certificate-authority-data: $(base64 -w0 "$d/ca.crt")
 users:
 - name: $user

@@ -43,8 +43,9 @@ kv_start() {
 	kv_check_ports "$name"
 	mkdir -p "$KV_STATE/run" "$KV_STATE/logs"
 	printf '\n==== %s start: %s %s\n' "$(date -Is)" "$bin" "$*" >>"$KV_STATE/logs/$name.log"
-	# 9>&-: the children must not inherit (and so hold) the state lock.
-	setsid "$bin" "$@" >>"$KV_STATE/logs/$name.log" 2>&1 </dev/null 9>&- &
+	# 9>&-: the children must not inherit (and so hold) the state lock. KV_NODE_EXEC enters the
+	# node's namespaces (nsenter execs, so the PID is the binary's).
+	setsid "${KV_NODE_EXEC[@]}" "$bin" "$@" >>"$KV_STATE/logs/$name.log" 2>&1 </dev/null 9>&- &
 	echo "$! $(readlink -f "$bin") $(kv_pidns)" >"$KV_STATE/run/$name.pid"
 	kv_log "started $name (pid $!, log $KV_STATE/logs/$name.log)"
 }
