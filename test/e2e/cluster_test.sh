@@ -162,6 +162,17 @@ spec:
       periodSeconds: 1
 ---
 apiVersion: v1
+kind: Service
+metadata:
+  name: e2e-web
+spec:
+  selector: {app: e2e-web}
+  ports: [{port: 80, targetPort: 8080}]
+EOF
+# On node 2, with the kubelet root as virt-handler mounts it: hostPath, HostToContainer (the
+# runtime refuses that propagation unless the path is a shared mount in the node's namespace).
+kc apply -f - <<EOF
+apiVersion: v1
 kind: Pod
 metadata:
   name: e2e-client
@@ -173,14 +184,8 @@ spec:
     image: docker.io/library/busybox:local
     imagePullPolicy: IfNotPresent
     command: ["sleep", "3600"]
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: e2e-web
-spec:
-  selector: {app: e2e-web}
-  ports: [{port: 80, targetPort: 8080}]
+    volumeMounts: [{name: kubelet-root, mountPath: /kubelet, mountPropagation: HostToContainer}]
+  volumes: [{name: kubelet-root, hostPath: {path: $KV_CLUSTER_STATE/kubelet/root, type: Directory}}]
 EOF
 kc wait --for=condition=Ready pod/e2e-web pod/e2e-client --timeout=$((180 * KV_TIMEOUT_SCALE))s ||
 	fail "pods did not become Ready"
@@ -201,6 +206,13 @@ out=$(kc exec e2e-web -- cat /www/index.html) || fail "kubectl exec failed"
 out=$(kc exec e2e-client -- hostname) || fail "kubectl exec into the pod on kv-node2 failed"
 [[ $out == e2e-client ]] || fail "kubectl exec on kv-node2 printed '$out'"
 pass "kubectl exec on both nodes"
+
+say "check: the kubelet root hostPath on kv-node2 is kv-node2's own (its pods, not kv-node's)"
+client_uid=$(kc get pod e2e-client -o 'jsonpath={.metadata.uid}')
+web_uid=$(kc get pod e2e-web -o 'jsonpath={.metadata.uid}')
+kc exec e2e-client -- test -d "/kubelet/pods/$client_uid" || fail "kv-node2's kubelet root has no directory for its own pod $client_uid"
+if kc exec e2e-client -- test -e "/kubelet/pods/$web_uid"; then fail "kv-node2's kubelet root shows kv-node's pod $web_uid"; fi
+pass "hostPath $KV_CLUSTER_STATE/kubelet/root (HostToContainer) on kv-node2 holds its own pods only"
 
 say "check: pods reach each other across nodes by pod IP (no Service)"
 direct() {

@@ -156,9 +156,10 @@ watchdog_main() {
 #
 # bring_up_addon BUILD NS: reclaims stale clusters, claims KV_CLUSTER_STATE with a watchdog
 # (KV_E2E_DEADLINE, 3300 s), waits for another cluster on this machine to go away
-# (KV_E2E_WAIT_CLUSTER, 900 s), brings the cluster up, builds and pushes the images from BUILD,
-# deploys manifests/ with useEmulation true, and creates namespace NS enforcing Pod Security
-# "restricted" (every launcher pod must be admitted, as on a hardened cluster).
+# (KV_E2E_WAIT_CLUSTER, 900 s), brings the cluster up (KV_E2E_NODES nodes, default 1), builds and
+# pushes the images from BUILD, deploys manifests/ with useEmulation true, and creates namespace NS
+# enforcing Pod Security "restricted" (every launcher pod must be admitted, as on a hardened
+# cluster).
 bring_up_addon() {
 	local build=$1 ns=$2 waited=0 limit=${KV_E2E_WAIT_CLUSTER:-900}
 	# A cluster left by a run that was killed (meson's timeout) is torn down first; then this run
@@ -175,7 +176,7 @@ bring_up_addon() {
 	done
 	log "cluster up (state $KV_CLUSTER_STATE; log $WORK/cluster-up.log)"
 	cluster_started=1
-	"$KV_CLUSTER" up >"$WORK/cluster-up.log" 2>&1 || { tail -30 "$WORK/cluster-up.log" >&2; bail "tools/cluster/cluster up failed"; }
+	"$KV_CLUSTER" up --nodes "${KV_E2E_NODES:-1}" >"$WORK/cluster-up.log" 2>&1 || { tail -30 "$WORK/cluster-up.log" >&2; bail "tools/cluster/cluster up failed"; }
 	log "images/build --push $build"
 	"$KV_ROOT/images/build" --push "$build" >"$WORK/images.log" 2>&1 || { tail -30 "$WORK/images.log" >&2; bail "images/build failed"; }
 	log "deploying manifests/ (manifests/local/render | kubectl apply -f -)"

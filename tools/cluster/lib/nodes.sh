@@ -85,7 +85,9 @@ kv_node_net_up() {
 		local script="set -e"
 		while read -r src dst; do
 			mkdir -p "$src" "$dst"
-			script+="; mount --bind '$src' '$dst'"
+			# Shared (within this namespace): containers mount them with HostToContainer
+			# propagation, which the runtime refuses on a private mount.
+			script+="; mount --bind '$src' '$dst'; mount --make-rshared '$dst'"
 		done < <(kv_node_overlays)
 		unshare "--mount=$KV_NODE_MNTNS" --propagation private sh -c "$script" ||
 			kv_die "$KV_NODE_NAME: could not make its mount namespace"
