@@ -75,6 +75,9 @@ Route route(std::string_view method, std::string_view target) {
       {"/virtualmachineinstances-mutate", RouteKind::mutate_vmi, "POST"},
       {"/virtualmachinereplicaset-validate", RouteKind::validate_vmirs, "POST"},
       {"/virtualmachinepool-validate", RouteKind::validate_vmpool, "POST"},
+      {"/migration-mutate-create", RouteKind::mutate_vmim, "POST"},
+      {"/migration-validate-create", RouteKind::validate_vmim_create, "POST"},
+      {"/migration-validate-update", RouteKind::validate_vmim_update, "POST"},
   };
   std::string_view trimmed = path;
   while (trimmed.size() > 1 && trimmed.back() == '/')

@@ -11,6 +11,7 @@
 //   GET  .../{virtualmachineinstances,virtualmachines}/{name}/portforward/{port}[/{proto}] WS
 //   POST /virtualmachines-validate, /virtualmachineinstances-validate, /virtualmachines-mutate
 //   POST /virtualmachinereplicaset-validate, /virtualmachinepool-validate
+//   POST /migration-mutate-create, /migration-validate-create, /migration-validate-update
 
 #include <string>
 #include <string_view>
@@ -39,7 +40,10 @@ enum class RouteKind {
   mutate_vmi,
   validate_vmirs,   // VirtualMachineInstanceReplicaSet
   validate_vmpool,  // VirtualMachinePool
-  not_found,        // `error` says what is served
+  mutate_vmim,      // VirtualMachineInstanceMigration, CREATE
+  validate_vmim_create,
+  validate_vmim_update,
+  not_found,  // `error` says what is served
   method_not_allowed,
 };
 

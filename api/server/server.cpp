@@ -83,6 +83,12 @@ const char* route_name(RouteKind k) {
       return "validate_vmirs";
     case RouteKind::validate_vmpool:
       return "validate_vmpool";
+    case RouteKind::mutate_vmim:
+      return "mutate_vmim";
+    case RouteKind::validate_vmim_create:
+      return "validate_vmim_create";
+    case RouteKind::validate_vmim_update:
+      return "validate_vmim_update";
     case RouteKind::not_found:
       return "not_found";
     case RouteKind::method_not_allowed:
@@ -473,9 +479,15 @@ class Call : public std::enable_shared_from_this<Call> {
       return respond({200, "ok", "text/plain"}, name);
     if (r.kind == RouteKind::metrics)
       return respond({200, srv_.metrics_text(), "text/plain; version=0.0.4"}, name);
-    if (r.kind == RouteKind::validate_vmirs || r.kind == RouteKind::validate_vmpool) {
-      const Webhook hook =
-          r.kind == RouteKind::validate_vmirs ? Webhook::validate_vmirs : Webhook::validate_vmpool;
+    if (r.kind == RouteKind::validate_vmirs || r.kind == RouteKind::validate_vmpool ||
+        r.kind == RouteKind::mutate_vmim || r.kind == RouteKind::validate_vmim_create ||
+        r.kind == RouteKind::validate_vmim_update) {
+      const Webhook hook = r.kind == RouteKind::validate_vmirs    ? Webhook::validate_vmirs
+                           : r.kind == RouteKind::validate_vmpool ? Webhook::validate_vmpool
+                           : r.kind == RouteKind::mutate_vmim     ? Webhook::mutate_vmim
+                           : r.kind == RouteKind::validate_vmim_create
+                               ? Webhook::validate_vmim_create
+                               : Webhook::validate_vmim_update;
       return offload(name, [this, hook, body = req.body()] {
         auto rep = review(hook, body, srv_.config.admission);
         return Reply{rep.status, std::move(rep.body)};
