@@ -65,6 +65,8 @@ const char* route_name(RouteKind k) {
       return "version";
     case RouteKind::vm_action:
       return "vm_action";
+    case RouteKind::vm_migrate:
+      return "vm_migrate";
     case RouteKind::vmi_action:
       return "vmi_action";
     case RouteKind::vmi_stream:
@@ -157,6 +159,7 @@ std::string resource_list_body() {
       {"virtualmachines/start", "VirtualMachine", "update"},
       {"virtualmachines/stop", "VirtualMachine", "update"},
       {"virtualmachines/restart", "VirtualMachine", "update"},
+      {"virtualmachines/migrate", "VirtualMachine", "update"},
   };
   json::Value list(rapidjson::kArrayType);
   for (const auto& s : subs) {
@@ -535,6 +538,13 @@ class Call : public std::enable_shared_from_this<Call> {
           if (auto denied = authorize(srv_.client, user, r))
             return error_reply(*denied);
           auto rep = vm_action(srv_.client, r, body);
+          return Reply{rep.status, std::move(rep.body)};
+        });
+      case RouteKind::vm_migrate:
+        return offload(name, [this, r, user, body = req.body()]() -> Reply {
+          if (auto denied = authorize(srv_.client, user, r))
+            return error_reply(*denied);
+          auto rep = vm_migrate(srv_.client, r, body);
           return Reply{rep.status, std::move(rep.body)};
         });
       case RouteKind::vmi_action:
