@@ -106,6 +106,31 @@ Admission admit_migration(const Value& manifest, const Value* old) {
   return out;
 }
 
+MigrationConfiguration decode_migration_configuration(const Value& v, const std::string& path,
+                                                      FieldErrors& errors) {
+  MigrationConfiguration c;
+  codec::decode_into(v, c, path, errors);
+  return c;
+}
+
+FieldErrors validate(const MigrationConfiguration& c, const std::string& path) {
+  FieldErrors errors;
+  constexpr uint64_t kMaxDowntimeMs = 2000000;
+  if (c.max_downtime_ms && (*c.max_downtime_ms < 1 || *c.max_downtime_ms > kMaxDowntimeMs))
+    check::add(errors, check::at(path, "maxDowntimeMs"),
+               std::to_string(*c.max_downtime_ms) + " is out of range; allowed: 1 to " +
+                   std::to_string(kMaxDowntimeMs));
+  if (c.bandwidth_per_migration && c.bandwidth_per_migration->sign() < 0)
+    check::add(errors, check::at(path, "bandwidthPerMigration"),
+               c.bandwidth_per_migration->to_string() +
+                   " is negative; allowed: a quantity per second, 0 for no limit");
+  if (c.network)
+    check::add(errors, check::at(path, "network"),
+               "not supported: no Multus (NetworkAttachmentDefinitions); migrations go over the "
+               "pod network");
+  return errors;
+}
+
 core::json::Document virtual_machine_instance_migration_crd() {
   return crd::crd_for<VirtualMachineInstanceMigration>({
       .group = kGroup,

@@ -188,6 +188,15 @@ FieldErrors validate_update(const VirtualMachineInstanceMigration& updated,
 Admission admit_migration(const core::json::Value& manifest,
                           const core::json::Value* old = nullptr);
 
+// The cluster's migration settings (the kubevirt-config ConfigMap's `migrations` key, upstream's
+// spec.configuration.migrations): decoded strictly, paths prefixed with `path`.
+MigrationConfiguration decode_migration_configuration(const core::json::Value& v,
+                                                      const std::string& path, FieldErrors& errors);
+// What can be served of them: maxDowntimeMs 1 to 2000000 (upstream's schema bounds),
+// bandwidthPerMigration not negative, network refused (no Multus: migrations go over the pod
+// network).
+FieldErrors validate(const MigrationConfiguration& c, const std::string& path);
+
 core::json::Document virtual_machine_instance_migration_crd();
 
 }  // namespace kv::api::v1
