@@ -11,5 +11,9 @@ inline core::kube::Resource virtual_machines() {
 inline core::kube::Resource virtual_machine_instances() {
   return {"kubevirt.io", "v1", "virtualmachineinstances", "VirtualMachineInstance", true};
 }
+inline core::kube::Resource virtual_machine_instance_migrations() {
+  return {"kubevirt.io", "v1", "virtualmachineinstancemigrations",
+          "VirtualMachineInstanceMigration", true};
+}
 
 }  // namespace kv::addon::resources

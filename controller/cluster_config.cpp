@@ -6,6 +6,9 @@
 #include <functional>
 #include <vector>
 
+#include "api/v1/defaults.hpp"
+#include "api/v1/fields.hpp"
+#include "api/v1/migration.hpp"
 #include "core/json.hpp"
 
 namespace kv::controller {
@@ -54,6 +57,10 @@ Result<int64_t> parse_milli(const std::string& key, const std::string& v) {
 }
 
 }  // namespace
+
+api::v1::MigrationConfiguration Config::default_migrations() {
+  return api::v1::with_defaults(api::v1::MigrationConfiguration{});
+}
 
 Result<Config> config_from_data(const std::map<std::string, std::string>& data) {
   Config c;
@@ -141,6 +148,42 @@ Result<Config> config_from_data(const std::map<std::string, std::string>& data) 
            sel[m.name.GetString()] = m.value.GetString();
          }
          c.node_selector = std::move(sel);
+         return {};
+       }},
+      {"evictionStrategy",
+       [&c](const std::string& k, const std::string& v) -> core::Status {
+         using api::v1::EvictionStrategy;
+         auto e = api::v1::enum_from_name<EvictionStrategy>(v);
+         if (!e)
+           return Error(Errc::invalid, field(k) + ": \"" + v + "\" is not one of " +
+                                           api::v1::enum_names<EvictionStrategy>());
+         // As in a VMI's spec (api/v1 validation): nothing carries these out yet.
+         if (*e == EvictionStrategy::live_migrate || *e == EvictionStrategy::external)
+           return Error(Errc::invalid, field(k) + ": \"" + v +
+                                           "\" is not supported yet (no live migration on "
+                                           "eviction); allowed: None, LiveMigrateIfPossible");
+         c.eviction_strategy = *e;
+         return {};
+       }},
+      {"migrations",
+       [&c](const std::string& k, const std::string& v) -> core::Status {
+         auto doc = core::json::parse(v);
+         if (!doc.ok() || !doc->IsObject())
+           return Error(Errc::invalid,
+                        field(k) +
+                            ": is not a JSON object of upstream's migration settings "
+                            "(MigrationConfiguration)");
+         api::v1::FieldErrors errors;
+         auto m = api::v1::decode_migration_configuration(*doc, "", errors);
+         if (errors.empty())
+           errors = api::v1::validate(m, "");
+         if (!errors.empty()) {
+           std::string msg;
+           for (const auto& e : errors)
+             msg += (msg.empty() ? "" : "\n") + field(k) + "." + e.to_string();
+           return Error(Errc::invalid, msg);
+         }
+         c.migrations = api::v1::with_defaults(std::move(m));
          return {};
        }},
   };

@@ -17,6 +17,11 @@
 //   nodeSelector                  JSON object of strings   added to every launcher pod ({})
 //   imageVolume                   auto | true | false      containerDisks and kernel-boot images
 //                                                          mounted from their image (auto)
+//   evictionStrategy              None | LiveMigrateIfPossible   for VMIs without their own (None);
+//                                 LiveMigrate, External refused as in a VMI's spec for now
+//   migrations                    JSON object              upstream's MigrationConfiguration
+//                                                          (api/v1 types.hpp); unset members take
+//                                                          upstream's defaults
 
 #include <atomic>
 #include <cstdint>
@@ -28,6 +33,7 @@
 #include <vector>
 
 #include "api/v1/quantity.hpp"
+#include "api/v1/types.hpp"
 #include "core/kube/informer.hpp"
 #include "core/result.hpp"
 
@@ -65,7 +71,14 @@ struct Config {
   // volumes, false copies them into emptyDirs with init containers. config_from_data sets it for
   // a forced mode; with_image_volumes() resolves `auto` from the nodes, per pod.
   bool image_volumes = false;
+  // Upstream's spec.configuration.evictionStrategy and .migrations of the KubeVirt CR; migrations
+  // holds every member (defaults filled in).
+  api::v1::EvictionStrategy eviction_strategy = api::v1::EvictionStrategy::none;
+  api::v1::MigrationConfiguration migrations = default_migrations();
   bool operator==(const Config&) const = default;
+
+  // Upstream's migration defaults (api::v1::with_defaults).
+  static api::v1::MigrationConfiguration default_migrations();
 };
 
 // Builds a Config from a ConfigMap's `data` (key -> string). Unknown keys are errors too (a

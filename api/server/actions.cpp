@@ -2,6 +2,7 @@
 
 #include "addon/resources.hpp"
 #include "api/server/lifecycle.hpp"
+#include "api/server/migrate.hpp"
 #include "core/json.hpp"
 #include "core/log.hpp"
 
@@ -178,6 +179,38 @@ HttpReply vm_action(kube::KubeClient& client, const Route& r, const std::string&
         {{"namespace", r.ns}, {"name", r.name}, {"dryRun", opts.dry_run ? "true" : "false"}});
     return {202, ""};
   }
+}
+
+HttpReply vm_migrate(kube::KubeClient& client, const Route& r, const std::string& body) {
+  auto parsed = parse_migrate_options(body);
+  if (auto* e = std::get_if<ApiError>(&parsed))
+    return error_reply(*e);
+  const auto opts = std::get<MigrateOptions>(parsed);
+  auto vm = client.get(addon::resources::virtual_machines(), r.ns, r.name);
+  if (!vm.ok()) {
+    if (vm.error().code == Errc::not_found)
+      return error_reply(not_found("virtualmachine", r.name));
+    return error_reply(internal_error(vm.error().message));
+  }
+  auto vmi = client.get(addon::resources::virtual_machine_instances(), r.ns, r.name);
+  if (!vmi.ok() && vmi.error().code != Errc::not_found)
+    return error_reply(internal_error(vmi.error().message));
+  auto plan = plan_migration(r.name, vmi.ok() ? &*vmi : nullptr, opts);
+  if (auto* e = std::get_if<ApiError>(&plan))
+    return error_reply(*e);
+  kube::WriteOptions wo;
+  wo.dry_run = opts.dry_run;
+  auto created = client.create(addon::resources::virtual_machine_instance_migrations(), r.ns,
+                               std::get<json::Document>(plan), wo);
+  // Upstream wraps every failure here in a 500; the API server's own answer (a webhook's
+  // refusal, a quota, RBAC) says more and keeps its code.
+  if (!created.ok())
+    return error_reply(from_error(created.error()));
+  core::log::info("virt-api: migrate", {{"namespace", r.ns},
+                                        {"name", r.name},
+                                        {"migration", str_at(*created, {"metadata", "name"})},
+                                        {"dryRun", opts.dry_run ? "true" : "false"}});
+  return {202, ""};
 }
 
 std::variant<HandlerAddress, ApiError> locate_handler(kube::KubeClient& client, const Route& r,

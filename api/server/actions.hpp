@@ -3,6 +3,7 @@
 // server's worker pool; unit-tested with a fake client):
 //   authorize       a SubjectAccessReview for the user on the subresource
 //   vm_action       start/stop/restart: read VM + VMI, decide (lifecycle.hpp), patch, retry
+//   vm_migrate      migrate: read VM + VMI, decide (migrate.hpp), create the migration
 //   locate_handler  the VMI's state for the action, and the virt-handler pod on its node
 
 #include <optional>
@@ -24,6 +25,11 @@ std::optional<ApiError> authorize(core::kube::KubeClient& client, const UserInfo
 
 // The HTTP reply to PUT .../virtualmachines/{name}/{start,stop,restart}: 202 with no body, or a
 // Status. Re-reads and decides again when a patch loses a race (5 attempts).
+// The HTTP reply to PUT .../virtualmachines/{name}/migrate (migrate.hpp): 202 with no body once
+// the VirtualMachineInstanceMigration is created (or passed a dry run), or a Status: 404/409 as
+// plan_migration decides, the API server's own refusal (a webhook's message) as it gave it.
+HttpReply vm_migrate(core::kube::KubeClient& client, const Route& r, const std::string& body);
+
 // Whether obj.status.conditions has one of `type` with status "True" (a VMI's Paused, ...).
 bool has_true_condition(const core::json::Value& obj, std::string_view type);
 

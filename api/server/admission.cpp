@@ -4,6 +4,7 @@
 #include "api/server/status.hpp"
 #include "api/v1/codec.hpp"
 #include "api/v1/defaults.hpp"
+#include "api/v1/migration.hpp"
 #include "api/v1/replicaset.hpp"
 #include "api/v1/validation.hpp"
 #include "core/json.hpp"
@@ -40,6 +41,9 @@ const char* expected_kind(Webhook hook) {
     return "VirtualMachineInstanceReplicaSet";
   if (hook == Webhook::validate_vmpool)
     return "VirtualMachinePool";
+  if (hook == Webhook::mutate_vmim || hook == Webhook::validate_vmim_create ||
+      hook == Webhook::validate_vmim_update)
+    return "VirtualMachineInstanceMigration";
   return hook == Webhook::validate_vmi || hook == Webhook::mutate_vmi ? "VirtualMachineInstance"
                                                                       : "VirtualMachine";
 }
@@ -68,6 +72,47 @@ json::Document stored_vm(const Value& obj) {
   return out;
 }
 
+// VirtualMachineInstanceMigration: each hook has one operation (as upstream's three hooks).
+Verdict decide_migration(Webhook hook, const std::string& op, const Value& req, const Value& obj,
+                         const AdmissionPolicy& policy) {
+  if (hook == Webhook::validate_vmim_update) {
+    if (op != "UPDATE")
+      return {};
+    // The status is read too: the selector label may go once the migration is final.
+    auto admission = api::v1::admit_migration(obj, json::find(req, "oldObject"));
+    return admission.errors.empty() ? Verdict{} : deny(admission.errors);
+  }
+  if (op != "CREATE")
+    return {};
+  json::Document user_part;
+  user_part.CopyFrom(obj, user_part.GetAllocator());
+  json::erase(user_part, "status");
+  auto admission = api::v1::admit_migration(user_part);
+  if (!admission.errors.empty()) {
+    // As for the other mutators: an invalid object gets no patch and is refused by the
+    // validating hook.
+    if (hook == Webhook::mutate_vmim)
+      return {};
+    return deny(admission.errors);
+  }
+  const Value* spec = json::find(admission.defaulted, "spec");
+  const std::string vmi_name = spec ? str(*spec, "vmiName") : "";
+  if (hook == Webhook::mutate_vmim) {
+    Verdict v;
+    v.patch = migration_create_patch(obj, vmi_name);
+    return v;
+  }
+  if (!policy.migrations)
+    return {};
+  // The namespace is the request's: a new object need not carry metadata.namespace.
+  std::string ns = str(req, "namespace");
+  if (ns.empty())
+    if (const Value* meta = json::find(obj, "metadata"))
+      ns = str(*meta, "namespace");
+  auto errors = check_migration_target(*policy.migrations, ns, vmi_name);
+  return errors.empty() ? Verdict{} : deny(errors);
+}
+
 Verdict decide(Webhook hook, const Value& req, const AdmissionPolicy& policy) {
   const std::string op = str(req, "operation");
   if (op != "CREATE" && op != "UPDATE")
@@ -82,6 +127,9 @@ Verdict decide(Webhook hook, const Value& req, const AdmissionPolicy& policy) {
 
   if (hook == Webhook::mutate_vmi && op == "UPDATE")
     return {};  // upstream defaults a VMI once, when it is created
+  if (hook == Webhook::mutate_vmim || hook == Webhook::validate_vmim_create ||
+      hook == Webhook::validate_vmim_update)
+    return decide_migration(hook, op, req, *obj, policy);
   // A VM on its way out is not judged again (as upstream's VM mutator): its finalizers must come
   // off even when it would not pass today's rules. (A VMI's UPDATE only checks its spec, below.)
   const Value* meta = json::find(*obj, "metadata");

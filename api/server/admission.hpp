@@ -14,6 +14,11 @@
 //   /virtualmachinereplicaset-validate CREATE/UPDATE: VirtualMachineInstanceReplicaSet
 //   /virtualmachinepool-validate       CREATE/UPDATE: VirtualMachinePool (selector and template
 //                                      immutable on UPDATE)
+//   /migration-mutate-create           CREATE: VirtualMachineInstanceMigration gets the selector
+//                                      label and the finalizer (api/v1/migration.hpp)
+//   /migration-validate-create         CREATE: the migration's rules, then the checks that read
+//                                      the cluster (migration_admission.hpp)
+//   /migration-validate-update         UPDATE: spec fixed, selector label kept while in flight
 // A mutating hook never denies: an object the validating hook (or the CRD schema) will refuse gets
 // no patch and is refused there, with that check's message.
 //
@@ -25,6 +30,7 @@
 #include <vector>
 
 #include "api/server/instancetype_admission.hpp"
+#include "api/server/migration_admission.hpp"
 
 namespace kv::apiserver {
 
@@ -35,6 +41,9 @@ enum class Webhook {
   mutate_vmi,
   validate_vmirs,
   validate_vmpool,
+  mutate_vmim,           // VirtualMachineInstanceMigration
+  validate_vmim_create,  //
+  validate_vmim_update,  //
 };
 
 struct AdmissionPolicy {
@@ -43,6 +52,8 @@ struct AdmissionPolicy {
   std::vector<std::string> privileged_user_prefixes;
   // Reads instancetypes and preferences for VMs that name them; null: matchers checked only.
   std::shared_ptr<const InstancetypeLookup> instancetypes = nullptr;
+  // Reads the VMI and its migrations for a new migration; null: only the migration's own rules.
+  std::shared_ptr<const MigrationLookup> migrations = nullptr;
 };
 
 struct HttpReply {

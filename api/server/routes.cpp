@@ -32,7 +32,7 @@ Route missing(std::string_view path) {
   r.kind = RouteKind::not_found;
   r.error = "the server could not find the requested resource: " + std::string(path) +
             " (served under /apis/subresources.kubevirt.io/v1: "
-            "namespaces/{ns}/virtualmachines/{name}/{start,stop,restart}, "
+            "namespaces/{ns}/virtualmachines/{name}/{start,stop,restart,migrate}, "
             "namespaces/{ns}/virtualmachineinstances/{name}/"
             "{console,vnc,pause,unpause,softreboot}, "
             "namespaces/{ns}/{virtualmachines,virtualmachineinstances}/{name}/portforward/{port}, "
@@ -75,6 +75,9 @@ Route route(std::string_view method, std::string_view target) {
       {"/virtualmachineinstances-mutate", RouteKind::mutate_vmi, "POST"},
       {"/virtualmachinereplicaset-validate", RouteKind::validate_vmirs, "POST"},
       {"/virtualmachinepool-validate", RouteKind::validate_vmpool, "POST"},
+      {"/migration-mutate-create", RouteKind::mutate_vmim, "POST"},
+      {"/migration-validate-create", RouteKind::validate_vmim_create, "POST"},
+      {"/migration-validate-update", RouteKind::validate_vmim_update, "POST"},
   };
   std::string_view trimmed = path;
   while (trimmed.size() > 1 && trimmed.back() == '/')
@@ -99,11 +102,11 @@ Route route(std::string_view method, std::string_view target) {
   r.action = std::string(parts[7]);
   const std::string_view a = parts[7];
   if (parts[5] == "virtualmachines") {
-    if (a != "start" && a != "stop" && a != "restart")
+    if (a != "start" && a != "stop" && a != "restart" && a != "migrate")
       return missing(path);
     if (method != "PUT")
       return wrong_method(method, path, "PUT");
-    r.kind = RouteKind::vm_action;
+    r.kind = a == "migrate" ? RouteKind::vm_migrate : RouteKind::vm_action;
     r.verb = "update";
     return r;
   }

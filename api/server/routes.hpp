@@ -6,11 +6,13 @@
 //   GET  /apis/subresources.kubevirt.io/v1/{version,healthz}
 //   PUT
 //   /apis/subresources.kubevirt.io/v1/namespaces/{ns}/virtualmachines/{name}/{start,stop,restart}
+//   PUT  .../namespaces/{ns}/virtualmachines/{name}/migrate
 //   PUT  .../namespaces/{ns}/virtualmachineinstances/{name}/{pause,unpause,softreboot}
 //   GET  .../namespaces/{ns}/virtualmachineinstances/{name}/{console,vnc}          WebSocket
 //   GET  .../{virtualmachineinstances,virtualmachines}/{name}/portforward/{port}[/{proto}] WS
 //   POST /virtualmachines-validate, /virtualmachineinstances-validate, /virtualmachines-mutate
 //   POST /virtualmachinereplicaset-validate, /virtualmachinepool-validate
+//   POST /migration-mutate-create, /migration-validate-create, /migration-validate-update
 
 #include <string>
 #include <string_view>
@@ -30,6 +32,7 @@ enum class RouteKind {
   resource_list,  // /apis/subresources.kubevirt.io/v1
   version,
   vm_action,     // start, stop, restart
+  vm_migrate,    // migrate: creates a VirtualMachineInstanceMigration (migrate.hpp)
   vmi_action,    // pause, unpause, softreboot
   vmi_stream,    // console, vnc
   port_forward,  // portforward/{port}[/{tcp|udp}] of a VMI or VM (portforward.hpp)
@@ -39,7 +42,10 @@ enum class RouteKind {
   mutate_vmi,
   validate_vmirs,   // VirtualMachineInstanceReplicaSet
   validate_vmpool,  // VirtualMachinePool
-  not_found,        // `error` says what is served
+  mutate_vmim,      // VirtualMachineInstanceMigration, CREATE
+  validate_vmim_create,
+  validate_vmim_update,
+  not_found,  // `error` says what is served
   method_not_allowed,
 };
 
@@ -54,12 +60,14 @@ struct Route {
   bool needs_front_proxy() const {
     return kind == RouteKind::group_list || kind == RouteKind::group ||
            kind == RouteKind::resource_list || kind == RouteKind::version ||
-           kind == RouteKind::vm_action || kind == RouteKind::vmi_action ||
-           kind == RouteKind::vmi_stream || kind == RouteKind::port_forward;
+           kind == RouteKind::vm_action || kind == RouteKind::vm_migrate ||
+           kind == RouteKind::vmi_action || kind == RouteKind::vmi_stream ||
+           kind == RouteKind::port_forward;
   }
   bool needs_authorization() const {
-    return kind == RouteKind::vm_action || kind == RouteKind::vmi_action ||
-           kind == RouteKind::vmi_stream || kind == RouteKind::port_forward;
+    return kind == RouteKind::vm_action || kind == RouteKind::vm_migrate ||
+           kind == RouteKind::vmi_action || kind == RouteKind::vmi_stream ||
+           kind == RouteKind::port_forward;
   }
   // The Kubernetes verb of this request for a SubjectAccessReview ("get", "update", ...).
   std::string verb;

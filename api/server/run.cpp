@@ -153,6 +153,7 @@ int run(const Options& opts) {
     return 1;
   }
   config->admission.instancetypes = make_instancetype_lookup(**client);
+  config->admission.migrations = make_migration_lookup(**client);
 
   // SIGTERM/SIGINT are taken with sigtimedwait below; block them before any thread starts.
   sigset_t sigs;

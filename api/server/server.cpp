@@ -65,6 +65,8 @@ const char* route_name(RouteKind k) {
       return "version";
     case RouteKind::vm_action:
       return "vm_action";
+    case RouteKind::vm_migrate:
+      return "vm_migrate";
     case RouteKind::vmi_action:
       return "vmi_action";
     case RouteKind::vmi_stream:
@@ -83,6 +85,12 @@ const char* route_name(RouteKind k) {
       return "validate_vmirs";
     case RouteKind::validate_vmpool:
       return "validate_vmpool";
+    case RouteKind::mutate_vmim:
+      return "mutate_vmim";
+    case RouteKind::validate_vmim_create:
+      return "validate_vmim_create";
+    case RouteKind::validate_vmim_update:
+      return "validate_vmim_update";
     case RouteKind::not_found:
       return "not_found";
     case RouteKind::method_not_allowed:
@@ -151,6 +159,7 @@ std::string resource_list_body() {
       {"virtualmachines/start", "VirtualMachine", "update"},
       {"virtualmachines/stop", "VirtualMachine", "update"},
       {"virtualmachines/restart", "VirtualMachine", "update"},
+      {"virtualmachines/migrate", "VirtualMachine", "update"},
   };
   json::Value list(rapidjson::kArrayType);
   for (const auto& s : subs) {
@@ -486,9 +495,15 @@ class Call : public std::enable_shared_from_this<Call> {
       return respond({200, "ok", "text/plain"}, name);
     if (r.kind == RouteKind::metrics)
       return respond({200, srv_.metrics_text(), "text/plain; version=0.0.4"}, name);
-    if (r.kind == RouteKind::validate_vmirs || r.kind == RouteKind::validate_vmpool) {
-      const Webhook hook =
-          r.kind == RouteKind::validate_vmirs ? Webhook::validate_vmirs : Webhook::validate_vmpool;
+    if (r.kind == RouteKind::validate_vmirs || r.kind == RouteKind::validate_vmpool ||
+        r.kind == RouteKind::mutate_vmim || r.kind == RouteKind::validate_vmim_create ||
+        r.kind == RouteKind::validate_vmim_update) {
+      const Webhook hook = r.kind == RouteKind::validate_vmirs    ? Webhook::validate_vmirs
+                           : r.kind == RouteKind::validate_vmpool ? Webhook::validate_vmpool
+                           : r.kind == RouteKind::mutate_vmim     ? Webhook::mutate_vmim
+                           : r.kind == RouteKind::validate_vmim_create
+                               ? Webhook::validate_vmim_create
+                               : Webhook::validate_vmim_update;
       return offload(name, [this, hook, body = req.body()] {
         auto rep = review(hook, body, srv_.config.admission);
         return Reply{rep.status, std::move(rep.body)};
@@ -536,6 +551,13 @@ class Call : public std::enable_shared_from_this<Call> {
           if (auto denied = authorize(srv_.client, user, r))
             return error_reply(*denied);
           auto rep = vm_action(srv_.client, r, body);
+          return Reply{rep.status, std::move(rep.body)};
+        });
+      case RouteKind::vm_migrate:
+        return offload(name, [this, r, user, body = req.body()]() -> Reply {
+          if (auto denied = authorize(srv_.client, user, r))
+            return error_reply(*denied);
+          auto rep = vm_migrate(srv_.client, r, body);
           return Reply{rep.status, std::move(rep.body)};
         });
       case RouteKind::vmi_action:

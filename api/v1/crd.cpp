@@ -4,6 +4,7 @@
 #include "api/pool/pool.hpp"
 #include "api/v1/crd_generic.hpp"
 #include "api/v1/fields.hpp"
+#include "api/v1/migration.hpp"
 #include "api/v1/replicaset.hpp"
 #include "core/yaml.hpp"
 
@@ -73,6 +74,8 @@ std::vector<CrdFile> generate_crds() {
        file_text(instancetype::cluster_preference_crd())},
       {"kubevirt.io_virtualmachineinstancereplicasets.yaml",
        file_text(virtual_machine_instance_replica_set_crd())},
+      {"kubevirt.io_virtualmachineinstancemigrations.yaml",
+       file_text(virtual_machine_instance_migration_crd())},
       {"pool.kubevirt.io_virtualmachinepools.yaml", file_text(pool::virtual_machine_pool_crd())},
   };
 }

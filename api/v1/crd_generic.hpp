@@ -97,6 +97,12 @@ Value schema_of(Allocator& a) {
     add(v, "minimum", Value(0), a);
     add(v, "maximum", Value(int64_t{std::numeric_limits<uint32_t>::max()}), a);
     return v;
+  } else if constexpr (std::is_same_v<T, uint64_t>) {
+    // As Kubernetes' OpenAPI generator writes a Go uint64: int64, not negative.
+    Value v = typed("integer", a);
+    add(v, "format", str("int64", a), a);
+    add(v, "minimum", Value(0), a);
+    return v;
   } else if constexpr (std::is_same_v<T, Quantity>) {
     Value v(rapidjson::kObjectType);
     Value any(rapidjson::kArrayType);

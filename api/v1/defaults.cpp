@@ -262,4 +262,22 @@ VirtualMachine with_defaults(VirtualMachine vm) {
   return vm;
 }
 
+MigrationConfiguration with_defaults(MigrationConfiguration c) {
+  default_to(c.node_drain_taint_key, "kubevirt.io/drain");
+  default_to(c.parallel_outbound_migrations_per_node, 2u);
+  default_to(c.parallel_migrations_per_cluster, 5u);
+  default_to(c.allow_auto_converge, false);
+  default_to(c.bandwidth_per_migration, Quantity::from_int(0, Quantity::Format::binary_si));
+  default_to(c.completion_timeout_per_gib, 150);
+  default_to(c.max_downtime_ms, 900u);
+  default_to(c.progress_timeout, 150);
+  default_to(c.utility_volumes_timeout, 150);
+  default_to(c.unsafe_migration_override, false);
+  default_to(c.allow_post_copy, false);
+  default_to(c.allow_workload_disruption, *c.allow_post_copy);
+  default_to(c.disable_tls, false);
+  default_to(c.match_selinux_level_on_migration, false);
+  return c;
+}
+
 }  // namespace kv::api::v1

@@ -42,6 +42,17 @@ VirtualMachine with_defaults(VirtualMachine vm);
 // with_defaults(vm).
 VirtualMachine with_stored_defaults(VirtualMachine vm);
 
+// Upstream's live migration defaults (pkg/virt-config), filled into what is unset:
+//   nodeDrainTaintKey kubevirt.io/drain, parallelOutboundMigrationsPerNode 2,
+//   parallelMigrationsPerCluster 5, allowAutoConverge false, bandwidthPerMigration 0Mi (no
+//   limit), completionTimeoutPerGiB 150, maxDowntimeMs 900, progressTimeout 150,
+//   utilityVolumesTimeout 150, unsafeMigrationOverride false, allowPostCopy false,
+//   allowWorkloadDisruption = allowPostCopy (as upstream's GetMigrationConfiguration),
+//   disableTLS false, matchSELinuxLevelOnMigration false. network stays unset (the pod network).
+MigrationConfiguration with_defaults(MigrationConfiguration c);
+
+// Upstream's cluster default for a VMI without spec.evictionStrategy.
+inline constexpr EvictionStrategy kDefaultEvictionStrategy = EvictionStrategy::none;
 inline constexpr int64_t kDefaultTerminationGracePeriodSeconds = 180;
 inline constexpr std::string_view kDefaultMachineType = "q35";
 inline constexpr std::string_view kDefaultNetworkName = "default";

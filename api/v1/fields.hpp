@@ -106,6 +106,42 @@ struct EnumNames<StateChangeAction> {
       std::pair{StateChangeAction::stop, "Stop"sv},
   };
 };
+template <>
+struct EnumNames<MigrationAbortStatus> {
+  static constexpr std::array values = {
+      std::pair{MigrationAbortStatus::succeeded, "Succeeded"sv},
+      std::pair{MigrationAbortStatus::failed, "Failed"sv},
+      std::pair{MigrationAbortStatus::aborting, "Aborting"sv},
+  };
+};
+template <>
+struct EnumNames<MigrationMode> {
+  static constexpr std::array values = {
+      std::pair{MigrationMode::pre_copy, "PreCopy"sv},
+      std::pair{MigrationMode::post_copy, "PostCopy"sv},
+      std::pair{MigrationMode::paused, "Paused"sv},
+  };
+};
+template <>
+struct EnumNames<MigrationMethod> {
+  static constexpr std::array values = {
+      std::pair{MigrationMethod::block_migration, "BlockMigration"sv},
+      std::pair{MigrationMethod::live_migration, "LiveMigration"sv},
+  };
+};
+template <>
+struct EnumNames<MigrationTransport> {
+  static constexpr std::array values = {
+      std::pair{MigrationTransport::unix_socket, "Unix"sv},
+  };
+};
+template <>
+struct EnumNames<MigrationNetworkType> {
+  static constexpr std::array values = {
+      std::pair{MigrationNetworkType::pod, "Pod"sv},
+      std::pair{MigrationNetworkType::migration, "Migration"sv},
+  };
+};
 
 // ---------------------------------------------------------------------------------------------
 // metadata
@@ -904,7 +940,7 @@ template <>
 struct Describe<Condition> {
   static constexpr std::string_view doc = "An observed condition.";
   static constexpr auto fields = std::make_tuple(
-      field("type", &Condition::type, "Ready, Paused, ..."),
+      field("type", &Condition::type, "Ready, Paused, LiveMigratable, ..."),
       field("status", &Condition::status, "True, False or Unknown."),
       field("lastProbeTime", &Condition::last_probe_time, "Last time the condition was probed."),
       field("lastTransitionTime", &Condition::last_transition_time,
@@ -935,6 +971,159 @@ struct Describe<VmiNetworkInterface> {
             "Where the information came from (domain, guest-agent)."));
 };
 
+// ---------------------------------------------------------------------------------------------
+// Live migration
+template <>
+struct Describe<MigrationConfiguration> {
+  static constexpr std::string_view doc =
+      "Live migration settings; an unset one takes upstream's default.";
+  static constexpr auto fields = std::make_tuple(
+      field("nodeDrainTaintKey", &MigrationConfiguration::node_drain_taint_key,
+            "Taint key that marks a node to drain (default kubevirt.io/drain)."),
+      field("parallelOutboundMigrationsPerNode",
+            &MigrationConfiguration::parallel_outbound_migrations_per_node,
+            "Most outgoing migrations at once per node (default 2)."),
+      field("parallelMigrationsPerCluster",
+            &MigrationConfiguration::parallel_migrations_per_cluster,
+            "Most migrations at once in the cluster (default 5)."),
+      field("allowAutoConverge", &MigrationConfiguration::allow_auto_converge,
+            "Slow the guest's vCPUs down so a busy guest converges (default false)."),
+      field("bandwidthPerMigration", &MigrationConfiguration::bandwidth_per_migration,
+            "Network bandwidth per migration, per second (default 0Mi: no limit)."),
+      field("completionTimeoutPerGiB", &MigrationConfiguration::completion_timeout_per_gib,
+            "Seconds per GiB of guest memory a migration may take (default 150)."),
+      field("maxDowntimeMs", &MigrationConfiguration::max_downtime_ms,
+            "Longest pause of the guest at switchover, in ms (default 900; 1 to 2000000)."),
+      field("progressTimeout", &MigrationConfiguration::progress_timeout,
+            "Seconds without progress before a migration is cancelled (default 150)."),
+      field("utilityVolumesTimeout", &MigrationConfiguration::utility_volumes_timeout,
+            "Seconds a migration waits Pending for utility volumes to detach (default 150)."),
+      field("unsafeMigrationOverride", &MigrationConfiguration::unsafe_migration_override,
+            "Migrate even when the check says it is unsafe for the guest (default false)."),
+      field("allowPostCopy", &MigrationConfiguration::allow_post_copy,
+            "Switch to post-copy when the completion timeout is reached (default false)."),
+      field("allowWorkloadDisruption", &MigrationConfiguration::allow_workload_disruption,
+            "Post-copy or pause the guest instead of cancelling at the completion timeout "
+            "(default: allowPostCopy's value)."),
+      field("disableTLS", &MigrationConfiguration::disable_tls,
+            "Send the migration stream without KubeVirt's TLS layer (default false)."),
+      field("network", &MigrationConfiguration::network,
+            "A NetworkAttachmentDefinition for migrations. Not supported: no Multus; "
+            "migrations use the pod network."),
+      field("matchSELinuxLevelOnMigration",
+            &MigrationConfiguration::match_selinux_level_on_migration,
+            "Let the runtime pick the target pod's SELinux level (default false: the "
+            "source's)."));
+};
+
+template <>
+struct Describe<MigrationSourceState> {
+  static constexpr std::string_view doc = "The source side of a decentralized migration.";
+  static constexpr auto fields = std::make_tuple(
+      field("node", &MigrationSourceState::node, "The source node."),
+      field("pod", &MigrationSourceState::pod, "The source pod."),
+      field("migrationUID", &MigrationSourceState::migration_uid,
+            "UID of the source VirtualMachineInstanceMigration."),
+      field("domainName", &MigrationSourceState::domain_name, "Name of the source domain."),
+      field("domainNamespace", &MigrationSourceState::domain_namespace,
+            "Namespace in the source domain's name."),
+      field("syncAddress", &MigrationSourceState::sync_address,
+            "Address (host:port) to synchronize with the target."),
+      field("persistentStatePVCName", &MigrationSourceState::persistent_state_pvc_name,
+            "The source's backend-storage PVC."),
+      field("selinuxContext", &MigrationSourceState::selinux_context,
+            "SELinux context of the source pod."),
+      field("virtualMachineInstanceUID", &MigrationSourceState::virtual_machine_instance_uid,
+            "UID of the source VMI."),
+      field("nodeSelectors", &MigrationSourceState::node_selectors,
+            "Node selectors the target's receiving pod needs."));
+};
+
+template <>
+struct Describe<MigrationTargetState> {
+  static constexpr std::string_view doc = "The target side of a decentralized migration.";
+  static constexpr auto fields = std::make_tuple(
+      field("node", &MigrationTargetState::node, "The target node."),
+      field("pod", &MigrationTargetState::pod, "The target pod."),
+      field("migrationUID", &MigrationTargetState::migration_uid,
+            "UID of the target VirtualMachineInstanceMigration."),
+      field("domainName", &MigrationTargetState::domain_name, "Name of the target domain."),
+      field("domainNamespace", &MigrationTargetState::domain_namespace,
+            "Namespace in the target domain's name."),
+      field("syncAddress", &MigrationTargetState::sync_address,
+            "Address (host:port) to synchronize with the source."),
+      field("persistentStatePVCName", &MigrationTargetState::persistent_state_pvc_name,
+            "The target's backend-storage PVC."),
+      field("selinuxContext", &MigrationTargetState::selinux_context,
+            "SELinux context of the target pod."),
+      field("virtualMachineInstanceUID", &MigrationTargetState::virtual_machine_instance_uid,
+            "UID of the target VMI."),
+      field("domainReadyTimestamp", &MigrationTargetState::domain_ready_timestamp,
+            "When the target node saw the domain active."),
+      field("domainDetected", &MigrationTargetState::domain_detected,
+            "The target node has seen the domain start."),
+      field("nodeAddress", &MigrationTargetState::node_address,
+            "Address of the target node for the migration."),
+      field("directMigrationNodePorts", &MigrationTargetState::direct_migration_node_ports,
+            "Ports opened for the migration on the target node."),
+      field("attachmentPodUID", &MigrationTargetState::attachment_pod_uid,
+            "UID of the target's hotplug attachment pod."),
+      field("cpuSet", &MigrationTargetState::cpu_set, "Dedicated CPUs on the target node."),
+      field("nodeTopology", &MigrationTargetState::node_topology,
+            "NUMA topology on the target node."));
+};
+
+template <>
+struct Describe<MigrationState> {
+  static constexpr std::string_view doc = "The state of a live migration.";
+  static constexpr auto fields = std::make_tuple(
+      field("startTimestamp", &MigrationState::start_timestamp, "When the migration began."),
+      field("endTimestamp", &MigrationState::end_timestamp, "When the migration ended."),
+      field("targetNodeDomainReadyTimestamp", &MigrationState::target_node_domain_ready_timestamp,
+            "When the target node saw the domain active."),
+      field("targetNodeDomainDetected", &MigrationState::target_node_domain_detected,
+            "The target node has seen the domain start."),
+      field("targetNodeAddress", &MigrationState::target_node_address,
+            "Address of the target node for the migration."),
+      field("targetDirectMigrationNodePorts", &MigrationState::target_direct_migration_node_ports,
+            "Ports opened for the migration on the target node."),
+      field("targetNode", &MigrationState::target_node, "The node the VMI moves to."),
+      field("targetPod", &MigrationState::target_pod, "The launcher pod the VMI moves to."),
+      field("targetAttachmentPodUID", &MigrationState::target_attachment_pod_uid,
+            "UID of the target's hotplug attachment pod."),
+      field("sourceNode", &MigrationState::source_node, "The node the VMI moves from."),
+      field("sourcePod", &MigrationState::source_pod, "The launcher pod the VMI moves from."),
+      field("completed", &MigrationState::completed, "The migration completed."),
+      field("failed", &MigrationState::failed, "The migration failed."),
+      field("abortRequested", &MigrationState::abort_requested,
+            "Cancelling the migration was requested."),
+      field("abortStatus", &MigrationState::abort_status,
+            "Outcome of the cancellation: Succeeded, Failed or Aborting."),
+      field("failureReason", &MigrationState::failure_reason, "Why the migration failed."),
+      field("migrationUid", &MigrationState::migration_uid,
+            "UID of the VirtualMachineInstanceMigration."),
+      field("mode", &MigrationState::mode, "PreCopy, PostCopy or Paused."),
+      field("migrationPolicyName", &MigrationState::migration_policy_name,
+            "The MigrationPolicy applied; empty when none matched."),
+      field("migrationConfiguration", &MigrationState::migration_configuration,
+            "The settings this migration runs with."),
+      field("targetCPUSet", &MigrationState::target_cpu_set, "Dedicated CPUs on the target node."),
+      field("targetNodeTopology", &MigrationState::target_node_topology,
+            "NUMA topology on the target node."),
+      field("sourcePersistentStatePVCName", &MigrationState::source_persistent_state_pvc_name,
+            "The source's backend-storage PVC."),
+      field("targetPersistentStatePVCName", &MigrationState::target_persistent_state_pvc_name,
+            "The target's backend-storage PVC."),
+      field("sourceState", &MigrationState::source_state,
+            "The source side of a decentralized migration."),
+      field("targetState", &MigrationState::target_state,
+            "The target side of a decentralized migration."),
+      field("migrationNetworkType", &MigrationState::migration_network_type,
+            "Pod or Migration: the network the migration uses."),
+      field("targetMemoryOverhead", &MigrationState::target_memory_overhead,
+            "Memory overhead of the target launcher pod."));
+};
+
 template <>
 struct Describe<VirtualMachineInstanceStatus> {
   static constexpr std::string_view doc = "Observed state of the VM instance.";
@@ -947,6 +1136,12 @@ struct Describe<VirtualMachineInstanceStatus> {
             "When each phase was entered."),
       field("conditions", &VirtualMachineInstanceStatus::conditions, "Conditions."),
       field("interfaces", &VirtualMachineInstanceStatus::interfaces, "Guest interfaces and IPs."),
+      field("migrationState", &VirtualMachineInstanceStatus::migration_state,
+            "The state of the VMI's latest live migration."),
+      field("migrationMethod", &VirtualMachineInstanceStatus::migration_method,
+            "BlockMigration (disks are copied too) or LiveMigration (shared disks)."),
+      field("migrationTransport", &VirtualMachineInstanceStatus::migration_transport,
+            "Unix: the migration stream goes through a unix socket proxied by virt-handler."),
       field("activePods", &VirtualMachineInstanceStatus::active_pods,
             "Launcher pod UIDs and their nodes."),
       field("launcherContainerImageVersion",

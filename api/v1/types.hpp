@@ -95,6 +95,14 @@ enum class PrintableStatus {
   waiting_for_volume_binding,
 };
 enum class StateChangeAction { start, stop };
+// Live migration (upstream's MigrationAbortStatus, MigrationMode,
+// VirtualMachineInstanceMigrationMethod, VirtualMachineInstanceMigrationTransport,
+// MigrationNetworkType).
+enum class MigrationAbortStatus { succeeded, failed, aborting };
+enum class MigrationMode { pre_copy, post_copy, paused };
+enum class MigrationMethod { block_migration, live_migration };
+enum class MigrationTransport { unix_socket };  // JSON "Unix"
+enum class MigrationNetworkType { pod, migration };
 
 // ---------------------------------------------------------------------------------------------
 // Domain: CPU, memory, resources, machine, firmware.
@@ -673,6 +681,105 @@ struct VmiNetworkInterface {
   bool operator==(const VmiNetworkInterface&) const = default;
 };
 
+// ---------------------------------------------------------------------------------------------
+// Live migration: the cluster's migration settings and a migration's state, as both a VMI's
+// status.migrationState and a VirtualMachineInstanceMigration's status.migrationState carry it
+// (upstream's VirtualMachineInstanceMigrationState). The VirtualMachineInstanceMigration kind
+// itself is in migration.hpp.
+
+// Upstream's MigrationConfiguration (the KubeVirt CR's spec.configuration.migrations; here the
+// kubevirt-config ConfigMap's `migrations` key) and, as a migration's resolved options,
+// VMIMConfigurationOptions. Unset members take upstream's defaults (migration_defaults() in
+// defaults.hpp).
+struct MigrationConfiguration {
+  std::optional<std::string> node_drain_taint_key;                // kubevirt.io/drain
+  std::optional<uint32_t> parallel_outbound_migrations_per_node;  // 2
+  std::optional<uint32_t> parallel_migrations_per_cluster;        // 5
+  std::optional<bool> allow_auto_converge;                        // false
+  std::optional<Quantity> bandwidth_per_migration;                // 0Mi: no limit
+  std::optional<int64_t> completion_timeout_per_gib;              // 150 (JSON ...PerGiB)
+  std::optional<uint64_t> max_downtime_ms;                        // 900
+  std::optional<int64_t> progress_timeout;                        // 150
+  std::optional<int64_t> utility_volumes_timeout;                 // 150
+  std::optional<bool> unsafe_migration_override;                  // false
+  std::optional<bool> allow_post_copy;                            // false
+  std::optional<bool> allow_workload_disruption;                  // allow_post_copy's value
+  std::optional<bool> disable_tls;                                // false (JSON disableTLS)
+  std::optional<std::string> network;  // a NetworkAttachmentDefinition; refused (no Multus)
+  std::optional<bool> match_selinux_level_on_migration;  // false (JSON ...SELinux...)
+  bool operator==(const MigrationConfiguration&) const = default;
+};
+
+// What the source side of a decentralized (cross-namespace or cross-cluster) migration reports
+// (upstream's VirtualMachineInstanceMigrationSourceState).
+struct MigrationSourceState {
+  std::optional<std::string> node;
+  std::optional<std::string> pod;
+  std::optional<std::string> migration_uid;  // JSON "migrationUID"
+  std::optional<std::string> domain_name;
+  std::optional<std::string> domain_namespace;
+  std::optional<std::string> sync_address;
+  std::optional<std::string> persistent_state_pvc_name;  // JSON "persistentStatePVCName"
+  std::optional<std::string> selinux_context;
+  std::optional<std::string> virtual_machine_instance_uid;  // JSON "virtualMachineInstanceUID"
+  StringMap node_selectors;
+  bool operator==(const MigrationSourceState&) const = default;
+};
+
+// The target side (upstream's VirtualMachineInstanceMigrationTargetState).
+struct MigrationTargetState {
+  std::optional<std::string> node;
+  std::optional<std::string> pod;
+  std::optional<std::string> migration_uid;  // JSON "migrationUID"
+  std::optional<std::string> domain_name;
+  std::optional<std::string> domain_namespace;
+  std::optional<std::string> sync_address;
+  std::optional<std::string> persistent_state_pvc_name;  // JSON "persistentStatePVCName"
+  std::optional<std::string> selinux_context;
+  std::optional<std::string> virtual_machine_instance_uid;  // JSON "virtualMachineInstanceUID"
+  std::optional<std::string> domain_ready_timestamp;
+  std::optional<bool> domain_detected;
+  std::optional<std::string> node_address;
+  std::map<std::string, int32_t> direct_migration_node_ports;
+  std::optional<std::string> attachment_pod_uid;  // JSON "attachmentPodUID"
+  std::vector<int32_t> cpu_set;                   // JSON "cpuSet"
+  std::optional<std::string> node_topology;
+  bool operator==(const MigrationTargetState&) const = default;
+};
+
+// Upstream's VirtualMachineInstanceMigrationState. Timestamps are RFC 3339 text.
+struct MigrationState {
+  std::optional<std::string> start_timestamp;
+  std::optional<std::string> end_timestamp;
+  std::optional<std::string> target_node_domain_ready_timestamp;
+  std::optional<bool> target_node_domain_detected;
+  std::optional<std::string> target_node_address;
+  std::map<std::string, int32_t> target_direct_migration_node_ports;  // name -> port
+  std::optional<std::string> target_node;
+  std::optional<std::string> target_pod;
+  std::optional<std::string> target_attachment_pod_uid;  // JSON "targetAttachmentPodUID"
+  std::optional<std::string> source_node;
+  std::optional<std::string> source_pod;
+  std::optional<bool> completed;
+  std::optional<bool> failed;
+  std::optional<bool> abort_requested;
+  std::optional<MigrationAbortStatus> abort_status;
+  std::optional<std::string> failure_reason;
+  std::optional<std::string> migration_uid;  // JSON "migrationUid"
+  std::optional<MigrationMode> mode;
+  std::optional<std::string> migration_policy_name;
+  std::optional<MigrationConfiguration> migration_configuration;
+  std::vector<int32_t> target_cpu_set;  // JSON "targetCPUSet"
+  std::optional<std::string> target_node_topology;
+  std::optional<std::string> source_persistent_state_pvc_name;  // JSON "...PVCName"
+  std::optional<std::string> target_persistent_state_pvc_name;
+  std::optional<MigrationSourceState> source_state;
+  std::optional<MigrationTargetState> target_state;
+  std::optional<MigrationNetworkType> migration_network_type;
+  std::optional<Quantity> target_memory_overhead;
+  bool operator==(const MigrationState&) const = default;
+};
+
 struct VirtualMachineInstanceStatus {
   std::optional<VmiPhase> phase;
   std::optional<std::string> reason;
@@ -682,6 +789,9 @@ struct VirtualMachineInstanceStatus {
   std::vector<VmiNetworkInterface> interfaces;
   StringMap active_pods;  // launcher pod UID -> node name
   std::optional<std::string> launcher_container_image_version;
+  std::optional<MigrationState> migration_state{};
+  std::optional<MigrationMethod> migration_method{};
+  std::optional<MigrationTransport> migration_transport{};
   bool operator==(const VirtualMachineInstanceStatus&) const = default;
 };
 

@@ -8,6 +8,7 @@
 
 #include "api/pool/pool.hpp"
 #include "api/v1/defaults.hpp"
+#include "api/v1/migration.hpp"
 #include "api/v1/replicaset.hpp"
 #include "api/v1/validation_checks.hpp"
 #include "core/names.hpp"
@@ -202,12 +203,15 @@ Admission admit(const core::json::Value& manifest) {
     return admit_replica_set(manifest);
   } else if (out.kind == pool::kVirtualMachinePoolKind) {
     return pool::admit(manifest);
+  } else if (out.kind == kVirtualMachineInstanceMigrationKind) {
+    return admit_migration(manifest);
   } else {
     out.errors.push_back(
         {"kind", (out.kind.empty() ? std::string("missing")
                                    : check::quoted(out.kind) + " is not supported") +
                      "; allowed: VirtualMachine, VirtualMachineInstance, "
-                     "VirtualMachineInstanceReplicaSet, VirtualMachinePool"});
+                     "VirtualMachineInstanceReplicaSet, VirtualMachineInstanceMigration, "
+                     "VirtualMachinePool"});
   }
   return out;
 }

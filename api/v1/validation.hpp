@@ -26,7 +26,9 @@ struct Admission {
   core::json::Document defaulted;  // the defaulted object when errors is empty
 };
 
-// Accepts a VirtualMachine or VirtualMachineInstance document; any other kind is an error.
+// Accepts a VirtualMachine, VirtualMachineInstance, VirtualMachineInstanceReplicaSet,
+// VirtualMachineInstanceMigration (as CREATE) or VirtualMachinePool document; any other kind is an
+// error.
 Admission admit(const core::json::Value& manifest);
 
 }  // namespace kv::api::v1

@@ -35,6 +35,8 @@ const std::map<std::string, Command> kCommands = {
     {"port-forward", Command::port_forward},
     {"ssh", Command::ssh},
     {"scp", Command::scp},
+    {"migrate", Command::migrate},
+    {"migrate-cancel", Command::migrate_cancel},
 };
 
 // The global flags (kubeconfig, context, namespace), accepted anywhere on the line.
@@ -114,6 +116,28 @@ core::Flags virtctl_flags(Invocation* inv, bool* grace_set, const std::string& p
   flags
       .command("soft-reboot", "Soft reboot a virtual machine instance (ACPI request to the guest).")
       .argument(vmi);
+
+  auto& migrate =
+      flags.command("migrate", "Migrate a virtual machine.",
+                    "Migrate a running virtual machine to another node: creates a "
+                    "VirtualMachineInstanceMigration (needs the kubevirt.io:migrate role).");
+  migrate.argument(vm);
+  migrate.value({.name = "--addedNodeSelector",
+                 .value = "KEY=VALUE,...",
+                 .help = "labels the target node must also have, for this migration only; they "
+                         "can only narrow the VM's own constraints"},
+                [inv](const std::string& v) -> core::Status {
+                  return parse_string_to_string("--addedNodeSelector", v,
+                                                &inv->added_node_selector);
+                });
+  migrate.boolean(dry_run, &inv->dry_run);
+
+  auto& cancel =
+      flags.command("migrate-cancel", "Cancel migration of a virtual machine.",
+                    "Cancel the migration of a virtual machine that is in flight: deletes its "
+                    "VirtualMachineInstanceMigration.");
+  cancel.argument(vm);
+  cancel.boolean(dry_run, &inv->dry_run);
 
   auto& console = flags.command(
       "console", "Connect to the serial console of a virtual machine instance.",
@@ -229,6 +253,25 @@ std::optional<size_t> create_word(const std::vector<std::string>& args) {
 
 }  // namespace
 
+core::Status parse_string_to_string(const std::string& flag, const std::string& value,
+                                    std::map<std::string, std::string>* out) {
+  // cobra's StringToString: comma-separated key=value pairs, split at the first '='.
+  size_t pos = 0;
+  while (pos < value.size()) {
+    size_t comma = value.find(',', pos);
+    if (comma == std::string::npos)
+      comma = value.size();
+    const std::string pair = value.substr(pos, comma - pos);
+    const size_t eq = pair.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return Error(Errc::invalid, flag + ": \"" + pair +
+                                      "\" must be formatted as key=value (pairs separated by ',')");
+    (*out)[pair.substr(0, eq)] = pair.substr(eq + 1);
+    pos = comma + 1;
+  }
+  return {};
+}
+
 Result<std::chrono::seconds> parse_console_timeout(const std::string& value) {
   const std::string meaning =
       "minutes as a whole number (\"5\"), or a duration with a unit (\"90s\", \"2m\", \"1h\")";
@@ -282,7 +325,8 @@ Result<Invocation> parse_args(const std::vector<std::string>& args, const std::s
     rest.erase(rest.begin());
   }
   const bool of_vm = inv.command == Command::start || inv.command == Command::stop ||
-                     inv.command == Command::restart;
+                     inv.command == Command::restart || inv.command == Command::migrate ||
+                     inv.command == Command::migrate_cancel;
   const std::string what = of_vm ? "VirtualMachine"
                            : inv.command == Command::pause || inv.command == Command::unpause
                                ? "VirtualMachine or VirtualMachineInstance"

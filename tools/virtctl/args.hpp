@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,8 @@ enum class Command {
   port_forward,
   ssh,
   scp,
+  migrate,         // PUT .../virtualmachines/VM/migrate
+  migrate_cancel,  // deletes the VM's migration in flight
 };
 
 struct GlobalOptions {
@@ -48,8 +51,10 @@ struct Invocation {
   bool vmi = false;        // pause/unpause: `vmi NAME` (true) or `vm NAME`
   // start
   bool paused = false;
-  // start, stop, restart, pause, unpause
+  // start, stop, restart, pause, unpause, migrate, migrate-cancel
   bool dry_run = false;
+  // migrate --addedNodeSelector k=v,k2=v2 (repeatable; later keys win)
+  std::map<std::string, std::string> added_node_selector;
   // stop, restart: both or neither, as upstream
   bool force = false;
   std::optional<int64_t> grace_period;
@@ -71,6 +76,11 @@ struct Invocation {
 // program: how the user called us ("virtctl", or "kubectl virt" as a kubectl plugin), for errors.
 core::Result<Invocation> parse_args(const std::vector<std::string>& args,
                                     const std::string& program = "virtctl");
+
+// A `k=v,k2=v2` flag value (cobra's StringToString) merged into *out; an item without '=' is
+// Errc::invalid naming the flag.
+core::Status parse_string_to_string(const std::string& flag, const std::string& value,
+                                    std::map<std::string, std::string>* out);
 
 // Upstream's --timeout is whole minutes ("5"); we also take "90s", "2m", "1h" for scripts.
 core::Result<std::chrono::seconds> parse_console_timeout(const std::string& value);

@@ -2,6 +2,8 @@
 
 #include <ostream>
 
+#include "addon/resources.hpp"
+#include "api/v1/migration.hpp"
 #include "core/json.hpp"
 #include "core/kube/resource.hpp"
 #include "core/version.hpp"
@@ -77,6 +79,28 @@ SubresourceCall lifecycle_call(const Invocation& inv, const std::string& ns) {
           " VirtualMachineInstance " + n;
       break;
     }
+    case Command::migrate: {
+      // MigrateOptions: the node selector is user text, so this body is built as JSON.
+      core::json::Document d;
+      d.SetObject();
+      auto& a = d.GetAllocator();
+      if (inv.dry_run) {
+        core::json::Value all(rapidjson::kArrayType);
+        all.PushBack(core::json::string_value("All", a), a);
+        core::json::set(d, "dryRun", std::move(all), a);
+      }
+      if (!inv.added_node_selector.empty()) {
+        core::json::Value sel(rapidjson::kObjectType);
+        for (const auto& [k, v] : inv.added_node_selector)
+          core::json::set(sel, k, v, a);
+        core::json::set(d, "addedNodeSelector", std::move(sel), a);
+      }
+      c.path = object_path(ns, "virtualmachines", n, "migrate");
+      c.body = core::json::to_string(d);
+      c.success = "VM " + n + " was scheduled to migrate";
+      c.error_prefix = "Error migrating VirtualMachine";
+      return c;
+    }
     case Command::soft_reboot:
       c.path = object_path(ns, "virtualmachineinstances", n, "softreboot");
       c.success = "VMI " + n + " was scheduled to soft-reboot";
@@ -108,6 +132,39 @@ int run_lifecycle(core::kube::KubeClient& client, const SubresourceCall& call, s
   }
   out << call.success << "\n";
   return 0;
+}
+
+int run_migrate_cancel(core::kube::KubeClient& client, const Invocation& inv, const std::string& ns,
+                       std::ostream& out, std::ostream& err) {
+  const auto res = addon::resources::virtual_machine_instance_migrations();
+  core::kube::ListOptions lo;
+  lo.label_selector = std::string(api::v1::kMigrationSelectorLabel) + "=" + inv.name;
+  auto list = client.list(res, ns, lo);
+  if (!list.ok()) {
+    err << "Error fetching virtual machine instance migration list: " << list.error().message
+        << "\n";
+    return 1;
+  }
+  // Several final migrations may be listed; at most one is in flight.
+  for (const auto& m : list->items) {
+    const core::json::Value* phase = core::json::find_path(m, {"status", "phase"});
+    const std::string_view p = phase && phase->IsString() ? phase->GetString() : "";
+    if (p == "Succeeded" || p == "Failed")
+      continue;
+    const std::string name(core::kube::meta::name(m));
+    core::kube::DeleteOptions d;
+    d.dry_run = inv.dry_run;
+    auto st = client.remove(res, ns, name, d);
+    if (!st.ok()) {
+      err << "Error canceling migration " << name << " of a VirtualMachine " << inv.name << ": "
+          << st.error().message << "\n";
+      return 1;
+    }
+    out << "VM " << inv.name << " was scheduled to migrate-cancel\n";
+    return 0;
+  }
+  err << "Found no migration to cancel for " << inv.name << "\n";
+  return 1;
 }
 
 namespace {

@@ -121,6 +121,8 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       }
       if (inv->command == Command::expose)
         return run_expose(**client, inv->expose, ns, out, err);
+      if (inv->command == Command::migrate_cancel)
+        return run_migrate_cancel(**client, *inv, ns, out, err);
       return run_lifecycle(**client, lifecycle_call(*inv, ns), out, err);
     }
   }

@@ -63,6 +63,68 @@ TEST_CASE("config_from_data: bad values name the key and what is allowed") {
   }
 }
 
+TEST_CASE("config_from_data: evictionStrategy and migrations, upstream's KubeVirt CR settings") {
+  using kv::api::v1::EvictionStrategy;
+  auto d = config_from_data({});
+  REQUIRE(d.ok());
+  CHECK(d->eviction_strategy == EvictionStrategy::none);
+  // Every migration setting holds upstream's default.
+  CHECK(d->migrations.parallel_migrations_per_cluster == 5u);
+  CHECK(d->migrations.parallel_outbound_migrations_per_node == 2u);
+  CHECK(d->migrations.completion_timeout_per_gib == 150);
+  CHECK(d->migrations.progress_timeout == 150);
+  CHECK(d->migrations.bandwidth_per_migration->is_zero());
+  CHECK(d->migrations.node_drain_taint_key == "kubevirt.io/drain");
+  CHECK(d->migrations.allow_post_copy == false);
+
+  auto c = config_from_data(
+      {{"evictionStrategy", "LiveMigrateIfPossible"},
+       {"migrations", R"({"parallelMigrationsPerCluster": 2, "bandwidthPerMigration": "64Mi",
+                          "allowPostCopy": true, "maxDowntimeMs": 300})"}});
+  REQUIRE(c.ok());
+  CHECK(c->eviction_strategy == EvictionStrategy::live_migrate_if_possible);
+  CHECK(c->migrations.parallel_migrations_per_cluster == 2u);
+  CHECK(c->migrations.bandwidth_per_migration->value() == 64 << 20);
+  CHECK(c->migrations.max_downtime_ms == 300u);
+  // Unset ones keep their defaults; allowWorkloadDisruption follows allowPostCopy, as upstream.
+  CHECK(c->migrations.parallel_outbound_migrations_per_node == 2u);
+  CHECK(c->migrations.allow_workload_disruption == true);
+  CHECK_FALSE(*c == *d);
+
+  struct Case {
+    const char* key;
+    const char* value;
+    const char* want;
+  };
+  for (auto b : {
+           Case{"evictionStrategy", "Sometimes",
+                "kubevirt-config data.evictionStrategy: \"Sometimes\" is not one of None, "
+                "LiveMigrate, LiveMigrateIfPossible, External"},
+           Case{"evictionStrategy", "LiveMigrate",
+                "kubevirt-config data.evictionStrategy: \"LiveMigrate\" is not supported yet (no "
+                "live migration on eviction); allowed: None, LiveMigrateIfPossible"},
+           Case{"migrations", "[]",
+                "kubevirt-config data.migrations: is not a JSON object of upstream's migration "
+                "settings (MigrationConfiguration)"},
+           Case{"migrations", R"({"parallelMigrationsPerCluster": -1, "allowPostcopy": true})",
+                "kubevirt-config data.migrations.parallelMigrationsPerCluster: -1 is out of "
+                "range; allowed: 0 to 4294967295\nkubevirt-config data.migrations.allowPostcopy: "
+                "unknown field; allowed: nodeDrainTaintKey, "},
+           Case{"migrations", R"({"maxDowntimeMs": 0})",
+                "kubevirt-config data.migrations.maxDowntimeMs: 0 is out of range; allowed: 1 to "
+                "2000000"},
+           Case{"migrations", R"({"network": "migration-net"})",
+                "kubevirt-config data.migrations.network: not supported: no Multus"},
+           Case{"migrations", R"({"bandwidthPerMigration": "-1Mi"})",
+                "kubevirt-config data.migrations.bandwidthPerMigration: -1Mi is negative"},
+       }) {
+    INFO(b.key << " " << b.value);
+    auto r = config_from_data({{b.key, b.value}});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message.find(b.want) == 0);
+  }
+}
+
 TEST_CASE("ConfigStore: swaps snapshots; readers keep theirs") {
   ConfigStore store;
   auto before = store.get();

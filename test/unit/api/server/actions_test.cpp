@@ -1,6 +1,7 @@
 // virt-api's blocking steps against the KubeClient seam (api/server/actions): start/stop/restart
-// applied as patches with retries when the VM changes underneath, SubjectAccessReviews, and
-// finding the virt-handler of a VMI's node.
+// applied as patches with retries when the VM changes underneath, migrate creating a
+// VirtualMachineInstanceMigration, SubjectAccessReviews, and finding the virt-handler of a VMI's
+// node.
 #include <catch2/catch.hpp>
 
 #include "addon/resources.hpp"
@@ -25,8 +26,9 @@ class Client final : public kube::KubeClient {
   kv::test::FakeKubeClient fake;
   std::function<bool(const json::Value& sar)> allow = [](const json::Value&) { return true; };
   std::vector<json::Document> reviews;
-  std::vector<std::string> patches;  // "<resource>/<subresource>: <body>"
-  int stale_patches = 0;             // the next n JSON patches fail their resourceVersion test
+  std::vector<std::string> patches;   // "<resource>/<subresource>: <body>"
+  int stale_patches = 0;              // the next n JSON patches fail their resourceVersion test
+  std::vector<bool> created_dry_run;  // WriteOptions::dry_run of each create (not reviews)
 
   Result<json::Document> get(const kube::Resource& r, std::string_view ns, std::string_view name,
                              const kube::GetOptions& o = {}) override {
@@ -38,8 +40,10 @@ class Client final : public kube::KubeClient {
   }
   Result<json::Document> create(const kube::Resource& r, std::string_view ns,
                                 const json::Value& obj, const kube::WriteOptions& o = {}) override {
-    if (r.resource != "subjectaccessreviews")
+    if (r.resource != "subjectaccessreviews") {
+      created_dry_run.push_back(o.dry_run);
       return fake.create(r, ns, obj, o);
+    }
     json::Document d;
     d.CopyFrom(obj, d.GetAllocator());
     reviews.emplace_back().CopyFrom(obj, reviews.back().GetAllocator());
@@ -322,4 +326,63 @@ TEST_CASE("portforward finds the VMI (a VM's by its name) and its handler") {
   auto pending = err("virtualmachineinstances/pending/portforward/22");
   CHECK(pending.code == 400);
   CHECK(pending.message == "VMI is not running");
+}
+
+TEST_CASE("migrate creates a VirtualMachineInstanceMigration for a running VM and answers 202") {
+  Client c;
+  add_vm(c, "vm1", "Always");
+  add_vmi(c, "vm1", R"({"phase":"Running"})");
+  auto r = vm_migrate(c, vm_route("vm1", "migrate"), R"({"addedNodeSelector":{"zone":"b"}})");
+  CHECK(r.status == 202);
+  CHECK(r.body.empty());
+  auto list = c.fake.list(kv::addon::resources::virtual_machine_instance_migrations(), "default");
+  REQUIRE(list.ok());
+  REQUIRE(list->items.size() == 1);
+  const auto& m = list->items[0];
+  CHECK(std::string(json::find_path(m, {"metadata", "generateName"})->GetString()) ==
+        "kubevirt-migrate-vm-");
+  CHECK(json::to_string(*json::find(m, "spec")) ==
+        R"({"vmiName":"vm1","addedNodeSelector":{"zone":"b"}})");
+  CHECK(c.created_dry_run == std::vector<bool>{false});
+
+  // A dry run is passed on to the API server.
+  CHECK(vm_migrate(c, vm_route("vm1", "migrate"), R"({"dryRun":["All"]})").status == 202);
+  CHECK(c.created_dry_run == std::vector<bool>{false, true});
+}
+
+TEST_CASE("migrate refuses as upstream: no VM, no VMI, a VMI that is not running, bad options") {
+  Client c;
+  auto no_vm = vm_migrate(c, vm_route("vm1", "migrate"), "");
+  CHECK(no_vm.status == 404);
+  CHECK(message_of(no_vm) == "virtualmachine.kubevirt.io \"vm1\" not found");
+
+  add_vm(c, "vm1", "Halted");
+  auto stopped = vm_migrate(c, vm_route("vm1", "migrate"), "");
+  CHECK(stopped.status == 404);
+  CHECK(message_of(stopped) == "virtualmachineinstance.kubevirt.io \"vm1\" not found");
+
+  add_vmi(c, "vm1", R"({"phase":"Scheduling"})");
+  auto pending = vm_migrate(c, vm_route("vm1", "migrate"), "");
+  CHECK(pending.status == 409);
+  CHECK(message_of(pending) ==
+        "Operation cannot be fulfilled on virtualmachine.kubevirt.io \"vm1\": VM is not running");
+
+  auto bad = vm_migrate(c, vm_route("vm1", "migrate"), R"({"addedNodeSelector":"zone=b"})");
+  CHECK(bad.status == 400);
+  CHECK(c.created_dry_run.empty());
+}
+
+TEST_CASE("migrate answers with the API server's refusal of the migration") {
+  Client c;
+  add_vm(c, "vm1", "Always");
+  add_vmi(c, "vm1", R"({"phase":"Running"})");
+  c.fake.fail_next("create", 1,
+                   Error(Errc::invalid,
+                         "admission webhook \"migration-create-validator.kubevirt.io\" denied "
+                         "the request: spec.vmiName: in-flight migration detected.")
+                       .with("http_status", "422")
+                       .with("reason", "Invalid"));
+  auto r = vm_migrate(c, vm_route("vm1", "migrate"), "");
+  CHECK(r.status == 422);
+  CHECK(message_of(r).find("in-flight migration detected.") != std::string::npos);
 }

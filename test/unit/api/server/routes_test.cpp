@@ -38,6 +38,15 @@ TEST_CASE("VM actions are PUTs authorized as update on virtualmachines/<action>"
     CHECK(r.verb == "update");
     CHECK(r.needs_authorization());
   }
+  auto migrate = route("PUT", kBase + "virtualmachines/vm1/migrate");
+  CHECK(migrate.kind == RouteKind::vm_migrate);
+  CHECK(migrate.name == "vm1");
+  CHECK(migrate.action == "migrate");
+  CHECK(migrate.resource == "virtualmachines");
+  CHECK(migrate.verb == "update");
+  CHECK(migrate.needs_front_proxy());
+  CHECK(migrate.needs_authorization());
+  CHECK(route("POST", kBase + "virtualmachines/vm1/migrate").kind == RouteKind::method_not_allowed);
   auto get = route("GET", kBase + "virtualmachines/vm1/start");
   CHECK(get.kind == RouteKind::method_not_allowed);
   CHECK(get.error.find("allowed: PUT") != std::string::npos);

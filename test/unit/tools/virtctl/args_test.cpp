@@ -109,3 +109,36 @@ TEST_CASE("virtctl args: help") {
   CHECK(usage("console").find("The escape sequence is ^]") != std::string::npos);
   CHECK(usage("").find("soft-reboot") != std::string::npos);
 }
+
+TEST_CASE("virtctl args: migrate and migrate-cancel, with upstream's flags") {
+  auto m = ok({"migrate", "vm1", "--addedNodeSelector=zone=b,disk=ssd", "--dry-run"});
+  CHECK(m.command == Command::migrate);
+  CHECK(m.name == "vm1");
+  CHECK(m.dry_run);
+  CHECK(m.added_node_selector ==
+        std::map<std::string, std::string>{{"disk", "ssd"}, {"zone", "b"}});
+  // Repeated, merged as cobra's StringToString; a value may hold '='.
+  auto merged =
+      ok({"migrate", "--addedNodeSelector", "a=1", "vm1", "--addedNodeSelector", "b=x=y,a=2"});
+  CHECK(merged.added_node_selector == std::map<std::string, std::string>{{"a", "2"}, {"b", "x=y"}});
+  CHECK(ok({"migrate", "vm1"}).added_node_selector.empty());
+  CHECK(fails({"migrate", "vm1", "--addedNodeSelector=zone"}) ==
+        "--addedNodeSelector: \"zone\" must be formatted as key=value (pairs separated by ',')");
+  CHECK(fails({"migrate"}) ==
+        "migrate: needs exactly one argument, the VirtualMachine name (got 0)");
+  CHECK(fails({"migrate", "VM_1"}).find("NAME: \"VM_1\" is not a valid VirtualMachine name") == 0);
+
+  auto c = ok({"migrate-cancel", "vm1", "--dry-run"});
+  CHECK(c.command == Command::migrate_cancel);
+  CHECK(c.name == "vm1");
+  CHECK(c.dry_run);
+  CHECK(fails({"migrate-cancel", "vm1", "--addedNodeSelector=a=b"})
+            .find("unknown flag: --addedNodeSelector for \"migrate-cancel\"") == 0);
+
+  // Both are in the usage, each with its own help.
+  CHECK(usage("").find("migrate-cancel") != std::string::npos);
+  CHECK(usage("").find("Migrate a virtual machine.") != std::string::npos);
+  CHECK(usage("migrate").find("--addedNodeSelector") != std::string::npos);
+  CHECK(usage("migrate-cancel").find("Cancel the migration of a virtual machine") !=
+        std::string::npos);
+}

@@ -5,7 +5,9 @@
 #include <catch2/catch.hpp>
 #include <sstream>
 
+#include "addon/resources.hpp"
 #include "core/version.hpp"
+#include "test/fakes/fake_kube_client.hpp"
 #include "test/fakes/fake_server.hpp"
 #include "test/support/kube_test_util.hpp"
 #include "tools/virtctl/virtctl.hpp"
@@ -60,6 +62,62 @@ TEST_CASE("virtctl requests: path and body per command") {
   CHECK(reboot.body.empty());
 
   CHECK(stream_path("ns1", "vm1", "console") == kSub + "virtualmachineinstances/vm1/console");
+
+  auto migrate = lifecycle_call(parsed({"migrate", "vm1"}), "ns1");
+  CHECK(migrate.method == "PUT");
+  CHECK(migrate.path == kSub + "virtualmachines/vm1/migrate");
+  CHECK(migrate.body == "{}");
+  CHECK(migrate.success == "VM vm1 was scheduled to migrate");
+  CHECK(migrate.error_prefix == "Error migrating VirtualMachine");
+  // MigrateOptions as upstream's client sends them; label text is escaped as JSON.
+  CHECK(lifecycle_call(
+            parsed({"migrate", "vm1", "--dry-run", "--addedNodeSelector=zone=b,note=say \"hi\""}),
+            "ns1")
+            .body == R"({"dryRun":["All"],"addedNodeSelector":{"note":"say \"hi\"","zone":"b"}})");
+}
+
+TEST_CASE("virtctl migrate-cancel deletes the VM's migration in flight, as upstream") {
+  kv::test::FakeKubeClient client;
+  const auto res = kv::addon::resources::virtual_machine_instance_migrations();
+  auto add = [&](const std::string& name, const std::string& vmi, const std::string& phase) {
+    auto d = kv::core::json::parse(
+        R"({"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstanceMigration",
+            "metadata":{"name":")" +
+        name + R"(","labels":{"kubevirt.io/vmi-name":")" + vmi + R"("}},
+            "spec":{"vmiName":")" +
+        vmi + R"("},"status":{"phase":")" + phase + R"("}})");
+    REQUIRE(d.ok());
+    REQUIRE(client.create(res, "ns1", *d).ok());
+  };
+  add("m-a", "vm1", "Succeeded");
+  add("m-b", "vm1", "Running");
+  add("m-c", "vm2", "Running");
+
+  std::ostringstream out, err;
+  CHECK(run_migrate_cancel(client, parsed({"migrate-cancel", "vm1"}), "ns1", out, err) == 0);
+  CHECK(out.str() == "VM vm1 was scheduled to migrate-cancel\n");
+  CHECK(err.str().empty());
+  CHECK(client.last_selectors("list", res)->first == "kubevirt.io/vmi-name=vm1");
+  CHECK(client.get(res, "ns1", "m-a").ok());
+  CHECK_FALSE(client.get(res, "ns1", "m-b").ok());
+  CHECK(client.get(res, "ns1", "m-c").ok());
+
+  // Nothing left in flight: upstream's message, exit 1.
+  std::ostringstream out2, err2;
+  CHECK(run_migrate_cancel(client, parsed({"migrate-cancel", "vm1"}), "ns1", out2, err2) == 1);
+  CHECK(out2.str().empty());
+  CHECK(err2.str() == "Found no migration to cancel for vm1\n");
+
+  // A failed delete names the migration and the VM.
+  client.fail_next("remove", 1,
+                   kv::core::Error(kv::core::Errc::unauthorized,
+                                   "virtualmachineinstancemigrations.kubevirt.io \"m-c\" is "
+                                   "forbidden"));
+  std::ostringstream out3, err3;
+  CHECK(run_migrate_cancel(client, parsed({"migrate-cancel", "vm2"}), "ns1", out3, err3) == 1);
+  CHECK(err3.str() ==
+        "Error canceling migration m-c of a VirtualMachine vm2: "
+        "virtualmachineinstancemigrations.kubevirt.io \"m-c\" is forbidden\n");
 }
 
 namespace {
@@ -129,6 +187,35 @@ TEST_CASE("virtctl start/stop: through the API server with the kubeconfig's toke
   CHECK(missing.out.empty());
   CHECK(missing.err ==
         "Error starting VirtualMachine: virtualmachine.kubevirt.io \"missing\" not found\n");
+}
+
+TEST_CASE("virtctl migrate: the subresource through the API server, its refusal printed") {
+  kv::test::FakeServer server([](const kv::test::FakeServer::Request& r,
+                                 kv::test::FakeServer::Conn& c) {
+    if (r.path().find("/virtualmachines/stopped/") != std::string::npos) {
+      c.respond(
+          409,
+          R"({"kind":"Status","apiVersion":"v1","status":"Failure","message":"Operation cannot be fulfilled on virtualmachine.kubevirt.io \"stopped\": VM is not running","reason":"Conflict","code":409})");
+      return;
+    }
+    c.respond(202, "");
+  });
+  Cluster cluster(server.url());
+  auto ok =
+      virtctl({"--kubeconfig", cluster.kubeconfig, "migrate", "vm1", "--addedNodeSelector=zone=b"});
+  CHECK(ok.rc == 0);
+  CHECK(ok.out == "VM vm1 was scheduled to migrate\n");
+  REQUIRE(server.requests().size() == 1);
+  CHECK(server.requests()[0].method == "PUT");
+  CHECK(server.requests()[0].target ==
+        "/apis/subresources.kubevirt.io/v1/namespaces/team-a/virtualmachines/vm1/migrate");
+  CHECK(server.requests()[0].body == R"({"addedNodeSelector":{"zone":"b"}})");
+
+  auto refused = virtctl({"--kubeconfig", cluster.kubeconfig, "migrate", "stopped"});
+  CHECK(refused.rc == 1);
+  CHECK(refused.err ==
+        "Error migrating VirtualMachine: Operation cannot be fulfilled on "
+        "virtualmachine.kubevirt.io \"stopped\": VM is not running\n");
 }
 
 TEST_CASE("virtctl version: client version always, server version from virt-api") {
