@@ -6,6 +6,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "core/http_read.hpp"
+
 namespace kv::core {
 
 namespace asio = boost::asio;
@@ -32,16 +34,17 @@ Result<HttpGetResponse> http_get(const std::string& host, unsigned short port,
   req.set(http::field::host, host);
   req.set(http::field::connection, "close");
   beast::flat_buffer buf;
-  http::response<http::string_body> res;
+  http::response_parser<http::string_body> parser;
   stream.async_connect({addr, port}, [&](const boost::system::error_code& e) {
     if (e)
       return fail("connect", e);
     http::async_write(stream, req, [&](const boost::system::error_code& e, size_t) {
       if (e)
         return fail("write", e);
-      http::async_read(stream, buf, res, [&](const boost::system::error_code& e, size_t) {
+      async_read_response(stream, buf, parser, [&](const boost::system::error_code& e, size_t) {
         if (e)
           return fail("read", e);
+        auto& res = parser.get();
         out = HttpGetResponse{static_cast<int>(res.result_int()), std::move(res.body())};
       });
     });

@@ -16,6 +16,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "core/http_read.hpp"
+
 namespace kv::core::kube {
 
 namespace asio = boost::asio;
@@ -288,7 +290,7 @@ Result<HttpResponse> HttpTransport::send_on(Connection& c, const HttpRequest& re
   p.header_limit(1 << 20);
   low.expires_at(deadline);
   ec = c.run([&](auto h) {
-    c.with_stream([&](auto& s) { http::async_read(s, c.buffer, p, std::move(h)); });
+    c.with_stream([&](auto& s) { core::async_read_response(s, c.buffer, p, std::move(h)); });
   });
   any_response_bytes = p.got_some() || c.buffer.size() > 0;
   if (ec)

@@ -4,8 +4,9 @@
 //  - a request (input not starting with "HTTP/"): core/serve's Router (path patterns, {params},
 //    405 with Allow), virt-api's route() and the bodies of its actions (dry-run and lifecycle
 //    options), and the front-proxy authentication from the X-Remote-* headers;
-//  - a response ("HTTP/..."): the Kubernetes client's error mapping (http_error) and the watch
-//    stream (LineSplitter + parse_watch_event over the body).
+//  - a response ("HTTP/..."): read as core::async_read_response reads it (the header first), then
+//    the Kubernetes client's error mapping (http_error) and the watch stream (LineSplitter +
+//    parse_watch_event over the body).
 
 #include <boost/beast/http.hpp>
 
@@ -34,11 +35,23 @@ std::string_view sv(beast::string_view s) {
   return {s.data(), s.size()};
 }
 
-// Feeds the whole input to a Beast parser; true when a complete message came out of it.
+// Feeds the whole input to a Beast parser; true when a complete message came out of it. With
+// header_first, as core::async_read_response reads: the header alone (not eager), then the body.
 template <typename Parser>
-bool parse(Parser& p, std::string_view bytes) {
-  p.eager(true);
+bool parse(Parser& p, std::string_view bytes, bool header_first = false) {
   beast::error_code ec;
+  if (header_first) {
+    p.eager(false);
+    while (!bytes.empty() && !p.is_header_done()) {
+      auto used = p.put(boost::asio::buffer(bytes.data(), bytes.size()), ec);
+      if (ec == http::error::need_more)
+        return false;  // the header never ended: a read would wait, then fail
+      if (ec)
+        return false;
+      bytes.remove_prefix(used);
+    }
+  }
+  p.eager(true);
   while (!bytes.empty() && !p.is_done()) {
     auto used = p.put(boost::asio::buffer(bytes.data(), bytes.size()), ec);
     if (ec == http::error::need_more)
@@ -134,7 +147,7 @@ void response(std::string_view bytes) {
   http::response_parser<http::string_body> p;
   p.body_limit(std::uint64_t{1} << 31);  // core/kube's limits
   p.header_limit(1 << 20);
-  if (!parse(p, bytes))
+  if (!parse(p, bytes, true))
     return;
   const auto& res = p.get();
   const auto status = static_cast<int>(res.result_int());
