@@ -1,5 +1,6 @@
 // api/v1 quantities: whatever parses must print (to_string and canonical) as text that parses
-// back to the same amount, and value()/milli_value() must not overflow.
+// back to the same amount with a stable canonical form, and value()/milli_value() must not
+// overflow.
 
 #include <cstddef>
 #include <cstdint>
@@ -22,8 +23,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz::check(back.ok(), "printed quantity does not parse", std::string(text) + " -> " + printed);
     fuzz::check(*back == *q, "printed quantity is another amount",
                 std::string(text) + " -> " + printed);
-    fuzz::check(back->canonical() == q->canonical(), "canonical form is not stable",
-                std::string(text) + " -> " + printed);
+    // A binary amount that is not a multiple of 1024 prints without a suffix (as Kubernetes
+    // does) and reads back as decimal, whose canonical spelling differs ("2886896198464000" ->
+    // "2886896198464k"): the spelling is stable within a format, and after one round in any case.
+    if (back->format() == q->format())
+      fuzz::check(back->canonical() == q->canonical(), "canonical form is not stable",
+                  std::string(text) + " -> " + printed);
+    auto again = api::v1::parse_quantity(back->canonical());
+    fuzz::check(again.ok() && again->canonical() == back->canonical(),
+                "canonical form is not stable after a round", std::string(text) + " -> " + printed);
   }
   return 0;
 }
